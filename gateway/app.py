@@ -1,0 +1,109 @@
+"""The app factory: one `create_app(settings)` for the CLI and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway import appkeys as K
+from gateway import db, health, proxy
+from gateway.admin import customers as admin_customers
+from gateway.admin import decisions as admin_decisions
+from gateway.admin.tokens import AdminTokens
+from gateway.auth import KeyDirectory
+from gateway.markets import MarketList
+from gateway.metrics import GatewayMetrics
+from gateway.middleware import admin_errors, exchange_errors
+from gateway.migrations import migrate_up
+from gateway.sealing import SecretBox
+from gateway.settings import Settings
+from gateway.upstream import Upstream
+from gateway.writer import DecisionWriter
+from policy.core_stages import core_stages
+from policy.pipeline import Pipeline, content_version
+
+EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")
+
+
+def build_pipeline() -> Pipeline:
+    stages = core_stages()
+    # Until rule packs land, the version names the built-in stage set.
+    return Pipeline(stages, content_version("core", *(s.name for s in stages)))
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
+    if not settings.secret_key.get_secret_value():
+        raise ValueError("GATEWAY_SECRET_KEY is required")
+    app = web.Application(
+        middlewares=[admin_errors, exchange_errors], client_max_size=settings.max_body_bytes
+    )
+    app[K.SETTINGS] = settings
+    app[K.METRICS] = GatewayMetrics()
+    app[K.PIPELINE] = build_pipeline()
+    app[K.SECRET_BOX] = SecretBox(settings.secret_key.get_secret_value())
+    app[K.ADMIN_TOKENS] = AdminTokens(settings.admin_tokens)
+    app.cleanup_ctx.append(_database(migrate))
+    app.cleanup_ctx.append(_upstream)
+    app.cleanup_ctx.append(_writer)
+    app.router.add_routes(health.routes)
+    app.router.add_routes(admin_customers.routes)
+    app.router.add_routes(admin_decisions.routes)
+    for prefix in EXCHANGE_PREFIXES:
+        app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)
+    return app
+
+
+def _database(migrate: bool):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[K.SETTINGS]
+        dsn = settings.require_database_url()
+        pool = await db.create_pool(dsn, settings.db_pool_size, settings.db_timeout_seconds)
+        if migrate:
+            async with pool.acquire() as conn:
+                await migrate_up(conn)
+        app[K.POOL] = pool
+        app[K.KEYS] = KeyDirectory(
+            pool, app[K.SECRET_BOX], ttl=settings.api_key_cache_seconds, timeout=settings.db_timeout_seconds
+        )
+        yield
+        await pool.close()
+
+    return ctx
+
+
+async def _upstream(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    upstream = Upstream(
+        settings.upstream_url,
+        settings.upstream_token.get_secret_value(),
+        timeout=settings.upstream_timeout_seconds,
+    )
+    await upstream.open()
+    markets = MarketList(
+        upstream,
+        app[K.METRICS],
+        refresh=settings.markets_refresh_seconds,
+        max_age=settings.markets_max_age_seconds,
+    )
+    await markets.refresh()  # best effort; the background task keeps trying
+    markets.start()
+    app[K.UPSTREAM] = upstream
+    app[K.MARKETS] = markets
+    yield
+    await markets.stop()
+    await upstream.close()
+
+
+async def _writer(app: web.Application) -> AsyncIterator[None]:
+    settings = app[K.SETTINGS]
+    writer = DecisionWriter(
+        app[K.POOL],
+        app[K.METRICS],
+        batch_max=settings.decision_batch_max,
+        timeout=settings.db_timeout_seconds,
+    )
+    writer.start()
+    app[K.WRITER] = writer
+    yield
+    await writer.stop()

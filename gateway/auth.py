@@ -1,0 +1,119 @@
+"""Who is calling: API key → customer, the HMAC signature, and the timestamp window."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+import asyncpg
+
+from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.sealing import SecretBox
+from policy.facts import Authentication, AuthStatus, CustomerStatus
+
+# Unknown keys are remembered briefly too, so a client hammering with a bad key does not
+# turn every request into a database round trip.
+_NEGATIVE_TTL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    api_key_id: str
+    customer_id: str
+    customer_status: CustomerStatus
+    secret: str
+
+
+_LOOKUP = """
+SELECT k.id::text AS api_key_id, k.customer_id::text AS customer_id, k.secret_ciphertext,
+       c.status AS customer_status
+  FROM api_keys k JOIN customers c ON c.id = k.customer_id
+ WHERE k.api_key = $1 AND k.status = 'active'
+"""
+
+
+class KeyDirectory:
+    """API keys with their decrypted secrets, cached per replica for a few seconds.
+
+    Revocation through this replica's admin API takes effect at once; other replicas see
+    it within `ttl` seconds (GATEWAY_API_KEY_CACHE_SECONDS).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, box: SecretBox, *, ttl: float, timeout: float) -> None:
+        self._pool = pool
+        self._box = box
+        self._ttl = ttl
+        self._timeout = timeout
+        self._cache: dict[str, tuple[float, KeyHolder | None]] = {}
+
+    async def lookup(self, api_key: str) -> KeyHolder | None:
+        now = time.monotonic()
+        cached = self._cache.get(api_key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            row = await asyncio.wait_for(self._pool.fetchrow(_LOOKUP, api_key), self._timeout)
+        except UNAVAILABLE_ERRORS as exc:
+            raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+        holder = None
+        if row is not None:
+            holder = KeyHolder(
+                api_key_id=row["api_key_id"],
+                customer_id=row["customer_id"],
+                customer_status=CustomerStatus(row["customer_status"]),
+                secret=self._box.open(row["secret_ciphertext"], bound_to=row["api_key_id"]),
+            )
+        ttl = self._ttl if holder is not None else min(self._ttl, _NEGATIVE_TTL_SECONDS)
+        if len(self._cache) > 100_000:  # bound memory against floods of random keys
+            self._cache.clear()
+        self._cache[api_key] = (now + ttl, holder)
+        return holder
+
+    def forget(self, api_key: str | None = None) -> None:
+        if api_key is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(api_key, None)
+
+
+def signature_matches(secret: str, payload: str, signature: str) -> bool:
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.lower())
+
+
+def authenticate(
+    params: dict[str, str],
+    signature: str | None,
+    signed_payload: str,
+    secret: str,
+    *,
+    now_ms: int,
+    recv_window_max_ms: int,
+    clock_skew_ms: int,
+) -> Authentication:
+    """Binance's rule: accept if timestamp < now + skew and now - timestamp <= recvWindow."""
+    if not signature:
+        return Authentication(AuthStatus.MISSING_SIGNATURE)
+    if not signature_matches(secret, signed_payload, signature):
+        return Authentication(AuthStatus.BAD_SIGNATURE)
+    raw_ts = params.get("timestamp")
+    if raw_ts is None:
+        return Authentication(AuthStatus.MISSING_TIMESTAMP)
+    if not raw_ts.isdigit() or len(raw_ts) > 16:
+        return Authentication(AuthStatus.BAD_TIMESTAMP)
+    raw_window = params.get("recvWindow", "5000")
+    if not raw_window.isdigit() or not 0 < int(raw_window) <= recv_window_max_ms:
+        return Authentication(
+            AuthStatus.BAD_RECV_WINDOW,
+            f"recvWindow must be between 1 and {recv_window_max_ms}.",
+        )
+    timestamp, window = int(raw_ts), int(raw_window)
+    values = (("timestamp", timestamp), ("server_time", now_ms), ("recv_window", window))
+    if timestamp >= now_ms + clock_skew_ms:
+        return Authentication(AuthStatus.FUTURE_TIMESTAMP, values=values)
+    if now_ms - timestamp > window:
+        return Authentication(AuthStatus.STALE_TIMESTAMP, values=values)
+    return Authentication(AuthStatus.OK)

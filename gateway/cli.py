@@ -1,0 +1,169 @@
+"""`python -m gateway serve | migrate | seed-demo | up`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import SecretStr, ValidationError
+
+from gateway import db
+from gateway.app import create_app
+from gateway.demo import seed_demo
+from gateway.migrations import migrate_down, migrate_up
+from gateway.pgserver import EmbeddedPostgres
+from gateway.sealing import SecretBox, new_key_b64
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        # Name the setting that is wrong, not a stack trace.
+        problems = "; ".join(
+            f"GATEWAY_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise SystemExit(f"bad settings: {problems}") from exc
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def serve(settings: Settings) -> None:
+    _use_uvloop()
+    app = create_app(settings)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+        access_log=None,
+        print=lambda _: log.info("gateway listening on http://%s:%d", settings.host, settings.port),
+    )
+
+
+async def _migrate(settings: Settings, down_to: int | None) -> None:
+    conn = await db.connect(settings.require_database_url())
+    try:
+        if down_to is None:
+            done = await migrate_up(conn)
+            log.info("applied migrations: %s", done or "none pending")
+        else:
+            undone = await migrate_down(conn, down_to)
+            log.info("undid migrations: %s", undone or "none")
+    finally:
+        await conn.close()
+
+
+async def _seed(settings: Settings) -> None:
+    key = settings.secret_key.get_secret_value()
+    conn = await db.connect(settings.require_database_url())
+    try:
+        await migrate_up(conn)
+        for demo in await seed_demo(conn, SecretBox(key), key):
+            print(f"  {demo.reference:<12} {demo.status:<10} api key {demo.api_key}  secret {demo.secret}")
+    finally:
+        await conn.close()
+
+
+def up(settings: Settings) -> None:
+    """Everything on one laptop: embedded Postgres (unless a DSN is set), mock exchange, gateway."""
+    local = Path(os.environ.get("GATEWAY_LOCAL_DIR", ".local")).resolve()
+    local.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, object] = {}
+    if not settings.secret_key.get_secret_value():
+        updates["secret_key"] = SecretStr(_persisted(local / "secret.key", new_key_b64))
+    if not settings.admin_tokens:
+        token = _persisted(local / "admin.token", lambda: secrets.token_urlsafe(24))
+        updates["admin_tokens"] = {token: "operator", token + "-auditor": "auditor"}
+    if not settings.upstream_token.get_secret_value():
+        updates["upstream_token"] = SecretStr(secrets.token_urlsafe(24))
+    postgres = None
+    if settings.database_url is None:
+        postgres = EmbeddedPostgres(local / "pgdata")
+        postgres.start()
+        updates["database_url"] = SecretStr(postgres.dsn)
+    settings = settings.model_copy(update=updates)
+    exchange_port = int(settings.upstream_url.rsplit(":", 1)[1].split("/")[0])
+    exchange = subprocess.Popen(
+        [sys.executable, "-m", "exchange", "--host", "127.0.0.1", "--port", str(exchange_port)],
+        env={**os.environ, "EXCHANGE_SERVICE_TOKEN": settings.upstream_token.get_secret_value()},
+    )
+    try:
+        _wait_for_port(exchange_port, exchange)
+        asyncio.run(_seed(settings))
+        tokens = {role: token for token, role in settings.admin_tokens.items()}
+        print(f"\ngateway:  http://{settings.host}:{settings.port}   (exchange dialect: Binance Spot)")
+        for role, token in sorted(tokens.items()):
+            print(f"admin token ({role}): {token}")
+        print(f"metrics:  http://{settings.host}:{settings.port}/metrics\nCtrl-C stops everything.\n")
+        serve(settings)
+    finally:
+        exchange.terminate()
+        exchange.wait(10)
+        if postgres is not None:
+            postgres.stop()
+
+
+def _persisted(path: Path, make: object) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    assert callable(make)
+    value = str(make())
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if process.poll() is not None:
+            raise SystemExit("the mock exchange exited at start")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v3/ping", timeout=1)
+            return
+        except OSError as exc:
+            # 401 means it is up and refusing us (no service token): good enough.
+            if getattr(exc, "code", None) == 401:
+                return
+            time.sleep(0.2)
+    raise SystemExit("the mock exchange did not start in time")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the gateway (GATEWAY_DATABASE_URL required)")
+    migrate = sub.add_parser("migrate", help="apply pending migrations")
+    migrate.add_argument("--down-to", type=int, default=None, help="undo migrations above this version")
+    sub.add_parser("seed-demo", help="create demo customers and keys, print the keys")
+    sub.add_parser("up", help="embedded Postgres + mock exchange + gateway + demo data")
+    args = parser.parse_args(argv)
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        serve(settings)
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings, args.down_to))
+    elif args.command == "seed-demo":
+        asyncio.run(_seed(settings))
+    else:
+        up(settings)

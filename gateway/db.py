@@ -1,0 +1,63 @@
+"""The asyncpg pool and the errors that mean "the database could not answer"."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import asyncpg
+import orjson
+
+log = logging.getLogger(__name__)
+
+# What a lost or refused connection looks like from asyncpg: all of them mean "could not
+# decide", which is a 503 and a fail-closed count, never an allow.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer in time or at all."""
+
+
+def censored(dsn: str) -> str:
+    """The DSN without its password, for logs."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", dsn)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(dsn: str, size: int, timeout: float) -> asyncpg.Pool:
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        command_timeout=timeout,
+        timeout=timeout,
+    )
+    await pool.fetchval("SELECT 1")
+    log.info("database pool ready: %s", censored(dsn))
+    return pool
+
+
+async def connect(dsn: str) -> Any:
+    """One plain connection, for migrations and CLI jobs."""
+    return await asyncpg.connect(dsn)

@@ -1,0 +1,1 @@
+"""Exchange dialect adapters: an exchange's wire format in, exchange-neutral Actions out."""

@@ -1,0 +1,79 @@
+"""Prometheus metrics. Labels are bounded sets (route class, outcome, action kind, reason
+code): never customer ids, keys or addresses. Every drop or fail-closed path has a counter.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client import generate_latest as _generate_latest
+
+_FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+_BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        # One registry per app: two apps in one test process must not share counters.
+        r = self.registry = CollectorRegistry()
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        self.requests = Counter(
+            "gateway_requests", "Requests answered, by route class and HTTP status.",
+            ["route_class", "status"], registry=r,
+        )  # fmt: skip
+        self.decisions = Counter(
+            "gateway_decisions", "Decisions recorded, by outcome, action kind and primary reason.",
+            ["outcome", "action_kind", "reason"], registry=r,
+        )  # fmt: skip
+        self.refusals = Counter(
+            "gateway_refusals", "Refused calls by reason code, decided or not.", ["reason"], registry=r
+        )
+        self.decision_seconds = Histogram(
+            "gateway_decision_seconds", "Time from request to committed decision.",
+            ["action_kind"], buckets=_FAST, registry=r,
+        )  # fmt: skip
+        self.upstream_seconds = Histogram(
+            "gateway_upstream_seconds", "Time the exchange took to answer.",
+            ["route_class"], buckets=_FAST, registry=r,
+        )  # fmt: skip
+        self.decision_write_seconds = Histogram(
+            "gateway_decision_write_seconds", "Time to commit one batch of decisions.",
+            buckets=_FAST, registry=r,
+        )  # fmt: skip
+        self.decision_write_batch_size = Histogram(
+            "gateway_decision_write_batch_size", "Decisions committed per transaction.",
+            buckets=_BATCH, registry=r,
+        )  # fmt: skip
+        self.decision_write_failures = Counter(
+            "gateway_decision_write_failures", "Batches that could not be committed.", registry=r
+        )
+        self.upstream_results_dropped = Counter(
+            "gateway_upstream_results_dropped",
+            "Upstream answers not recorded because the database failed.", registry=r,
+        )  # fmt: skip
+        self.fail_closed = Counter(
+            "gateway_fail_closed", "Calls refused because the gateway could not decide or record.",
+            ["reason"], registry=r,
+        )  # fmt: skip
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors", "Calls the exchange did not answer.", ["kind"], registry=r
+        )
+        self.markets_age = Gauge(
+            "gateway_markets_age_seconds", "Age of the exchange market list in use.", registry=r
+        )
+        self.admin_requests = Counter(
+            "gateway_admin_requests", "Admin API calls by endpoint and status.",
+            ["endpoint", "status"], registry=r,
+        )  # fmt: skip
+
+    def exposition(self) -> bytes:
+        return _generate_latest(self.registry)

@@ -1,0 +1,260 @@
+"""The exchange-dialect front door: authenticate, classify, decide, record, then act.
+
+Order matters and is the product's promise: nothing is forwarded before its decision is
+committed, and anything that cannot be decided or recorded is refused with a 503.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import replace
+from datetime import datetime
+
+import orjson
+from aiohttp import web
+
+from gateway import appkeys as K
+from gateway.auth import KeyHolder, authenticate
+from gateway.db import DatabaseUnavailable
+from gateway.dialect import binance
+from gateway.dialect.binance_errors import error_body, wire_error
+from gateway.dialect.params import MalformedEncoding, RawParams, read_params
+from gateway.markets import utcnow
+from gateway.records import DecisionRow, UpstreamResultRow, new_decision_id
+from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
+from policy.action import Action, ActionKind, ParseProblem
+from policy.decision import Verdict
+from policy.facts import Authentication, AuthStatus, CustomerFacts, Facts
+
+log = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-MBX-APIKEY"
+DECISION_HEADER = "X-Decision-Id"
+REQUEST_ID_HEADER = "X-Request-Id"
+_FORM = "application/x-www-form-urlencoded"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_BODY_METHODS = frozenset({"POST", "PUT"})
+
+
+class Refusal(Exception):
+    """A call refused before a decision could be made (no customer known, or no body)."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        fail_closed: bool = False,
+        decision_id: uuid.UUID | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.fail_closed = fail_closed
+        self.decision_id = decision_id
+
+
+def _request_id(request: web.Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def refusal_response(
+    request: web.Request,
+    reason: str,
+    message: str,
+    kind: ActionKind | None = None,
+    decision_id: uuid.UUID | None = None,
+) -> web.Response:
+    status, code = wire_error(reason, kind)
+    headers = {}
+    if decision_id is not None:
+        headers[DECISION_HEADER] = str(decision_id)
+    return web.Response(
+        body=orjson.dumps(error_body(code, reason, message)),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+async def handle_exchange_call(request: web.Request) -> web.StreamResponse:
+    metrics = request.app[K.METRICS]
+    route = binance.route_for(request.method, request.path)
+    route_class = "unknown" if route is None else route.kind.value
+    try:
+        if route is None:
+            raise Refusal("unknown_endpoint", f"{request.method} {request.path} is not served.")
+        if route.signed:
+            response = await _decide_and_forward(request, route)
+        else:
+            response = await _forward(request, route, None, None, await _read_body(request))
+    except Refusal as refusal:
+        metrics.refusals.labels(refusal.reason).inc()
+        if refusal.fail_closed:
+            metrics.fail_closed.labels(refusal.reason).inc()
+        kind = route.kind if route is not None else None
+        response = refusal_response(request, refusal.reason, refusal.message, kind, refusal.decision_id)
+    metrics.requests.labels(route_class, str(response.status)).inc()
+    return response
+
+
+async def _read_body(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise Refusal("body_too_large", "Request body is larger than allowed.") from exc
+
+
+def _read_call(request: web.Request, body: bytes) -> RawParams:
+    if request.method in _BODY_METHODS and body and request.content_type != _FORM:
+        raise Refusal("unsupported_content_type", f"Content-Type must be {_FORM}.")
+    try:
+        text = body.decode("utf-8")
+        # Binance signs "totalParams": the query string followed directly by the body.
+        return read_params(request.rel_url.raw_query_string + text)
+    except (UnicodeDecodeError, MalformedEncoding) as exc:
+        raise Refusal("malformed_encoding", "Parameters are not valid UTF-8.") from exc
+
+
+async def _identify(request: web.Request) -> KeyHolder:
+    api_key = request.headers.get(API_KEY_HEADER)
+    if not api_key:
+        raise Refusal("missing_api_key", "API-key format invalid.")
+    try:
+        holder = await request.app[K.KEYS].lookup(api_key)
+    except DatabaseUnavailable as exc:
+        raise Refusal(
+            "decision_store_unavailable", "Unable to decide now; try again.", fail_closed=True
+        ) from exc
+    if holder is None:
+        raise Refusal("unknown_api_key", "Invalid API-key, IP, or permissions for action.")
+    return holder
+
+
+async def _decide_and_forward(request: web.Request, route: binance.Route) -> web.StreamResponse:
+    started = time.perf_counter()
+    app = request.app
+    settings = app[K.SETTINGS]
+    body = await _read_body(request)
+    params = _read_call(request, body)
+    holder = await _identify(request)
+    now = utcnow()
+    auth = authenticate(
+        params.values,
+        params.signature,
+        params.signed_payload,
+        holder.secret,
+        now_ms=int(now.timestamp() * 1000),
+        recv_window_max_ms=settings.recv_window_max_ms,
+        clock_skew_ms=settings.clock_skew_ms,
+    )
+    action = binance.build_action(route, params.values, holder.customer_id)
+    if params.duplicates:
+        duplicated = [
+            ParseProblem("duplicate_parameter", name, f"Duplicate values for parameter '{name}'.")
+            for name in params.duplicates
+        ]
+        action = replace(action, problems=(*duplicated, *action.problems))
+    facts = _gather_facts(request, action, auth, holder, now)
+    verdict = app[K.PIPELINE].decide(action, facts)
+    decision_id = new_decision_id()
+    row = DecisionRow(
+        id=decision_id,
+        decided_at=now,
+        request_id=_request_id(request),
+        customer_id=holder.customer_id,
+        api_key_id=holder.api_key_id,
+        dialect=binance.DIALECT,
+        http_method=request.method,
+        path=request.path,
+        action=action,
+        verdict=verdict,
+        decision_micros=int((time.perf_counter() - started) * 1e6),
+    )
+    try:
+        await app[K.WRITER].record(row)
+    except DatabaseUnavailable as exc:
+        raise Refusal(
+            "decision_store_unavailable", "Unable to record the decision; try again.", fail_closed=True
+        ) from exc
+    _count_decision(request, action, verdict, started)
+    if not verdict.outcome.forwards:
+        primary = verdict.primary
+        reason = primary.reason if primary else verdict.outcome.value
+        message = primary.message if primary else "Refused."
+        app[K.METRICS].refusals.labels(reason).inc()
+        return refusal_response(request, reason, message, action.kind, decision_id)
+    return await _forward(request, route, holder.customer_id, decision_id, body)
+
+
+def _gather_facts(
+    request: web.Request, action: Action, auth: Authentication, holder: KeyHolder, now: datetime
+) -> Facts:
+    markets = request.app[K.MARKETS].current(now)
+    needs_markets = action.symbol is not None or action.asset is not None
+    if needs_markets and markets is None and not action.problems and auth.status is AuthStatus.OK:
+        # Without the exchange's own list we cannot say the symbol is real: refuse to
+        # decide rather than forward an unchecked call.
+        raise Refusal("markets_unavailable", "Market list unavailable; try again.", fail_closed=True)
+    return Facts(
+        now=now,
+        authentication=auth,
+        customer=CustomerFacts(holder.customer_id, holder.customer_status),
+        markets=markets,
+    )
+
+
+def _count_decision(request: web.Request, action: Action, verdict: Verdict, started: float) -> None:
+    metrics = request.app[K.METRICS]
+    reasons = verdict.reasons
+    metrics.decisions.labels(verdict.outcome.value, action.kind.value, reasons[0] if reasons else "").inc()
+    metrics.decision_seconds.labels(action.kind.value).observe(time.perf_counter() - started)
+
+
+async def _forward(
+    request: web.Request,
+    route: binance.Route,
+    customer_id: str | None,
+    decision_id: uuid.UUID | None,
+    body: bytes,
+) -> web.StreamResponse:
+    app = request.app
+    metrics = app[K.METRICS]
+    started = time.perf_counter()
+    path_qs = request.path + (
+        "?" + request.rel_url.raw_query_string if request.rel_url.raw_query_string else ""
+    )
+    status: int | None = None
+    error: str | None = None
+    try:
+        answer = await app[K.UPSTREAM].forward(
+            request.method, path_qs, body, request.headers.get("Content-Type"), customer_id
+        )
+        status = answer.status
+    except UpstreamTimeout as exc:
+        error = "timeout"
+        metrics.upstream_errors.labels("timeout").inc()
+        raise Refusal(
+            "upstream_timeout", "Timeout waiting for response from the exchange.", decision_id=decision_id
+        ) from exc
+    except UpstreamUnavailable as exc:
+        error = "unavailable"
+        metrics.upstream_errors.labels("unavailable").inc()
+        raise Refusal(
+            "upstream_unavailable", "The exchange is unavailable; try again.", decision_id=decision_id
+        ) from exc
+    finally:
+        elapsed = time.perf_counter() - started
+        metrics.upstream_seconds.labels(route.kind.value).observe(elapsed)
+        if decision_id is not None:
+            app[K.WRITER].record_upstream(
+                UpstreamResultRow(decision_id, utcnow(), status, error, int(elapsed * 1e6))
+            )
+    headers = dict(answer.headers)
+    if decision_id is not None:
+        headers[DECISION_HEADER] = str(decision_id)
+    return web.Response(body=answer.body, status=answer.status, headers=headers)

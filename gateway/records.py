@@ -1,0 +1,76 @@
+"""Rows the gateway appends to Postgres: decisions and what the exchange answered."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from policy.action import Action
+from policy.decision import Verdict
+
+DECISION_COLUMNS = (
+    "id", "decided_at", "request_id", "customer_id", "api_key_id", "dialect", "operation",
+    "action_kind", "http_method", "path", "symbol", "asset", "side", "order_type", "quantity",
+    "price", "notional", "notional_asset", "address", "network", "client_order_id", "outcome",
+    "reasons", "findings", "rule_pack_version", "decision_micros",
+)  # fmt: skip
+
+UPSTREAM_COLUMNS = ("decision_id", "recorded_at", "http_status", "error", "upstream_micros")
+
+
+def new_decision_id() -> uuid.UUID:
+    """A UUIDv7-style id: time-ordered, so new rows land at the right edge of the index."""
+    millis = time.time_ns() // 1_000_000
+    raw = bytearray(millis.to_bytes(6, "big") + os.urandom(10))
+    raw[6] = (raw[6] & 0x0F) | 0x70
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    id: uuid.UUID
+    decided_at: datetime
+    request_id: str
+    customer_id: str | None
+    api_key_id: str | None
+    dialect: str
+    http_method: str
+    path: str
+    action: Action
+    verdict: Verdict
+    decision_micros: int
+
+    def record(self) -> tuple[Any, ...]:
+        a, v = self.action, self.verdict
+        notional: Decimal | None = a.notional
+        return (
+            self.id, self.decided_at, self.request_id,
+            uuid.UUID(self.customer_id) if self.customer_id else None,
+            uuid.UUID(self.api_key_id) if self.api_key_id else None,
+            self.dialect, a.operation, a.kind.value, self.http_method, self.path,
+            a.symbol, a.asset, a.side.value if a.side else None, a.order_type, a.quantity,
+            a.price, notional, a.notional_asset, a.address, a.network, a.client_order_id,
+            v.outcome.value, v.reasons,
+            orjson.dumps([f.as_json() for f in v.findings], default=str).decode(),
+            v.pack_version, self.decision_micros,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResultRow:
+    decision_id: uuid.UUID
+    recorded_at: datetime
+    http_status: int | None
+    error: str | None
+    upstream_micros: int
+
+    def record(self) -> tuple[Any, ...]:
+        return (self.decision_id, self.recorded_at, self.http_status, self.error, self.upstream_micros)

@@ -1,0 +1,102 @@
+"""One settings object, read once from the environment (prefix GATEWAY_).
+
+Every field is documented in README.md; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROLES = ("auditor", "operator", "compliance_officer")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    database_url: SecretStr | None = Field(
+        default=None, description="postgresql:// DSN; unset under `up` starts an embedded server."
+    )
+    upstream_url: str = Field(default="http://127.0.0.1:9001", description="The exchange's base URL.")
+    upstream_token: SecretStr = Field(
+        default=SecretStr(""), description="Service credential the exchange trusts."
+    )
+    host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the gateway listens on.")
+    secret_key: SecretStr = Field(
+        default=SecretStr(""), description="Base64 of 32 bytes; encrypts API secrets at rest."
+    )
+    admin_tokens: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        description="Comma-separated role:token pairs for the admin API.",
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    max_body_bytes: int = Field(default=64 * 1024, gt=0, description="Largest accepted request body.")
+    recv_window_max_ms: int = Field(default=60_000, gt=0, description="Largest recvWindow accepted.")
+    clock_skew_ms: int = Field(
+        default=1_000, ge=0, description="How far ahead of our clock a timestamp may be."
+    )
+    db_timeout_seconds: float = Field(default=2.0, gt=0, description="Timeout of one database call.")
+    db_pool_size: int = Field(default=8, gt=0, description="Connections in the pool.")
+    upstream_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one call to the exchange."
+    )
+    decision_batch_max: int = Field(
+        default=500, gt=0, description="Most decision rows written in one commit."
+    )
+    api_key_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a replica trusts a cached API key and customer."
+    )
+    markets_refresh_seconds: float = Field(
+        default=60.0, gt=0, description="How often the exchange's market list is refetched."
+    )
+    markets_max_age_seconds: float = Field(
+        default=600.0, gt=0, description="Older market lists are not trusted: calls get 503."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, description="Time given to in-flight requests on shutdown."
+    )
+
+    @field_validator("admin_tokens", mode="before")
+    @classmethod
+    def _parse_tokens(cls, raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        tokens: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in raw.split(","))):
+            role, sep, token = pair.partition(":")
+            if not sep or not token:
+                raise ValueError("expected comma-separated role:token pairs")
+            tokens[token] = role
+        return tokens
+
+    @field_validator("admin_tokens")
+    @classmethod
+    def _known_roles(cls, tokens: dict[str, str]) -> dict[str, str]:
+        for role in tokens.values():
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        return tokens
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_is_32_bytes(cls, key: SecretStr) -> SecretStr:
+        raw = key.get_secret_value()
+        if not raw:
+            return key
+        try:
+            decoded = base64.b64decode(raw, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("must be base64") from exc
+        if len(decoded) != 32:
+            raise ValueError("must decode to 32 bytes")
+        return key
+
+    def require_database_url(self) -> str:
+        if self.database_url is None:
+            raise SystemExit("GATEWAY_DATABASE_URL is not set")
+        return self.database_url.get_secret_value()

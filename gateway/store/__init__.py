@@ -1,0 +1,1 @@
+"""Repositories: SQL in, domain values out. SQLSTATE errors become domain errors here."""

@@ -1,0 +1,103 @@
+"""The private link to the exchange: the gateway's service credential plus the customer id.
+
+The exchange trusts only the gateway; the customer's own signature stays with us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+
+from policy.facts import Market, MarketCatalog
+
+SERVICE_TOKEN_HEADER = "X-Gateway-Token"
+CUSTOMER_HEADER = "X-Customer-Id"
+# Hop-by-hop headers and ones the gateway sets itself are not copied from the exchange.
+_DROPPED = frozenset(
+    h.lower()
+    for h in ("Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Content-Encoding",
+              "Server", "Date")
+)  # fmt: skip
+
+
+class UpstreamUnavailable(Exception):
+    pass
+
+
+class UpstreamTimeout(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamAnswer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+class Upstream:
+    def __init__(self, base_url: str, token: str, *, timeout: float) -> None:
+        self._base = base_url.rstrip("/")
+        self._token = token
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=self._timeout, auto_decompress=True
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def forward(
+        self,
+        method: str,
+        path_qs: str,
+        body: bytes,
+        content_type: str | None,
+        customer_id: str | None,
+    ) -> UpstreamAnswer:
+        assert self._session is not None, "Upstream.open() not called"
+        headers = {SERVICE_TOKEN_HEADER: self._token}
+        if customer_id is not None:
+            headers[CUSTOMER_HEADER] = customer_id
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            async with self._session.request(
+                method, self._base + path_qs, data=body or None, headers=headers
+            ) as response:
+                payload = await response.read()
+                kept = {k: v for k, v in response.headers.items() if k.lower() not in _DROPPED}
+                return UpstreamAnswer(response.status, payload, kept)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(str(exc)) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamUnavailable(str(exc) or type(exc).__name__) from exc
+
+    async def fetch_markets(self) -> MarketCatalog:
+        answer = await self.forward("GET", "/api/v3/exchangeInfo", b"", None, None)
+        if answer.status != 200:
+            raise UpstreamUnavailable(f"exchangeInfo answered {answer.status}")
+        info: dict[str, Any] = orjson.loads(answer.body)
+        markets = {
+            s["symbol"]: Market(s["symbol"], s["baseAsset"], s["quoteAsset"], s.get("status") == "TRADING")
+            for s in info.get("symbols", [])
+        }
+        assets = {m.base_asset for m in markets.values()} | {m.quote_asset for m in markets.values()}
+        return MarketCatalog(markets, frozenset(assets), datetime.now(UTC))
+
+    async def reachable(self) -> bool:
+        try:
+            answer = await asyncio.wait_for(self.forward("GET", "/api/v3/ping", b"", None, None), 2.0)
+        except (UpstreamUnavailable, UpstreamTimeout, TimeoutError):
+            return False
+        return answer.status == 200

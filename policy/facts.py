@@ -1,0 +1,69 @@
+"""Facts gathered by the gateway before the pipeline runs.
+
+Stages read facts; they never fetch them. Later stages (KYC, country rules, AML) add
+their own fields here, filled by the gateway's fact gatherers.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class AuthStatus(enum.StrEnum):
+    OK = "ok"
+    MISSING_SIGNATURE = "missing_signature"
+    BAD_SIGNATURE = "bad_signature"
+    MISSING_TIMESTAMP = "missing_timestamp"
+    BAD_TIMESTAMP = "bad_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    BAD_RECV_WINDOW = "bad_recv_window"
+
+
+@dataclass(frozen=True, slots=True)
+class Authentication:
+    status: AuthStatus
+    detail: str = ""
+    values: tuple[tuple[str, int], ...] = ()  # e.g. (("timestamp", ...), ("server_time", ...))
+
+
+class CustomerStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerFacts:
+    customer_id: str
+    status: CustomerStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    trading: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarketCatalog:
+    """The exchange's own list of symbols and assets, as last fetched from it."""
+
+    markets: dict[str, Market]
+    assets: frozenset[str]
+    fetched_at: datetime
+
+    def market(self, symbol: str) -> Market | None:
+        return self.markets.get(symbol)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    now: datetime
+    authentication: Authentication
+    customer: CustomerFacts | None
+    markets: MarketCatalog | None
