@@ -35,12 +35,23 @@ def censored(dsn: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", dsn)
 
 
+_JSONB_VERSION = b"\x01"  # jsonb's binary wire format: a version byte, then JSON text
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    # Rows arrive pre-serialised (str) from the writer; admin code may pass objects.
+    text = value.encode() if isinstance(value, str) else orjson.dumps(value)
+    return _JSONB_VERSION + text
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return orjson.loads(data[1:])
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Binary, so COPY (the group-commit writer's path) can carry jsonb too.
     await conn.set_type_codec(
-        "jsonb",
-        encoder=lambda value: orjson.dumps(value).decode(),
-        decoder=orjson.loads,
-        schema="pg_catalog",
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
     )
 
 

@@ -26,7 +26,7 @@ from gateway.markets import utcnow
 from gateway.records import DecisionRow, UpstreamResultRow, new_decision_id
 from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
 from policy.action import Action, ActionKind, ParseProblem
-from policy.decision import Verdict
+from policy.decision import Finding, Outcome, Verdict
 from policy.facts import Authentication, AuthStatus, CustomerFacts, Facts
 
 log = logging.getLogger(__name__)
@@ -139,9 +139,14 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
     started = time.perf_counter()
     app = request.app
     settings = app[K.SETTINGS]
-    body = await _read_body(request)
-    params = _read_call(request, body)
     holder = await _identify(request)
+    try:
+        body = await _read_body(request)
+        params = _read_call(request, body)
+    except Refusal as refusal:
+        # The key names a customer, so even an unreadable call is on their record.
+        refusal.decision_id = await _record_unreadable(request, route, holder, refusal, started)
+        raise
     now = utcnow()
     auth = authenticate(
         params.values,
@@ -160,10 +165,29 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
         ]
         action = replace(action, problems=(*duplicated, *action.problems))
     facts = _gather_facts(request, action, auth, holder, now)
+    action = _with_market(action, facts)
     verdict = app[K.PIPELINE].decide(action, facts)
-    decision_id = new_decision_id()
+    decision_id = await _record(request, holder, action, verdict, now, started)
+    if not verdict.outcome.forwards:
+        primary = verdict.primary
+        reason = primary.reason if primary else verdict.outcome.value
+        message = primary.message if primary else "Refused."
+        app[K.METRICS].refusals.labels(reason).inc()
+        return refusal_response(request, reason, message, action.kind, decision_id)
+    return await _forward(request, route, holder.customer_id, decision_id, body)
+
+
+async def _record(
+    request: web.Request,
+    holder: KeyHolder,
+    action: Action,
+    verdict: Verdict,
+    now: datetime,
+    started: float,
+) -> uuid.UUID:
+    """Commit the decision; only then may anything be forwarded or answered."""
     row = DecisionRow(
-        id=decision_id,
+        id=new_decision_id(),
         decided_at=now,
         request_id=_request_id(request),
         customer_id=holder.customer_id,
@@ -176,19 +200,30 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
         decision_micros=int((time.perf_counter() - started) * 1e6),
     )
     try:
-        await app[K.WRITER].record(row)
+        await request.app[K.WRITER].record(row)
     except DatabaseUnavailable as exc:
         raise Refusal(
             "decision_store_unavailable", "Unable to record the decision; try again.", fail_closed=True
         ) from exc
     _count_decision(request, action, verdict, started)
-    if not verdict.outcome.forwards:
-        primary = verdict.primary
-        reason = primary.reason if primary else verdict.outcome.value
-        message = primary.message if primary else "Refused."
-        app[K.METRICS].refusals.labels(reason).inc()
-        return refusal_response(request, reason, message, action.kind, decision_id)
-    return await _forward(request, route, holder.customer_id, decision_id, body)
+    return row.id
+
+
+async def _record_unreadable(
+    request: web.Request, route: binance.Route, holder: KeyHolder, refusal: Refusal, started: float
+) -> uuid.UUID:
+    problem = ParseProblem(refusal.reason, "body", refusal.message)
+    action = Action(
+        kind=route.kind,
+        operation=f"{binance.DIALECT}.{route.operation}",
+        customer_id=holder.customer_id,
+        problems=(problem,),
+    )
+    finding = Finding(
+        "well_formed", f"core.request.{refusal.reason}", Outcome.DENY, refusal.reason, refusal.message
+    )
+    verdict = Verdict(Outcome.DENY, (finding,), request.app[K.PIPELINE].pack_version)
+    return await _record(request, holder, action, verdict, utcnow(), started)
 
 
 def _gather_facts(
@@ -206,6 +241,14 @@ def _gather_facts(
         customer=CustomerFacts(holder.customer_id, holder.customer_status),
         markets=markets,
     )
+
+
+def _with_market(action: Action, facts: Facts) -> Action:
+    """Name the base and quote assets of the symbol, so notional carries its currency."""
+    market = facts.markets.market(action.symbol) if facts.markets and action.symbol else None
+    if market is None:
+        return action
+    return replace(action, base_asset=market.base_asset, quote_asset=market.quote_asset)
 
 
 def _count_decision(request: web.Request, action: Action, verdict: Verdict, started: float) -> None:

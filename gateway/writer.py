@@ -20,6 +20,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.records import DECISION_COLUMNS, UPSTREAM_COLUMNS, DecisionRow, UpstreamResultRow
 
 log = logging.getLogger(__name__)
+_EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 
 
 class DecisionWriter:
@@ -54,7 +55,12 @@ class DecisionWriter:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._decisions.append((row, future))
         self._wake.set()
-        await future
+        try:
+            # The writer answers within its own timeout; this bound only guards against
+            # the writer itself being gone, so a request can never hang undecided.
+            await asyncio.wait_for(future, self._timeout * 2 + 1)
+        except TimeoutError as exc:
+            raise DatabaseUnavailable("decision writer did not answer") from exc
 
     def record_upstream(self, row: UpstreamResultRow) -> None:
         """Queue what the exchange answered; rides along with the next batch."""
@@ -77,8 +83,13 @@ class DecisionWriter:
         started = time.perf_counter()
         try:
             await asyncio.wait_for(self._write(batch, results), self._timeout)
-        except (*UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
-            log.warning("decision batch of %d not committed: %r", len(batch), exc)
+        except Exception as exc:
+            # Whatever the cause (connection lost, timeout, a row Postgres refused), the
+            # batch is not committed: its requests must not be forwarded.
+            if isinstance(exc, _EXPECTED):
+                log.warning("decision batch of %d not committed: %r", len(batch), exc)
+            else:
+                log.exception("decision batch of %d not committed", len(batch))
             self._metrics.decision_write_failures.inc()
             if results:
                 self._metrics.upstream_results_dropped.inc(len(results))

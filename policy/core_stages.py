@@ -92,6 +92,8 @@ class KnownInstrumentStage:
 
     def evaluate(self, action: Action, facts: Facts) -> list[Finding]:
         catalog = facts.markets
+        if action.symbol is None and action.asset is None:
+            return []
         if catalog is None:
             # The gateway refuses to decide (503) before calling the pipeline without a
             # catalog; reaching here means a caller skipped that, so refuse rather than allow.

@@ -1,0 +1,125 @@
+"""A real PostgreSQL for the whole run, a fresh migrated database per test, and the real
+mock exchange and gateway served over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from pydantic import SecretStr
+
+from exchange.app import create_exchange_app
+from exchange.settings import ExchangeSettings
+from gateway import appkeys as K
+from gateway.app import create_app
+from gateway.migrations import migrate_up
+from gateway.pgserver import EmbeddedPostgres
+from gateway.settings import Settings
+from tests.support import (
+    AUDITOR_TOKEN,
+    OFFICER_TOKEN,
+    OPERATOR_TOKEN,
+    SECRET_KEY,
+    SERVICE_TOKEN,
+    serving,
+)
+
+TEMPLATE = "gateway_template"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    server.start()
+    asyncio.run(_make_template(server))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _make_template(server: EmbeddedPostgres) -> None:
+    conn = await asyncpg.connect(server.dsn)
+    await conn.execute(f"CREATE DATABASE {TEMPLATE}")
+    await conn.close()
+    conn = await asyncpg.connect(server.dsn_for(TEMPLATE))
+    await migrate_up(conn)
+    await conn.close()
+
+
+@pytest_asyncio.fixture
+async def database_url(postgres: EmbeddedPostgres) -> str:
+    """A fresh database per test, copied from the migrated template (fast, isolated)."""
+    name = f"test_{next(_counter)}"
+    conn = await asyncpg.connect(postgres.dsn)
+    try:
+        await conn.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    finally:
+        await conn.close()
+    return postgres.dsn_for(name)
+
+
+@dataclass
+class Exchange:
+    url: str
+    app: web.Application
+
+
+@pytest_asyncio.fixture
+async def exchange() -> AsyncIterator[Exchange]:
+    app = create_exchange_app(ExchangeSettings(service_token=SERVICE_TOKEN))
+    async with serving(app) as url:
+        yield Exchange(url, app)
+
+
+def gateway_settings(database_url: str, upstream_url: str, **overrides: object) -> Settings:
+    return Settings(
+        database_url=SecretStr(database_url),
+        upstream_url=upstream_url,
+        upstream_token=SecretStr(SERVICE_TOKEN),
+        secret_key=SecretStr(SECRET_KEY),
+        admin_tokens={
+            OPERATOR_TOKEN: "operator",
+            AUDITOR_TOKEN: "auditor",
+            OFFICER_TOKEN: "compliance_officer",
+        },
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Gateway:
+    url: str
+    app: web.Application
+    database_url: str
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.app[K.POOL]
+
+
+@pytest_asyncio.fixture
+async def gateway(database_url: str, exchange: Exchange) -> AsyncIterator[Gateway]:
+    app = create_app(gateway_settings(database_url, exchange.url))
+    async with serving(app) as url:
+        yield Gateway(url, app, database_url)
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,251 @@
+"""Bad input gets a clear Binance-style error, is counted, is recorded where a customer is
+known, and nothing reaches the exchange."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import Exchange, Gateway
+from tests.support import Customer, new_customer, sign, signed
+
+pytestmark = pytest.mark.asyncio
+
+ORDER = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "type": "LIMIT",
+    "quantity": "0.001",
+    "price": "50000",
+    "timeInForce": "GTC",
+}
+
+
+async def _received(exchange: Exchange, http: aiohttp.ClientSession) -> int:
+    from tests.support import SERVICE_TOKEN
+
+    async with http.get(exchange.url + "/ops/stats", headers={"X-Gateway-Token": SERVICE_TOKEN}) as r:
+        stats = await r.json()
+    return int(stats["requests_total"])
+
+
+async def _decision(gateway: Gateway, decision_id: str) -> dict[str, Any]:
+    row = await gateway.pool.fetchrow(
+        "SELECT outcome, reasons, customer_id::text AS customer_id FROM decisions WHERE id = $1",
+        uuid.UUID(decision_id),
+    )
+    assert row is not None, "the refusal must be on the customer's record"
+    return dict(row)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# (case id, how to build the request, expected HTTP status, expected code, expected reason)
+SIGNED_CASES = [
+    (
+        "bad-signature",
+        lambda c: ("POST", "/api/v3/order", ORDER, {"secret": "wrong"}),
+        400,
+        -1022,
+        "bad_signature",
+    ),
+    (
+        "stale-timestamp",
+        lambda c: ("POST", "/api/v3/order", ORDER, {"timestamp": _now_ms() - 120_000}),
+        400,
+        -1021,
+        "stale_timestamp",
+    ),
+    (
+        "future-timestamp",
+        lambda c: ("POST", "/api/v3/order", ORDER, {"timestamp": _now_ms() + 60_000}),
+        400,
+        -1021,
+        "future_timestamp",
+    ),
+    (
+        "recv-window-too-large",
+        lambda c: ("GET", "/api/v3/account", {"recvWindow": "90000"}, {}),
+        400,
+        -1131,
+        "bad_recv_window",
+    ),
+    (
+        "duplicate-parameter",
+        lambda c: ("POST", "/api/v3/order", [*ORDER.items(), ("quantity", "5")], {}),
+        400,
+        -1101,
+        "duplicate_parameter",
+    ),
+    (
+        "missing-side",
+        lambda c: ("POST", "/api/v3/order", {k: v for k, v in ORDER.items() if k != "side"}, {}),
+        400,
+        -1102,
+        "missing_parameter",
+    ),
+    (
+        "non-numeric-quantity",
+        lambda c: ("POST", "/api/v3/order", {**ORDER, "quantity": "lots"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
+    (
+        "exponent-quantity",
+        lambda c: ("POST", "/api/v3/order", {**ORDER, "quantity": "1e3"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
+    (
+        "negative-amount",
+        lambda c: (
+            "POST",
+            "/sapi/v1/capital/withdraw/apply",
+            {"coin": "BTC", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "amount": "-1"},
+            {},
+        ),
+        400,
+        -1013,
+        "non_positive_amount",
+    ),
+    (
+        "zero-quantity",
+        lambda c: ("POST", "/api/v3/order", {**ORDER, "quantity": "0"}, {}),
+        400,
+        -1013,
+        "non_positive_amount",
+    ),
+    (
+        "unknown-symbol",
+        lambda c: ("POST", "/api/v3/order", {**ORDER, "symbol": "DOGEUSDT"}, {}),
+        400,
+        -1121,
+        "unknown_symbol",
+    ),
+    (
+        "unknown-coin",
+        lambda c: ("GET", "/sapi/v1/capital/deposit/address", {"coin": "NOPE"}, {}),
+        400,
+        -1013,
+        "unknown_asset",
+    ),
+    (
+        "bad-side",
+        lambda c: ("POST", "/api/v3/order", {**ORDER, "side": "HOLD"}, {}),
+        400,
+        -1102,
+        "invalid_value",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "status", "code", "reason"), [c[1:] for c in SIGNED_CASES], ids=[c[0] for c in SIGNED_CASES]
+)
+async def test_signed_bad_input_is_refused_and_recorded(
+    gateway: Gateway,
+    exchange: Exchange,
+    http: aiohttp.ClientSession,
+    build: Any,
+    status: int,
+    code: int,
+    reason: str,
+) -> None:
+    customer = await new_customer(http, gateway.url, "mallory")
+    method, path, params, tweaks = build(customer)
+    signer = customer
+    if "secret" in tweaks:
+        signer = Customer(customer.id, customer.reference, customer.api_key, tweaks.pop("secret"))
+    before = await _received(exchange, http)
+    got_status, body, headers = await signed(http, gateway.url, method, path, signer, params, **tweaks)
+    assert (got_status, body["code"]) == (status, code), body
+    assert body["msg"].startswith(reason + ":")
+    decision = await _decision(gateway, headers["X-Decision-Id"])
+    assert decision == {"outcome": "deny", "reasons": [reason], "customer_id": customer.id}
+    assert await _received(exchange, http) == before
+
+
+async def _raw(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> tuple[int, Any, Any]:
+    async with http.request(method, url, **kwargs) as response:
+        return response.status, await response.json(content_type=None), response.headers
+
+
+async def test_unknown_and_missing_api_key(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    before = await _received(exchange, http)
+    query = sign("whatever", {"symbol": "BTCUSDT"})
+    status, body, _ = await _raw(
+        http, "GET", f"{gateway.url}/api/v3/openOrders?{query}", headers={"X-MBX-APIKEY": "nope"}
+    )
+    assert (status, body["code"]) == (401, -2015) and body["msg"].startswith("unknown_api_key:")
+    status, body, _ = await _raw(http, "GET", f"{gateway.url}/api/v3/openOrders?{query}")
+    assert (status, body["code"]) == (401, -2014) and body["msg"].startswith("missing_api_key:")
+    assert await gateway.pool.fetchval("SELECT count(*) FROM decisions") == 0
+    assert await _received(exchange, http) == before
+
+
+async def test_missing_signature(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    customer = await new_customer(http, gateway.url, "nosig")
+    url = f"{gateway.url}/api/v3/account?timestamp={_now_ms()}"
+    status, body, headers = await _raw(http, "GET", url, headers={"X-MBX-APIKEY": customer.api_key})
+    assert (status, body["code"]) == (400, -1102) and body["msg"].startswith("missing_signature:")
+    assert (await _decision(gateway, headers["X-Decision-Id"]))["reasons"] == ["missing_signature"]
+
+
+async def test_oversized_body(gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession) -> None:
+    customer = await new_customer(http, gateway.url, "bigbody")
+    before = await _received(exchange, http)
+    body = sign(customer.secret, {**ORDER, "newClientOrderId": "x", "pad": "a" * 200_000})
+    status, answer, headers = await _raw(
+        http, "POST", gateway.url + "/api/v3/order", data=body.encode(),
+        headers={"X-MBX-APIKEY": customer.api_key, "Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+    assert (status, answer["code"]) == (413, -1104) and answer["msg"].startswith("body_too_large:")
+    assert (await _decision(gateway, headers["X-Decision-Id"]))["reasons"] == ["body_too_large"]
+    assert await _received(exchange, http) == before
+
+
+async def test_wrong_content_type(gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession) -> None:
+    customer = await new_customer(http, gateway.url, "jsonbody")
+    before = await _received(exchange, http)
+    status, answer, headers = await _raw(
+        http, "POST", gateway.url + "/api/v3/order", data=b'{"symbol": "BTCUSDT"}',
+        headers={"X-MBX-APIKEY": customer.api_key, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert (status, answer["code"]) == (415, -1102) and answer["msg"].startswith("unsupported_content_type:")
+    assert (await _decision(gateway, headers["X-Decision-Id"]))["reasons"] == ["unsupported_content_type"]
+    assert await _received(exchange, http) == before
+
+
+async def test_unknown_endpoint(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    status, body, _ = await _raw(http, "GET", gateway.url + "/api/v3/nothingHere")
+    assert (status, body["code"]) == (404, -1000) and body["msg"].startswith("unknown_endpoint:")
+
+
+async def test_suspended_customer_is_refused(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    carol = await new_customer(http, gateway.url, "carol", status="suspended")
+    before = await _received(exchange, http)
+    status, body, headers = await signed(http, gateway.url, "POST", "/api/v3/order", carol, ORDER)
+    assert (status, body["code"]) == (401, -1002) and body["msg"].startswith("customer_inactive:")
+    assert (await _decision(gateway, headers["X-Decision-Id"]))["reasons"] == ["customer_inactive"]
+    assert await _received(exchange, http) == before
+
+
+async def test_refusals_are_counted(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    customer = await new_customer(http, gateway.url, "counted")
+    await signed(http, gateway.url, "POST", "/api/v3/order", customer, {**ORDER, "symbol": "NOPEUSDT"})
+    async with http.get(gateway.url + "/metrics") as response:
+        text = await response.text()
+    assert 'gateway_refusals_total{reason="unknown_symbol"} 1.0' in text
+    assert 'gateway_decisions_total{action_kind="order",outcome="deny",reason="unknown_symbol"} 1.0' in text
