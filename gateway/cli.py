@@ -85,7 +85,7 @@ async def _seed(settings: Settings) -> None:
 
 def up(settings: Settings) -> None:
     """Everything on one laptop: embedded Postgres (unless a DSN is set), mock exchange, gateway."""
-    local = Path(os.environ.get("GATEWAY_LOCAL_DIR", ".local")).resolve()
+    local = Path(settings.local_dir).resolve()
     local.mkdir(parents=True, exist_ok=True)
     updates: dict[str, object] = {}
     if not settings.secret_key.get_secret_value():

@@ -17,6 +17,10 @@ from prometheus_client import generate_latest as _generate_latest
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+FAIL_CLOSED_REASONS = (
+    "decision_store_unavailable", "markets_unavailable", "facts_unavailable", "admin_database_unavailable",
+)  # fmt: skip
+UPSTREAM_ERROR_KINDS = ("timeout", "unavailable")
 
 
 class GatewayMetrics:
@@ -74,6 +78,12 @@ class GatewayMetrics:
             "gateway_admin_requests", "Admin API calls by endpoint and status.",
             ["endpoint", "status"], registry=r,
         )  # fmt: skip
+
+        # Known label values start at 0, so rate() sees the first event of each.
+        for reason in FAIL_CLOSED_REASONS:
+            self.fail_closed.labels(reason)
+        for kind in UPSTREAM_ERROR_KINDS:
+            self.upstream_errors.labels(kind)
 
     def exposition(self) -> bytes:
         return _generate_latest(self.registry)

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     markets_max_age_seconds: float = Field(
         default=600.0, gt=0, description="Older market lists are not trusted: calls get 503."
     )
+    local_dir: str = Field(
+        default=".local", description="Where `up` keeps its embedded database, keys and tokens."
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="Time given to in-flight requests on shutdown."
     )
@@ -71,6 +74,9 @@ class Settings(BaseSettings):
             role, sep, token = pair.partition(":")
             if not sep or not token:
                 raise ValueError("expected comma-separated role:token pairs")
+            if token in tokens:
+                # Which role would win is not something to leave to parse order.
+                raise ValueError("a token is listed twice")
             tokens[token] = role
         return tokens
 

@@ -1,0 +1,209 @@
+"""The admin API: bearer roles, one error shape, customers and keys, the decision log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from gateway.admin.errors import ERROR_CODES
+from tests.conftest import Gateway
+from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, OPERATOR_TOKEN, admin, new_customer, signed
+
+pytestmark = pytest.mark.asyncio
+
+
+def assert_error_shape(body: Any, code: str) -> None:
+    assert set(body) == {"error"}
+    assert set(body["error"]) <= {"code", "message", "details"}
+    assert body["error"]["code"] == code and code in ERROR_CODES
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+AUTH_CASES = [
+    ("no-token", None, 401, "unauthorized"),
+    ("wrong-token", "not-a-token", 401, "unauthorized"),
+    ("auditor-cannot-create", AUDITOR_TOKEN, 403, "forbidden"),
+    ("officer-cannot-create", OFFICER_TOKEN, 403, "forbidden"),
+]
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "code"), [c[1:] for c in AUTH_CASES], ids=[c[0] for c in AUTH_CASES]
+)
+async def test_admin_auth(
+    gateway: Gateway, http: aiohttp.ClientSession, token: str | None, status: int, code: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with http.post(gateway.url + "/admin/v1/customers", json={"reference": "x"}, headers=headers) as r:
+        assert r.status == status
+        assert_error_shape(await r.json(), code)
+    assert await gateway.pool.fetchval("SELECT count(*) FROM customers") == 0
+
+
+BODY_CASES = [
+    ("malformed-json", b'{"reference": ', "application/json", 400, "invalid_json"),
+    ("wrong-type", b'{"reference": 42}', "application/json", 422, "validation_failed"),
+    ("unknown-field", b'{"reference": "a", "vip": true}', "application/json", 422, "validation_failed"),
+    ("bad-status", b'{"reference": "a", "status": "gold"}', "application/json", 422, "validation_failed"),
+    ("empty-reference", b'{"reference": ""}', "application/json", 422, "validation_failed"),
+    (
+        "not-json-content-type",
+        b"reference=a",
+        "application/x-www-form-urlencoded",
+        415,
+        "unsupported_content_type",
+    ),
+    ("oversized", b'{"reference": "' + b"a" * 100_000 + b'"}', "application/json", 413, "body_too_large"),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"), [c[1:] for c in BODY_CASES], ids=[c[0] for c in BODY_CASES]
+)
+async def test_malformed_admin_bodies_change_nothing(
+    gateway: Gateway, http: aiohttp.ClientSession, body: bytes, content_type: str, status: int, code: str
+) -> None:
+    headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}", "Content-Type": content_type}
+    async with http.post(gateway.url + "/admin/v1/customers", data=body, headers=headers) as r:
+        assert r.status == status
+        assert_error_shape(await r.json(), code)
+    assert await gateway.pool.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_validation_errors_name_the_field(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    status, body = await admin(http, gateway.url, "POST", "/admin/v1/customers", json={"reference": 42})
+    assert status == 422
+    assert body["error"]["details"][0]["field"] == "reference"
+
+
+async def test_unknown_routes_and_methods_use_the_error_shape(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    status, body = await admin(http, gateway.url, "GET", "/admin/v1/nothing")
+    assert status == 404
+    assert_error_shape(body, "not_found")
+    status, body = await admin(http, gateway.url, "PUT", "/admin/v1/decisions")
+    assert status == 405
+    assert_error_shape(body, "method_not_allowed")
+    status, body = await admin(http, gateway.url, "GET", "/admin/v1/customers/not-a-uuid")
+    assert status == 404
+    assert_error_shape(body, "not_found")
+
+
+async def test_customer_lifecycle_and_key_revocation(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    dave = await new_customer(http, gateway.url, "dave")
+    status, body = await admin(http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "dave"})
+    assert status == 409
+    assert_error_shape(body, "conflict")
+
+    status, keys = await admin(
+        http, gateway.url, "GET", f"/admin/v1/customers/{dave.id}/api-keys", token=AUDITOR_TOKEN
+    )
+    assert status == 200 and len(keys["api_keys"]) == 1
+    assert "secret" not in keys["api_keys"][0] and "secret_ciphertext" not in keys["api_keys"][0]
+    stored = await gateway.pool.fetchval("SELECT secret_ciphertext FROM api_keys")
+    assert dave.secret.encode() not in stored, "secrets are encrypted at rest"
+
+    status, _, _ = await signed(http, gateway.url, "GET", "/api/v3/account", dave, {})
+    assert status == 200
+    status, key = await admin(http, gateway.url, "DELETE", f"/admin/v1/api-keys/{keys['api_keys'][0]['id']}")
+    assert status == 200 and key["status"] == "revoked"
+    status, body, _ = await signed(http, gateway.url, "GET", "/api/v3/account", dave, {})
+    assert (status, body["code"]) == (401, -2015)
+
+    status, changed = await admin(
+        http, gateway.url, "PATCH", f"/admin/v1/customers/{dave.id}", json={"status": "closed"}
+    )
+    assert status == 200 and changed["status"] == "closed"
+    status, listed = await admin(
+        http, gateway.url, "GET", "/admin/v1/customers?limit=10", token=AUDITOR_TOKEN
+    )
+    assert [c["reference"] for c in listed["customers"]] == ["dave"]
+
+
+async def test_suspension_takes_effect_at_once(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    erin = await new_customer(http, gateway.url, "erin")
+    assert (await signed(http, gateway.url, "GET", "/api/v3/account", erin, {}))[0] == 200
+    await admin(http, gateway.url, "PATCH", f"/admin/v1/customers/{erin.id}", json={"status": "suspended"})
+    status, body, _ = await signed(http, gateway.url, "GET", "/api/v3/account", erin, {})
+    assert (status, body["msg"].split(":")[0]) == (401, "customer_inactive")
+
+
+async def test_decision_search_filters_and_pagination(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    frank = await new_customer(http, gateway.url, "frank")
+    grace = await new_customer(http, gateway.url, "grace")
+    for _ in range(5):
+        await signed(http, gateway.url, "GET", "/api/v3/account", frank, {})
+    await signed(
+        http,
+        gateway.url,
+        "POST",
+        "/api/v3/order",
+        frank,
+        {"symbol": "NOPEUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"},
+    )
+    await signed(http, gateway.url, "GET", "/api/v3/account", grace, {})
+
+    async def page(query: str) -> dict[str, Any]:
+        status, body = await admin(
+            http, gateway.url, "GET", "/admin/v1/decisions" + query, token=AUDITOR_TOKEN
+        )
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    everything = await page("")
+    assert len(everything["decisions"]) == 7 and everything["next_cursor"] is None
+    times = [d["decided_at"] for d in everything["decisions"]]
+    assert times == sorted(times, reverse=True), "newest first"
+
+    seen: list[str] = []
+    query = f"?customer_id={frank.id}&limit=2"
+    while True:
+        body = await page(query)
+        seen += [d["id"] for d in body["decisions"]]
+        if body["next_cursor"] is None:
+            break
+        query = f"?customer_id={frank.id}&limit=2&cursor={body['next_cursor']}"
+    assert len(seen) == len(set(seen)) == 6
+
+    denied = await page("?outcome=deny")
+    assert [d["reasons"] for d in denied["decisions"]] == [["unknown_symbol"]]
+    assert (await page("?reason=unknown_symbol"))["decisions"][0]["id"] == denied["decisions"][0]["id"]
+    assert len((await page("?action_kind=order"))["decisions"]) == 1
+    assert len((await page(f"?customer_id={grace.id}&action_kind=account_read"))["decisions"]) == 1
+    assert (await page("?since=2999-01-01T00:00:00%2B00:00"))["decisions"] == []
+    assert len((await page("?until=2999-01-01T00:00:00%2B00:00"))["decisions"]) == 7
+
+    one = denied["decisions"][0]
+    status, detail = await admin(
+        http, gateway.url, "GET", f"/admin/v1/decisions/{one['id']}", token=AUDITOR_TOKEN
+    )
+    assert status == 200 and detail["findings"][0]["rule_id"] == "core.instrument.unknown_symbol"
+    assert detail["upstream"] == [], "a denied call never reached the exchange"
+
+
+BAD_QUERIES = [
+    ("bad-outcome", "?outcome=maybe"),
+    ("bad-kind", "?action_kind=teleport"),
+    ("bad-customer", "?customer_id=42"),
+    ("naive-time", "?since=2026-01-01T00:00:00"),
+    ("bad-cursor", "?cursor=bm9wZQ"),
+    ("bad-limit", "?limit=0"),
+    ("unknown-filter", "?colour=red"),
+    ("duplicated-filter", "?outcome=deny&outcome=allow"),
+]
+
+
+@pytest.mark.parametrize("query", [c[1] for c in BAD_QUERIES], ids=[c[0] for c in BAD_QUERIES])
+async def test_bad_decision_queries(gateway: Gateway, http: aiohttp.ClientSession, query: str) -> None:
+    status, body = await admin(http, gateway.url, "GET", "/admin/v1/decisions" + query, token=AUDITOR_TOKEN)
+    assert status == 422
+    assert_error_shape(body, "validation_failed")
+
+
+async def test_operator_cannot_read_decisions(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    status, body = await admin(http, gateway.url, "GET", "/admin/v1/decisions", token=OPERATOR_TOKEN)
+    assert status == 403
+    assert_error_shape(body, "forbidden")
