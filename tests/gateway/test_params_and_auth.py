@@ -1,0 +1,92 @@
+"""Parameter parsing over raw bytes and the signature/timestamp rules, as tables of cases."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from decimal import Decimal
+
+import pytest
+
+from gateway.auth import authenticate
+from gateway.dialect.params import parse_decimal, read_params
+from policy.facts import AuthStatus
+
+PARSE_CASES = [
+    ("plain", "a=1&b=2", {"a": "1", "b": "2"}, (), "a=1&b=2", None),
+    ("signature-last", "a=1&signature=ff", {"a": "1"}, (), "a=1", "ff"),
+    ("signature-in-middle", "a=1&signature=ff&b=2", {"a": "1", "b": "2"}, (), "a=1&b=2", "ff"),
+    ("percent-decoded", "name=my%20wallet", {"name": "my wallet"}, (), "name=my%20wallet", None),
+    ("raw-space-kept", "name=my wallet", {"name": "my wallet"}, (), "name=my wallet", None),
+    ("duplicate-reported", "q=1&q=2", {"q": "1"}, ("q",), "q=1&q=2", None),
+    ("duplicate-signature", "signature=a&signature=b", {}, ("signature",), "", "b"),
+    ("empty", "", {}, (), "", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "values", "duplicates", "payload", "signature"),
+    [c[1:] for c in PARSE_CASES],
+    ids=[c[0] for c in PARSE_CASES],
+)
+def test_read_params(
+    raw: str, values: dict[str, str], duplicates: tuple[str, ...], payload: str, signature: str | None
+) -> None:
+    params = read_params(raw)
+    assert params.values == values
+    assert params.duplicates == duplicates
+    assert params.signed_payload == payload
+    assert params.signature == signature
+
+
+DECIMALS = [
+    ("integer", "5", Decimal("5")),
+    ("fraction", "0.00100", Decimal("0.00100")),
+    ("negative-parsed-for-the-stage", "-1", Decimal("-1")),
+    ("exponent", "1e3", None),
+    ("nan", "NaN", None),
+    ("infinity", "Infinity", None),
+    ("comma", "1,5", None),
+    ("too-long", "1" * 30, None),
+    ("blank", "", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in DECIMALS], ids=[c[0] for c in DECIMALS])
+def test_parse_decimal(text: str, expected: Decimal | None) -> None:
+    assert parse_decimal(text) == expected
+
+
+SECRET = "s3cret"
+NOW = 1_800_000_000_000
+
+
+def _sig(payload: str) -> str:
+    return hmac.new(SECRET.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+AUTH_CASES = [
+    ("fresh", {"timestamp": str(NOW - 100)}, True, AuthStatus.OK),
+    ("no-signature", {"timestamp": str(NOW)}, None, AuthStatus.MISSING_SIGNATURE),
+    ("wrong-signature", {"timestamp": str(NOW)}, False, AuthStatus.BAD_SIGNATURE),
+    ("no-timestamp", {}, True, AuthStatus.MISSING_TIMESTAMP),
+    ("text-timestamp", {"timestamp": "soon"}, True, AuthStatus.BAD_TIMESTAMP),
+    ("stale", {"timestamp": str(NOW - 6000)}, True, AuthStatus.STALE_TIMESTAMP),
+    ("stale-within-window", {"timestamp": str(NOW - 6000), "recvWindow": "10000"}, True, AuthStatus.OK),
+    ("future", {"timestamp": str(NOW + 1000)}, True, AuthStatus.FUTURE_TIMESTAMP),
+    ("slightly-ahead", {"timestamp": str(NOW + 999)}, True, AuthStatus.OK),
+    ("window-too-big", {"timestamp": str(NOW), "recvWindow": "60001"}, True, AuthStatus.BAD_RECV_WINDOW),
+    ("window-zero", {"timestamp": str(NOW), "recvWindow": "0"}, True, AuthStatus.BAD_RECV_WINDOW),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "good_sig", "expected"), [c[1:] for c in AUTH_CASES], ids=[c[0] for c in AUTH_CASES]
+)
+def test_authenticate(params: dict[str, str], good_sig: bool | None, expected: AuthStatus) -> None:
+    payload = "&".join(f"{k}={v}" for k, v in params.items())
+    signature = None if good_sig is None else (_sig(payload) if good_sig else _sig(payload + "x"))
+    result = authenticate(
+        params, signature, payload, SECRET, now_ms=NOW, recv_window_max_ms=60_000, clock_skew_ms=1000
+    )
+    assert result.status is expected
