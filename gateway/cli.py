@@ -92,7 +92,11 @@ def up(settings: Settings) -> None:
         updates["secret_key"] = SecretStr(_persisted(local / "secret.key", new_key_b64))
     if not settings.admin_tokens:
         token = _persisted(local / "admin.token", lambda: secrets.token_urlsafe(24))
-        updates["admin_tokens"] = {token: "operator", token + "-auditor": "auditor"}
+        updates["admin_tokens"] = {
+            token: "operator",
+            token + "-auditor": "auditor",
+            token + "-officer": "compliance_officer",
+        }
     if not settings.upstream_token.get_secret_value():
         updates["upstream_token"] = SecretStr(secrets.token_urlsafe(24))
     postgres = None
