@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kyc.facts import KycFacts
 
 
 class AuthStatus(enum.StrEnum):
@@ -35,10 +39,21 @@ class CustomerStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
+class CustomerType(enum.StrEnum):
+    INDIVIDUAL = "individual"
+    CORPORATE = "corporate"
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerFacts:
     customer_id: str
     status: CustomerStatus
+    # Where the customer lives and which passport they hold select the country rules;
+    # None where the record does not say (money-moving calls are then refused).
+    residence_country: str | None = None
+    residence_region: str | None = None
+    nationality: str | None = None
+    customer_type: CustomerType = CustomerType.INDIVIDUAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +82,5 @@ class Facts:
     authentication: Authentication
     customer: CustomerFacts | None
     markets: MarketCatalog | None
+    # The customer's KYC standing (kyc.facts.KycFacts); None when no identity is on record.
+    kyc: KycFacts | None = None
