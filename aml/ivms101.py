@@ -1,0 +1,415 @@
+"""Strict validation of IVMS101 travel-rule payloads (originator and beneficiary data).
+
+Accepted shape: IVMS101 wire JSON only — camelCase keys and the standard's enumeration
+codes ("LEGL", "HOME", "LEIX"), as TRISA's `ivms101_testdata/*.json`, ivmsvalidator.com
+and the OpenVASP TRP `IVMS101` member use. The top level is an IdentityPayload:
+`originator` and `beneficiary` required, `originatingVASP`, `beneficiaryVASP`,
+`transferPath` and `payloadMetadata` optional (the gateway is the originating VASP, and a
+transfer to a self-hosted wallet has no beneficiary VASP).
+
+Refused: TRISA's protojson style (snake_case keys, "NATURAL_PERSON_NAME_TYPE_CODE_LEGL"),
+which its own README calls an internal format, not the wire format; and lenient variants
+(`lastName`, `street`, `dob`, …). Accepting a second spelling would let one payload mean
+two things to two parsers.
+
+Strict means: unknown keys refused; JSON types exact (no number for a string); present
+text fields non-empty and within the standard's lengths; duplicate JSON keys refused;
+codes from the standard's lists; country codes ISO 3166-1 alpha-2 (or "XX"); and the
+standard's constraints C1-C11 that a single payload can violate (named where checked).
+Every error names the field path in the payload's own (camelCase) spelling.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from kyc.countries import COUNTRY_CODES
+from kyc.names import NameMatch, NameMatchReason, match_holder_name
+
+# A travel-rule payload describes two parties; anything larger is not one.
+MAX_PAYLOAD_CHARS = 64 * 1024
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_LEI = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
+
+
+def _country(code: str) -> str:
+    # IVMS101 C3: ISO 3166-1 alpha-2, or "XX" where the country is not known.
+    if code != "XX" and code not in COUNTRY_CODES:
+        raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+Country = Annotated[str, AfterValidator(_country)]
+# Present text is never empty; the maximum lengths are the standard's.
+Text16 = Annotated[str, Field(min_length=1, max_length=16)]
+Text35 = Annotated[str, Field(min_length=1, max_length=35)]
+Text50 = Annotated[str, Field(min_length=1, max_length=50)]
+Text70 = Annotated[str, Field(min_length=1, max_length=70)]
+Text100 = Annotated[str, Field(min_length=1, max_length=100)]
+NaturalNameType = Literal["ALIA", "BIRT", "MAID", "LEGL", "MISC"]
+LegalNameType = Literal["LEGL", "SHRT", "TRAD"]
+AddressType = Literal["HOME", "BIZZ", "GEOG"]
+NationalIdType = Literal["ARNU", "CCPT", "RAID", "DRLC", "FIIN", "TXID", "SOCS", "IDCD", "LEIX", "MISC"]
+Transliteration = Literal[
+    "arab", "aran", "armn", "cyrl", "deva", "geor", "grek", "hani", "hebr", "kana", "kore", "thai", "othr"
+]  # fmt: skip
+LEGAL_PERSON_ID_TYPES = frozenset({"RAID", "MISC", "LEIX", "TXID"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=False)
+
+
+class NaturalPersonNameId(_Strict):
+    primary_identifier: Text100 = Field(alias="primaryIdentifier")
+    secondary_identifier: Text100 | None = Field(default=None, alias="secondaryIdentifier")
+    name_identifier_type: NaturalNameType = Field(alias="nameIdentifierType")
+
+
+def _has_legal_name(types: list[str]) -> None:
+    if "LEGL" not in types:
+        raise ValueError("at least one name identifier must have type LEGL (IVMS101 C5/C6)")
+
+
+class NaturalPersonName(_Strict):
+    name_identifier: tuple[NaturalPersonNameId, ...] = Field(alias="nameIdentifier", min_length=1)
+    local_name_identifier: tuple[NaturalPersonNameId, ...] = Field(default=(), alias="localNameIdentifier")
+    phonetic_name_identifier: tuple[NaturalPersonNameId, ...] = Field(
+        default=(), alias="phoneticNameIdentifier"
+    )
+
+    @field_validator("name_identifier")
+    @classmethod
+    def _legal_name_present(cls, value: tuple[NaturalPersonNameId, ...]) -> tuple[NaturalPersonNameId, ...]:
+        _has_legal_name([n.name_identifier_type for n in value])
+        return value
+
+
+class Address(_Strict):
+    address_type: AddressType = Field(alias="addressType")
+    department: Text50 | None = None
+    sub_department: Text70 | None = Field(default=None, alias="subDepartment")
+    street_name: Text70 | None = Field(default=None, alias="streetName")
+    building_number: Text16 | None = Field(default=None, alias="buildingNumber")
+    building_name: Text35 | None = Field(default=None, alias="buildingName")
+    floor: Text70 | None = None
+    post_box: Text16 | None = Field(default=None, alias="postBox")
+    room: Text70 | None = None
+    post_code: Text16 | None = Field(default=None, alias="postCode")
+    town_name: Text35 = Field(alias="townName")
+    town_location_name: Text35 | None = Field(default=None, alias="townLocationName")
+    district_name: Text35 | None = Field(default=None, alias="districtName")
+    country_sub_division: Text35 | None = Field(default=None, alias="countrySubDivision")
+    address_line: tuple[Text70, ...] = Field(default=(), alias="addressLine", max_length=7)
+    country: Country
+
+    @model_validator(mode="after")
+    def _valid_address(self) -> Address:
+        # C8: an addressLine, or a streetName with a buildingName or buildingNumber.
+        street = self.street_name is not None and (
+            self.building_name is not None or self.building_number is not None
+        )
+        if not self.address_line and not street:
+            raise ValueError(
+                "needs addressLine, or streetName with buildingName or buildingNumber (IVMS101 C8)"
+            )
+        return self
+
+
+class NationalIdentification(_Strict):
+    national_identifier: Text35 = Field(alias="nationalIdentifier")
+    national_identifier_type: NationalIdType = Field(alias="nationalIdentifierType")
+    country_of_issue: Country | None = Field(default=None, alias="countryOfIssue")
+    registration_authority: str | None = Field(
+        default=None, alias="registrationAuthority", pattern=r"^RA\d{6}$"
+    )  # C10: a GLEIF Registration Authorities List code
+
+    @model_validator(mode="after")
+    def _valid_lei(self) -> NationalIdentification:
+        # C11 asks for a valid LEI (ISO 17442). Only its form is checked: 18 alphanumerics
+        # and 2 check digits. The mod 97 check digits are not, because TRISA's reference
+        # samples, which the standard's implementers treat as valid, carry an LEI
+        # (213800AQUAUP6I215N33) whose check digits fail; refusing them would refuse real
+        # counterparties' payloads. A VASP's LEI is verified against GLEIF by the directory.
+        if self.national_identifier_type == "LEIX" and not _LEI.match(self.national_identifier):
+            raise ValueError("nationalIdentifier is not an LEI: 18 letters or digits and 2 digits (C11)")
+        return self
+
+
+class DateAndPlaceOfBirth(_Strict):
+    date_of_birth: str = Field(alias="dateOfBirth")
+    place_of_birth: Text70 = Field(alias="placeOfBirth")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _historic(cls, value: str, info: ValidationInfo) -> str:
+        if not _DATE.match(value):
+            raise ValueError("must be a date written YYYY-MM-DD")
+        try:
+            born = date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError("must be a date written YYYY-MM-DD") from exc
+        today = (info.context or {}).get("today")
+        if not isinstance(today, date):
+            raise RuntimeError("IVMS101 validation needs context={'today': date}")
+        if born >= today:  # C2: DateInPast
+            raise ValueError("must be in the past (IVMS101 C2)")
+        return value
+
+
+class NaturalPerson(_Strict):
+    name: NaturalPersonName
+    geographic_address: tuple[Address, ...] = Field(default=(), alias="geographicAddress")
+    national_identification: NationalIdentification | None = Field(
+        default=None, alias="nationalIdentification"
+    )
+    customer_identification: Text50 | None = Field(default=None, alias="customerIdentification")
+    date_and_place_of_birth: DateAndPlaceOfBirth | None = Field(default=None, alias="dateAndPlaceOfBirth")
+    country_of_residence: Country | None = Field(default=None, alias="countryOfResidence")
+
+
+class LegalPersonNameId(_Strict):
+    legal_person_name: Text100 = Field(alias="legalPersonName")
+    legal_person_name_identifier_type: LegalNameType = Field(alias="legalPersonNameIdentifierType")
+
+
+class LegalPersonName(_Strict):
+    name_identifier: tuple[LegalPersonNameId, ...] = Field(alias="nameIdentifier", min_length=1)
+    local_name_identifier: tuple[LegalPersonNameId, ...] = Field(default=(), alias="localNameIdentifier")
+    phonetic_name_identifier: tuple[LegalPersonNameId, ...] = Field(
+        default=(), alias="phoneticNameIdentifier"
+    )
+
+    @field_validator("name_identifier")
+    @classmethod
+    def _legal_name_present(cls, value: tuple[LegalPersonNameId, ...]) -> tuple[LegalPersonNameId, ...]:
+        _has_legal_name([n.legal_person_name_identifier_type for n in value])
+        return value
+
+
+class LegalPerson(_Strict):
+    name: LegalPersonName
+    geographic_address: tuple[Address, ...] = Field(default=(), alias="geographicAddress")
+    customer_number: Text50 | None = Field(default=None, alias="customerNumber")
+    national_identification: NationalIdentification | None = Field(
+        default=None, alias="nationalIdentification"
+    )
+    country_of_registration: Country | None = Field(default=None, alias="countryOfRegistration")
+
+    @field_validator("national_identification")
+    @classmethod
+    def _legal_person_identifier(cls, value: NationalIdentification | None) -> NationalIdentification | None:
+        if value is None:
+            return value
+        if value.national_identifier_type not in LEGAL_PERSON_ID_TYPES:  # C7
+            raise ValueError("a legal person's identifier type is RAID, MISC, LEIX or TXID (IVMS101 C7)")
+        if value.country_of_issue is not None:  # C9
+            raise ValueError("a legal person's identifier has no countryOfIssue (IVMS101 C9)")
+        is_lei = value.national_identifier_type == "LEIX"
+        if is_lei == (value.registration_authority is not None):  # C9
+            raise ValueError("registrationAuthority is required unless the identifier is an LEI (IVMS101 C9)")
+        return value
+
+
+class Person(_Strict):
+    natural_person: NaturalPerson | None = Field(default=None, alias="naturalPerson")
+    legal_person: LegalPerson | None = Field(default=None, alias="legalPerson")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Person:
+        if (self.natural_person is None) == (self.legal_person is None):
+            raise ValueError("a person is exactly one of naturalPerson or legalPerson")
+        return self
+
+
+def _identifies_originator(person: Person) -> Person:
+    # C1 (natural person) and C4 (legal person): the originator must be identifiable
+    # beyond a name.
+    natural, legal = person.natural_person, person.legal_person
+    if natural is not None and not (
+        natural.geographic_address
+        or natural.customer_identification
+        or natural.national_identification
+        or natural.date_and_place_of_birth
+    ):
+        raise ValueError(
+            "an originator needs geographicAddress, customerIdentification, nationalIdentification "
+            "or dateAndPlaceOfBirth (IVMS101 C1)"
+        )
+    if legal is not None and not (
+        any(a.address_type == "GEOG" for a in legal.geographic_address)
+        or legal.customer_number
+        or legal.national_identification
+    ):
+        raise ValueError(
+            "an originator needs a GEOG geographicAddress, customerNumber or nationalIdentification "
+            "(IVMS101 C4)"
+        )
+    return person
+
+
+AccountNumber = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Originator(_Strict):
+    originator_persons: tuple[Annotated[Person, AfterValidator(_identifies_originator)], ...] = Field(
+        alias="originatorPersons", min_length=1
+    )
+    account_number: tuple[AccountNumber, ...] = Field(default=(), alias="accountNumber")
+
+
+class Beneficiary(_Strict):
+    beneficiary_persons: tuple[Person, ...] = Field(alias="beneficiaryPersons", min_length=1)
+    account_number: tuple[AccountNumber, ...] = Field(default=(), alias="accountNumber")
+
+
+class OriginatingVasp(_Strict):
+    originating_vasp: Person = Field(alias="originatingVASP")
+
+
+class BeneficiaryVasp(_Strict):
+    beneficiary_vasp: Person = Field(alias="beneficiaryVASP")
+
+
+class IntermediaryVasp(_Strict):
+    intermediary_vasp: Person = Field(alias="intermediaryVASP")
+    sequence: int = Field(ge=0)
+
+
+class TransferPath(_Strict):
+    transfer_path: tuple[IntermediaryVasp, ...] = Field(alias="transferPath")
+
+
+class PayloadMetadata(_Strict):
+    transliteration_method: tuple[Transliteration, ...] = Field(default=(), alias="transliterationMethod")
+
+
+class IdentityPayload(_Strict):
+    originator: Originator
+    beneficiary: Beneficiary
+    originating_vasp: OriginatingVasp | None = Field(default=None, alias="originatingVASP")
+    beneficiary_vasp: BeneficiaryVasp | None = Field(default=None, alias="beneficiaryVASP")
+    transfer_path: TransferPath | None = Field(default=None, alias="transferPath")
+    payload_metadata: PayloadMetadata | None = Field(default=None, alias="payloadMetadata")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str  # dotted path in the payload's spelling, e.g. "originator.originatorPersons.0"
+    message: str
+
+
+class Ivms101Invalid(ValueError):
+    """The payload is refused; `errors` names every field at fault, `field` the first."""
+
+    def __init__(self, errors: tuple[FieldError, ...]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+    @property
+    def field(self) -> str:
+        return self.errors[0].field
+
+
+_ROOT = "(payload)"
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise Ivms101Invalid(tuple(FieldError(k, "key given twice") for k in duplicates))
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> Any:
+    raise Ivms101Invalid((FieldError(_ROOT, f"{name} is not JSON"),))
+
+
+def _message(error: Any) -> str:
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(raw: str | bytes, model: type[M], *, today: date) -> M:
+    """Validate `raw` JSON as `model` (IdentityPayload, Person, Address, …) or raise
+    `Ivms101Invalid`. `today` decides whether a date of birth is in the past."""
+    if len(raw) > MAX_PAYLOAD_CHARS:
+        raise Ivms101Invalid((FieldError(_ROOT, f"longer than {MAX_PAYLOAD_CHARS} characters"),))
+    try:
+        # First pass only to refuse what the validator would silently resolve:
+        # a key given twice (which copy counts?) and NaN/Infinity.
+        json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise Ivms101Invalid((FieldError(_ROOT, f"not valid JSON: {exc.msg}"),)) from exc
+    try:
+        return model.model_validate_json(raw, context={"today": today})
+    except ValidationError as exc:
+        errors = tuple(
+            FieldError(".".join(str(p) for p in e["loc"]) or _ROOT, _message(e)) for e in exc.errors()
+        )
+        raise Ivms101Invalid(errors) from exc
+
+
+def parse_payload(raw: str | bytes, *, today: date) -> IdentityPayload:
+    return parse(raw, IdentityPayload, today=today)
+
+
+def _ordered_names(primary: str, secondary: str | None) -> list[str]:
+    # IVMS101: primaryIdentifier is the family name. Latin names are usually written
+    # given name first, CJK names family name first; try both and let the matcher judge.
+    if not secondary:
+        return [primary]
+    return [f"{secondary} {primary}", f"{primary} {secondary}"]
+
+
+def _legal_names(person: Person) -> list[str]:
+    """Every legal name a person carries (LEGL identifiers, Latin and local script)."""
+    if person.natural_person is not None:
+        name = person.natural_person.name
+        return [
+            text
+            for n in (*name.name_identifier, *name.local_name_identifier)
+            if n.name_identifier_type == "LEGL"
+            for text in _ordered_names(n.primary_identifier, n.secondary_identifier)
+        ]
+    assert person.legal_person is not None  # Person guarantees exactly one
+    legal = person.legal_person.name
+    return [
+        n.legal_person_name
+        for n in (*legal.name_identifier, *legal.local_name_identifier)
+        if n.legal_person_name_identifier_type == "LEGL"
+    ]
+
+
+def originator_name(payload: IdentityPayload) -> str:
+    """The first originator's legal name (given name first for a natural person)."""
+    return _legal_names(payload.originator.originator_persons[0])[0]
+
+
+def matches_customer(payload: IdentityPayload, legal_name: str, native_name: str | None) -> NameMatch:
+    """Does an originator's legal name match the customer's KYC name? Same comparison as
+    the real-name bank account check (kyc.names): presentation forgiven, letters not."""
+    for person in payload.originator.originator_persons:
+        for candidate in _legal_names(person):
+            found = match_holder_name(candidate, legal_name, native_name)
+            if found.matches:
+                return found
+    return NameMatch(False, NameMatchReason.MISMATCH, None)

@@ -1,0 +1,46 @@
+"""aml/ is domain code: no HTTP, no database, no other layer of the service (STYLE 1)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from aml.findings import AmlFinding, AmlReason
+
+AML = Path(__file__).resolve().parents[2] / "aml"
+FORBIDDEN = ("aiohttp", "asyncpg", "gateway", "exchange", "socket", "urllib", "http", "requests")
+
+
+@pytest.mark.parametrize("module", sorted(AML.glob("*.py")), ids=lambda p: p.name)
+def test_no_io_imports(module: Path) -> None:
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    assert not imported & set(FORBIDDEN)
+
+
+def test_data_keeps_its_source_and_licence_notes() -> None:
+    sanctions = AML / "data" / "sanctions"
+    assert "MIT" in (sanctions / "SOURCE.md").read_text(encoding="utf-8")
+    assert (sanctions / "ofac_0xB10C" / "README.md").is_file()
+
+
+def test_finding_json_shape() -> None:
+    finding = AmlFinding("aml.sanctions.ofac_sdn", "deny", AmlReason.SANCTIONED_ADDRESS, "m", {"a": "1"}, "c", "STR")
+    assert finding.as_json() == {
+        "rule_id": "aml.sanctions.ofac_sdn",
+        "outcome": "deny",
+        "reason": "sanctioned_address",
+        "message": "m",
+        "values": {"a": "1"},
+        "citation": "c",
+        "report": "STR",
+    }
+    bare = AmlFinding("r.x", "hold", AmlReason.STRUCTURING_SUSPECTED, "m").as_json()
+    assert set(bare) == {"rule_id", "outcome", "reason", "message"}
