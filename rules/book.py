@@ -1,0 +1,86 @@
+"""The loaded rules: which apply to whom on which day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from rules.model import AppliesAs, AssetClass, PackFile, Rule
+
+DEFAULT_COUNTRY = "ZZ"
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Applicable:
+    """A rule in force for a customer, with the pack it came from (for its citation)."""
+
+    pack: PackFile
+    rule: Rule
+    role: AppliesAs
+
+    @property
+    def citation(self) -> str:
+        return self.pack.citation(self.rule)
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    version: str
+    packs: dict[str, PackFile]
+    assets: dict[str, AssetClass]
+    content: dict[str, Any]  # validated content per file, as stored with the version
+
+    def pack_for(self, country: str) -> PackFile:
+        return self.packs.get(country) or self.packs[DEFAULT_COUNTRY]
+
+    def applicable(
+        self, *, home: str, residence: str | None, region: str | None, on: date
+    ) -> Iterator[Applicable]:
+        """Home rules apply to everyone; residence rules to the country's residents. A
+        rule scoped to a region (a US state) applies only to residents of that region."""
+        roles = [(self.pack_for(home), AppliesAs.HOME)]
+        if residence is not None:
+            roles.append((self.pack_for(residence), AppliesAs.RESIDENCE))
+        seen: set[str] = set()  # a resident of the home country meets each rule once
+        for pack, role in roles:
+            for rule in pack.rules:
+                if rule.id in seen or role not in rule.applies_as or not rule.in_force(on):
+                    continue
+                if rule.region is not None and (role is AppliesAs.HOME or rule.region != region):
+                    continue
+                seen.add(rule.id)
+                yield Applicable(pack, rule, role)
+
+    def of_kind(self, kind: type[R], found: Iterator[Applicable]) -> list[tuple[Applicable, R]]:
+        return [(a, a.rule) for a in found if isinstance(a.rule, kind)]
+
+    def asset_class(self, asset: str) -> AssetClass | None:
+        return self.assets.get(asset)
+
+    def all_rules(self) -> dict[str, dict[str, Any]]:
+        """Every rule by id, as data: what the diff between two versions compares."""
+        return {
+            rule.id: {"country": pack.country, **rule.model_dump(mode="json")}
+            for pack in self.packs.values()
+            for rule in pack.rules
+        }
+
+
+def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    changed = {}
+    for rule_id in sorted(old.keys() & new.keys()):
+        fields = {
+            k: {"from": old[rule_id].get(k), "to": new[rule_id].get(k)}
+            for k in sorted(old[rule_id].keys() | new[rule_id].keys())
+            if old[rule_id].get(k) != new[rule_id].get(k)
+        }
+        if fields:
+            changed[rule_id] = fields
+    return {
+        "added": sorted(new.keys() - old.keys()),
+        "removed": sorted(old.keys() - new.keys()),
+        "changed": changed,
+    }

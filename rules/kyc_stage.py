@@ -1,0 +1,52 @@
+"""The KYC stage in the pipeline: the kyc package's rules, with values from the rule book
+in force, turned into policy findings. Pure: facts in, findings out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from kyc.stage import KYC_FREE_KINDS, evaluate_kyc
+from policy.action import Action, ActionKind
+from policy.decision import Finding, Outcome
+from policy.facts import Facts
+from rules.book import RuleBook
+from rules.kyc_rules import kyc_rule_set
+
+STAGE = "kyc"
+
+
+def moved_amount(action: Action) -> tuple[Decimal | None, str | None]:
+    """What a call moves, in which currency: a withdrawal's amount, an order's notional."""
+    if action.kind is ActionKind.WITHDRAWAL:
+        return action.quantity, action.asset
+    if action.kind is ActionKind.ORDER:
+        return action.notional, action.quote_asset
+    return None, action.asset
+
+
+@dataclass(frozen=True)
+class KycStage:
+    book: RuleBook
+    home_country: str
+    as_of: date | None = None
+    name: str = STAGE
+    gate: bool = False
+
+    def evaluate(self, action: Action, facts: Facts) -> list[Finding]:
+        if action.kind.value in KYC_FREE_KINDS or facts.customer is None:
+            return []
+        customer = facts.customer
+        rules = kyc_rule_set(
+            self.book,
+            home=self.home_country,
+            residence=customer.residence_country,
+            region=customer.residence_region,
+            on=self.as_of or facts.now.date(),
+        )
+        amount, currency = moved_amount(action)
+        return [
+            Finding(STAGE, f.rule_id, Outcome.DENY, f.reason.value, f.message, dict(f.values), f.citation)
+            for f in evaluate_kyc(action.kind.value, amount, currency, facts.kyc, rules)
+        ]
