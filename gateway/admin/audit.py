@@ -1,0 +1,90 @@
+"""Admin: verify the chains (optionally a time range, optionally against a checkpoint),
+list checkpoints, and read the audit events."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from gateway import appkeys as K
+from gateway.admin.disclosure import UNMASK_PARAMS, viewer_for
+from gateway.admin.errors import AdminError, json_response
+from gateway.admin.exports import audit_connection
+from gateway.admin.queries import check_params, invalid, query_pattern, query_uuid, time_range
+from gateway.admin.requests import page_limit, require
+from gateway.admin.tokens import Permission
+from gateway.audit.checkpoint import CheckpointKey, CheckpointKeyMissing, heads_check, stored_checkpoint
+from gateway.audit.verify import ExtraCheck, Verification, verify
+from gateway.metrics import GatewayMetrics
+from gateway.store import audit_events as store
+from gateway.store.decisions import BadCursor
+
+routes = web.RouteTableDef()
+
+
+def observe(metrics: GatewayMetrics, result: Verification) -> None:
+    metrics.audit_verify_intact.set(1 if result.intact else 0)
+    metrics.audit_verify_timestamp.set(time.time())
+    metrics.audit_verify_entries.set(result.entries)
+
+
+@routes.get("/admin/v1/audit/verify")
+async def verify_chains(request: web.Request) -> web.Response:
+    require(request, Permission.VERIFY_AUDIT)
+    check_params(request, frozenset({"since", "until", "checkpoint_id"}))
+    since, until = time_range(request)
+    checkpoint_id = query_uuid(request, "checkpoint_id")
+    async with audit_connection(request.app) as conn:
+        extra: ExtraCheck | None = None
+        if checkpoint_id is not None:
+            doc = await stored_checkpoint(conn, checkpoint_id)
+            if doc is None:
+                raise AdminError(404, "not_found", "No checkpoint with that id.")
+            try:
+                key = CheckpointKey(request.app[K.SETTINGS].audit_checkpoint_key.get_secret_value())
+            except CheckpointKeyMissing as exc:
+                raise invalid("checkpoint_id", "no checkpoint key is configured to check it with") from exc
+            extra = heads_check(doc, key.public)
+        result = await verify(conn, since=since, until=until, extra=extra)
+    if checkpoint_id is not None:
+        result.checkpoint_id = str(checkpoint_id)
+    observe(request.app[K.METRICS], result)
+    return json_response(result.as_json())
+
+
+@routes.get("/admin/v1/audit/checkpoints")
+async def list_checkpoints(request: web.Request) -> web.Response:
+    require(request, Permission.VERIFY_AUDIT)
+    check_params(request, frozenset({"limit"}))
+    async with request.app[K.POOL].acquire() as conn:
+        rows = await store.checkpoints(conn, page_limit(request))
+    return json_response({"checkpoints": rows})
+
+
+@routes.get("/admin/v1/audit/events")
+async def list_events(request: web.Request) -> web.Response:
+    role = require(request, Permission.READ_DECISIONS)
+    check_params(
+        request,
+        frozenset({"kind", "subject_type", "subject_id", "since", "until", "limit", "cursor"})
+        | UNMASK_PARAMS,
+    )
+    since, until = time_range(request)
+    flt = store.EventFilter(
+        kind=query_pattern(request, "kind", r"[a-z_]+(\.[a-z_]+)+", "an event kind such as customer.changed"),
+        subject_type=query_pattern(
+            request, "subject_type", r"[a-z_]{1,40}", "a subject type such as customer"
+        ),
+        subject_id=query_pattern(request, "subject_id", r"[A-Za-z0-9-]{1,64}", "an id"),
+        since=since,
+        until=until,
+    )
+    limit = page_limit(request)
+    viewer = await viewer_for(request, role)
+    async with request.app[K.POOL].acquire() as conn:
+        try:
+            rows, next_cursor = await store.search(conn, flt, limit, request.query.get("cursor"))
+        except BadCursor as exc:
+            raise invalid("cursor", str(exc)) from exc
+    return json_response({"events": [viewer.present("event", r) for r in rows], "next_cursor": next_cursor})

@@ -1,0 +1,89 @@
+"""The canonical encoding of a log entry and its hash.
+
+The appender hashes the values it is about to COPY; the verifier hashes the values it
+reads back. Both must give the same bytes, so every value is first brought to one form
+that survives the round trip through Postgres:
+
+- Decimal (numeric): fixed-point text, no exponent, no negative zero (`format(d, "f")`
+  keeps the scale, which numeric keeps too);
+- datetime (timestamptz): UTC, to the microsecond;
+- UUID: its text; bytes (bytea): hex;
+- jsonb: the appender holds JSON text and the verifier selects `::text`, so both parse
+  it and re-encode with sorted keys. jsonb rewrites numbers (`1e16` comes back as
+  `10000000000000000`), so an integral float becomes an int;
+- everything else JSON already encodes one way (str, int, bool, None, lists).
+
+The entry is a JSON object with sorted keys: the stream, the chain fields and every
+content column by name. Its SHA-256 is the entry hash (gateway/audit/streams.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+HASH_BYTES = 32
+GENESIS = bytes(HASH_BYTES)  # prev_hash of every chain's first entry
+_MAX_JSON_INT = 2**63
+
+
+def _decimal(value: Decimal) -> str:
+    if value.is_zero():
+        value = value.copy_abs()
+    return format(value, "f")
+
+
+def _json_value(value: Any) -> Any:
+    """A parsed jsonb value with numbers in the form jsonb gives back. (Exact type tests:
+    this runs for every finding of every decision, on the writer's hot path.)"""
+    kind = type(value)
+    if kind is dict:
+        return {k: _json_value(v) for k, v in value.items()}
+    if kind is list:
+        return [_json_value(v) for v in value]
+    if kind is float:
+        return int(value) if value.is_integer() and abs(value) < _MAX_JSON_INT else value
+    if kind is int and abs(value) >= _MAX_JSON_INT:
+        return str(value)
+    return value
+
+
+def _default(value: Any) -> Any:
+    # orjson calls this only for types it does not encode itself.
+    if isinstance(value, Decimal):
+        return _decimal(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def canonical_bytes(
+    stream: str,
+    columns: Sequence[str],
+    json_columns: frozenset[str],
+    values: Sequence[Any],
+    chain_id: uuid.UUID,
+    seq: int,
+    prev_hash: bytes,
+) -> bytes:
+    entry: dict[str, Any] = dict(zip(columns, values, strict=True))
+    for column in json_columns:
+        value = entry[column]
+        if value is not None:
+            entry[column] = _json_value(orjson.loads(value) if isinstance(value, str | bytes) else value)
+    entry["_stream"] = stream
+    entry["_chain_id"] = str(chain_id)
+    entry["_seq"] = seq
+    entry["_prev_hash"] = prev_hash.hex()
+    return orjson.dumps(
+        entry, default=_default, option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+    )

@@ -1,0 +1,168 @@
+"""Signed checkpoints of the chain heads.
+
+A checkpoint lists, for every declared chain, its newest entry's sequence number and
+hash, signed with Ed25519 (the private key is GATEWAY_AUDIT_CHECKPOINT_KEY). An operator
+publishes or stores it elsewhere; later, verification checks that every head it names is
+still in the log with the same hash. That catches what the chains alone cannot: a chain's
+newest entries deleted, or a whole chain with its declaration. Ed25519 rather than an
+HMAC, so whoever checks a checkpoint needs only the public key and cannot forge one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from typing import Any
+
+import asyncpg
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from gateway.audit.events import EventKind, EventLog
+from gateway.audit.streams import BY_NAME, STREAMS
+from gateway.audit.verify import BrokenLink, ExtraCheck, Retired
+from gateway.markets import utcnow
+
+FORMAT = "gateway-audit-checkpoint/1"
+
+
+class CheckpointKeyMissing(Exception):
+    pass
+
+
+def _body_bytes(doc: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def public_key(public_b64: str) -> Ed25519PublicKey:
+    try:
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("a checkpoint public key is base64 of 32 bytes") from exc
+
+
+class CheckpointKey:
+    def __init__(self, seed_b64: str) -> None:
+        if not seed_b64:
+            raise CheckpointKeyMissing("GATEWAY_AUDIT_CHECKPOINT_KEY is not set")
+        self._private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed_b64, validate=True))
+        self.public = self._private.public_key()
+        self.public_b64 = base64.b64encode(self.public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+    def sign(self, doc: dict[str, Any]) -> dict[str, Any]:
+        signed = {**doc, "public_key": self.public_b64}
+        return {**signed, "signature": base64.b64encode(self._private.sign(_body_bytes(signed))).decode()}
+
+
+def signature_ok(doc: dict[str, Any], key: Ed25519PublicKey) -> bool:
+    try:
+        key.verify(base64.b64decode(str(doc.get("signature", "")), validate=True), _body_bytes(doc))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+async def chain_heads(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    heads = []
+    for stream in STREAMS:
+        rows = await conn.fetch(
+            f"""SELECT c.chain_id::text AS chain_id, h.seq, h.entry_hash
+                  FROM audit_chains c
+                  CROSS JOIN LATERAL (SELECT seq, entry_hash FROM {stream.name} e
+                                       WHERE e.chain_id = c.chain_id ORDER BY seq DESC LIMIT 1) h
+                 WHERE c.stream = $1 ORDER BY c.chain_id""",
+            stream.name,
+        )
+        heads += [
+            {
+                "stream": stream.name,
+                "chain_id": r["chain_id"],
+                "seq": r["seq"],
+                "head_hash": bytes(r["entry_hash"]).hex(),
+            }
+            for r in rows
+        ]
+    return heads
+
+
+async def create_checkpoint(
+    conn: asyncpg.Connection, key: CheckpointKey, events: EventLog, actor: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Sign the heads as they are now, store the checkpoint and log that it was made."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        heads = await chain_heads(conn)
+    doc = key.sign(
+        {
+            "format": FORMAT,
+            "id": str(uuid.uuid4()),
+            "created_at": utcnow().isoformat(),
+            "chains": heads,
+            "entries": sum(h["seq"] for h in heads),
+        }
+    )
+    digest = hashlib.sha256(_body_bytes(doc)).hexdigest()
+    async with events.transaction(conn) as log:
+        await conn.execute(
+            "INSERT INTO audit_checkpoints (id, created_at, document) VALUES ($1, $2, $3::text::jsonb)",
+            uuid.UUID(doc["id"]),
+            utcnow(),
+            orjson.dumps(doc).decode(),
+        )
+        await log.append(
+            EventKind.CHECKPOINT_CREATED, actor, subject_type="checkpoint", subject_id=doc["id"],
+            reason=reason, details={"chains": len(heads), "sha256": digest},
+        )  # fmt: skip
+    return doc
+
+
+async def stored_checkpoint(conn: asyncpg.Connection, checkpoint_id: uuid.UUID) -> dict[str, Any] | None:
+    text = await conn.fetchval("SELECT document::text FROM audit_checkpoints WHERE id = $1", checkpoint_id)
+    return None if text is None else orjson.loads(text)
+
+
+def heads_check(doc: dict[str, Any], key: Ed25519PublicKey) -> ExtraCheck:
+    """The check verify() runs in its snapshot: signature, then every head still there."""
+
+    async def check(conn: asyncpg.Connection, retired: Retired) -> BrokenLink | None:
+        if not signature_ok(doc, key) or doc.get("format") != FORMAT:
+            return BrokenLink(
+                "checkpoint", None, None, str(doc.get("id")), "checkpoint_signature_invalid",
+                "a checkpoint signed with the configured key", "a signature that does not verify",
+            )  # fmt: skip
+        for head in doc["chains"]:
+            stream = BY_NAME[head["stream"]]
+            chain_id, seq = head["chain_id"], int(head["seq"])
+            stored = await conn.fetchval(
+                f"SELECT entry_hash FROM {stream.name} WHERE chain_id = $1 AND seq = $2",
+                uuid.UUID(chain_id),
+                seq,
+            )
+            if stored is None:
+                if retired.through.get((stream.name, chain_id), 0) >= seq:
+                    continue  # dropped by retention, recorded as such
+                last = await conn.fetchval(
+                    f"SELECT max(seq) FROM {stream.name} WHERE chain_id = $1", uuid.UUID(chain_id)
+                )
+                return BrokenLink(
+                    stream.name, chain_id, seq, None, "missing_entry",
+                    f"seq {seq} with hash {head['head_hash']} (checkpoint {doc['id']})",
+                    f"the chain ends at seq {last}" if last else "no entries",
+                )  # fmt: skip
+            if bytes(stored).hex() != head["head_hash"]:
+                return BrokenLink(
+                    stream.name,
+                    chain_id,
+                    seq,
+                    None,
+                    "checkpoint_mismatch",
+                    head["head_hash"],
+                    bytes(stored).hex(),
+                )
+        return None
+
+    return check

@@ -1,0 +1,43 @@
+"""The log tables ("streams") that carry hash chains, described once for the appenders,
+the verifier and retention."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit.canonical import canonical_bytes
+from gateway.records import DECISION_COLUMNS, EVENT_COLUMNS, UPSTREAM_COLUMNS
+
+CHAIN_COLUMNS = ("chain_id", "seq", "prev_hash", "entry_hash")
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str  # also the table's name
+    time_column: str  # the partition key
+    entry_id: str  # the column that names an entry to a person reading a broken link
+    columns: tuple[str, ...]  # hashed content, in the order the appender's records hold it
+    json_columns: frozenset[str]
+
+    @property
+    def copy_columns(self) -> tuple[str, ...]:
+        return (*self.columns, *CHAIN_COLUMNS)
+
+    def hash(self, values: Sequence[Any], chain_id: uuid.UUID, seq: int, prev_hash: bytes) -> bytes:
+        entry = canonical_bytes(self.name, self.columns, self.json_columns, values, chain_id, seq, prev_hash)
+        return hashlib.sha256(entry).digest()
+
+    def select_list(self) -> str:
+        """Content columns as the verifier reads them: jsonb as text, as the appender had it."""
+        return ", ".join(f"{c}::text" if c in self.json_columns else c for c in self.columns)
+
+
+DECISIONS = Stream("decisions", "decided_at", "id", DECISION_COLUMNS, frozenset({"findings"}))
+UPSTREAM = Stream("upstream_results", "recorded_at", "decision_id", UPSTREAM_COLUMNS, frozenset())
+EVENTS = Stream("audit_events", "occurred_at", "id", EVENT_COLUMNS, frozenset({"details"}))
+STREAMS = (DECISIONS, UPSTREAM, EVENTS)
+BY_NAME = {s.name: s for s in STREAMS}

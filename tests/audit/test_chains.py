@@ -1,0 +1,136 @@
+"""The chains under group commit: a failed batch leaves no gap and no fork, a commit whose
+acknowledgement was lost is picked up, every process (and restart) has a chain of its
+own, and the verifier finds them all."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from gateway import appkeys as K
+from gateway.app import create_app
+from gateway.audit.chain import Head
+from gateway.audit.streams import DECISIONS
+from gateway.db import DatabaseUnavailable
+from gateway.records import DecisionRow
+from gateway.writer import DecisionWriter
+from policy.action import ActionKind
+from tests.audit.support import decision, record_all, verify_api
+from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
+from tests.support import serving
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _seqs(gateway: Gateway, chain_id: uuid.UUID) -> list[int]:
+    rows = await gateway.pool.fetch("SELECT seq FROM decisions WHERE chain_id = $1 ORDER BY seq", chain_id)
+    return [r["seq"] for r in rows]
+
+
+async def test_a_failed_batch_leaves_no_gap(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    writer = gateway.app[K.WRITER]
+    await record_all(gateway, [decision(None) for _ in range(3)])
+    # Postgres refuses the row (negative latency fails a CHECK): the whole batch is lost.
+    bad = replace(decision(None), decision_micros=-1)
+    with pytest.raises(DatabaseUnavailable):
+        await writer.record(bad)
+    await record_all(gateway, [decision(None) for _ in range(2)])
+    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2, 3, 4, 5]
+    assert (await verify_api(http, gateway))["status"] == "intact"
+
+
+class LostAcknowledgement(DecisionWriter):
+    """Commits, then reports a lost connection, as when COMMIT's answer never arrives."""
+
+    lose_next = False
+
+    async def _write(self, batch: Any, results: Any) -> list[tuple[Any, Head]]:
+        heads = await super()._write(batch, results)
+        if self.lose_next:
+            self.lose_next = False
+            raise ConnectionResetError("connection lost after COMMIT")
+        return heads
+
+
+async def test_a_commit_whose_answer_was_lost_is_continued_not_forked(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    writer = LostAcknowledgement(gateway.pool, gateway.app[K.METRICS], batch_max=100, timeout=2.0)
+    writer.start()
+    try:
+        await writer.record(decision(None))
+        writer.lose_next = True
+        with pytest.raises(DatabaseUnavailable):
+            await writer.record(decision(None))
+        assert writer.decision_chain.head.seq == 1, "the head did not move: the commit was not confirmed"
+        await writer.record(decision(None))
+    finally:
+        await writer.stop()
+    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2, 3]
+    assert (await verify_api(http, gateway))["status"] == "intact"
+
+
+async def test_every_process_and_restart_has_its_own_chain(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    settings = gateway_settings(runtime_dsn(gateway.database_url), exchange.url)
+    first = gateway.app[K.WRITER].decision_chain.chain_id
+    others = []
+    for _ in range(2):  # a second replica, then that replica restarted
+        app = create_app(settings, migrate=False)
+        async with serving(app):
+            rows: list[DecisionRow] = [decision(None, kind=ActionKind.CANCEL) for _ in range(3)]
+            await asyncio.gather(
+                *(app[K.WRITER].record(r) for r in rows), record_all(gateway, [decision(None)])
+            )
+            others.append(app[K.WRITER].decision_chain.chain_id)
+    body = await verify_api(http, gateway)
+    found = {c["chain_id"]: c["entries"] for c in body["chains"] if c["stream"] == "decisions"}
+    assert found == {str(first): 2, str(others[0]): 3, str(others[1]): 3}
+    conn = await asyncpg.connect(gateway.database_url)
+    try:
+        declared = await conn.fetch(
+            "SELECT chain_id, stream, writer FROM audit_chains WHERE stream = 'decisions'"
+        )
+    finally:
+        await conn.close()
+    assert {r["chain_id"] for r in declared} == {first, *others}
+
+
+CANONICAL_CASES = [
+    ("decimal-scale-kept", {"quantity": "0.5000"}, {"quantity": "0.50"}),
+    ("time-to-the-microsecond", {"decided_at": 1}, {"decided_at": 2}),
+    ("finding-values", {"rule_id": "a.b"}, {"rule_id": "a.c"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("left", "right"), [c[1:] for c in CANONICAL_CASES], ids=[c[0] for c in CANONICAL_CASES]
+)
+async def test_hashes_see_every_difference_and_survive_the_round_trip(
+    gateway: Gateway, http: aiohttp.ClientSession, left: dict[str, Any], right: dict[str, Any]
+) -> None:
+    from datetime import timedelta
+
+    from gateway.markets import utcnow
+
+    now = utcnow()
+
+    def row(spec: dict[str, Any]) -> DecisionRow:
+        at = now + timedelta(microseconds=spec.get("decided_at", 0))
+        return decision(None, at=at, quantity=spec.get("quantity", "1"), rule_id=spec.get("rule_id"))
+
+    one, two = row(left), row(right)
+    chain_id = uuid.uuid4()
+    values_one, values_two = one.record(), two.record()
+    assert DECISIONS.hash(values_one, chain_id, 1, bytes(32)) != DECISIONS.hash(
+        values_two, chain_id, 1, bytes(32)
+    )
+    await record_all(gateway, [one, two])
+    assert (await verify_api(http, gateway))["status"] == "intact", "what Postgres gives back hashes the same"
