@@ -144,18 +144,33 @@ def wait_http(
     raise RuntimeError(f"{name} did not answer {url} within {deadline_s} s")
 
 
-def admin_post(base: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+def admin_post(
+    base: str, token: str, path: str, body: dict[str, Any], *, method: str = "POST", expect: int = 201
+) -> dict[str, Any]:
     request = urllib.request.Request(
         base + path,
         data=json.dumps(body).encode(),
-        method="POST",
+        method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        if response.status != 201:
-            raise RuntimeError(f"POST {path} answered {response.status}")
+        if response.status != expect:
+            raise RuntimeError(f"{method} {path} answered {response.status}")
         result: dict[str, Any] = json.loads(response.read())
         return result
+
+
+def bench_identity(i: int) -> dict[str, Any]:
+    """A synthetic Korean resident: passport numbers unique per customer."""
+    passport = f"B{20_000_000 + i}"
+    return {
+        "customer_type": "individual", "legal_name": f"Bench Trader {i}", "date_of_birth": "1985-03-01",
+        "nationality": "KR", "residence_country": "KR", "contact": {"email": f"bench{i}@example.org"},
+        "national_id": {"country": "KR", "type": "passport", "number": passport},
+        "identity_document": {"type": "passport", "number": passport, "issuing_country": "KR",
+                              "expiry_date": "2035-01-01"},
+        "risk_rating": "low",
+    }  # fmt: skip
 
 
 async def _db_counts(dsn: str) -> dict[str, int]:
@@ -404,7 +419,7 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(gateway_port),
         "GATEWAY_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "GATEWAY_ADMIN_TOKENS": f"operator:{admin_token}",
+        "GATEWAY_ADMIN_TOKENS": f"operator:{admin_token},compliance_officer:{admin_token}-officer",
         "GATEWAY_LOG_LEVEL": "WARNING",
     }
     if args.db_pool_size:
@@ -429,6 +444,12 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
     customers = []
     for i in range(args.customers):
         customer = admin_post(gateway_url, admin_token, "/admin/v1/customers", {"reference": f"bench-{i}"})
+        # Only a verified customer may trade: submit an identity, then verify it as an officer.
+        admin_post(gateway_url, admin_token, f"/admin/v1/customers/{customer['id']}/identity",
+                   bench_identity(i), method="PUT", expect=200)  # fmt: skip
+        officer = admin_token + "-officer"
+        admin_post(gateway_url, officer, f"/admin/v1/customers/{customer['id']}/verification",
+                   {"decision": "verify", "level": "full"}, expect=200)  # fmt: skip
         key = admin_post(gateway_url, admin_token, f"/admin/v1/customers/{customer['id']}/api-keys",
                          {"label": "bench"})  # fmt: skip
         customers.append({"customer_id": customer["id"], "api_key": key["api_key"], "secret": key["secret"]})

@@ -151,6 +151,16 @@ ASSETS: Final[tuple[AssetSpec, ...]] = (
         _net("XMR", "Monero", AddressKind.MONERO, "0.0001", "0.02", multiple="0.000000000001",
              confirm=10, default=True),
     ), tags=frozenset({"privacy"})),
+    # A tokenised share (a security token) and a token-sale (ICO) token, both ERC-20, so
+    # the country rules on asset classes can be exercised end to end.
+    AssetSpec("STKN", "Tokenised Share", (
+        _net("ETH", _ERC20, AddressKind.EVM, "1", "1", multiple="0.0001", default=True,
+             contract="0x5700000000000000000000000000000000005a01"),
+    ), tags=frozenset({"security_token"})),
+    AssetSpec("ICOT", "Token Sale Token", (
+        _net("ETH", _ERC20, AddressKind.EVM, "10", "10", multiple="0.0001", default=True,
+             contract="0x1c0700000000000000000000000000000000c0a1"),
+    ), tags=frozenset({"ico_token"})),
 )
 
 
@@ -172,6 +182,8 @@ SYMBOLS: Final[tuple[SymbolSpec, ...]] = (
     _sym("ETHBTC", "ETH", "BTC", "0.00001", "0.0001", "0.0001", "0.05", "10", max_price="922327"),
     _sym("XMRUSDT", "XMR", "USDT", "0.01", "0.001", "5", "150", "100"),
     _sym("USDCUSDT", "USDC", "USDT", "0.0001", "1", "5", "1.0", "100000", max_price="10"),
+    _sym("STKNUSDT", "STKN", "USDT", "0.01", "0.01", "5", "25", "1000"),
+    _sym("ICOTUSDT", "ICOT", "USDT", "0.0001", "1", "5", "0.2", "100000", max_price="1000"),
 )
 
 ASSETS_BY_COIN: Final[dict[str, AssetSpec]] = {a.coin: a for a in ASSETS}

@@ -19,6 +19,8 @@ DEFAULT_STARTING_BALANCES: Final[Mapping[str, Decimal]] = {
     "ETH": Decimal("20"),
     "XRP": Decimal("10000"),
     "XMR": Decimal("50"),
+    "STKN": Decimal("100"),
+    "ICOT": Decimal("10000"),
     "USDC": Decimal("10000"),
 }
 DEFAULT_REQUEST_LOG_SIZE: Final = 10_000

@@ -4,51 +4,53 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import asyncpg
 from aiohttp import web
 
 from gateway import appkeys as K
 from gateway import db, health, proxy
+from gateway.admin import audit as admin_audit
 from gateway.admin import customers as admin_customers
 from gateway.admin import decisions as admin_decisions
+from gateway.admin import kyc as admin_kyc
+from gateway.admin import rule_packs as admin_rule_packs
 from gateway.admin.tokens import AdminTokens
+from gateway.audit.maintenance import audit_context
 from gateway.auth import KeyDirectory
 from gateway.markets import MarketList
 from gateway.metrics import GatewayMetrics
-from gateway.middleware import admin_errors, exchange_errors
+from gateway.middleware import errors
 from gateway.migrations import migrate_up
+from gateway.rulestate import RuleState, remember_version
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
 from gateway.upstream import Upstream
 from gateway.writer import DecisionWriter
-from policy.core_stages import core_stages
-from policy.pipeline import Pipeline, content_version
 
 EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")
-
-
-def build_pipeline() -> Pipeline:
-    stages = core_stages()
-    # Until rule packs land, the version names the built-in stage set.
-    return Pipeline(stages, content_version("core", *(s.name for s in stages)))
 
 
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     if not settings.secret_key.get_secret_value():
         raise ValueError("GATEWAY_SECRET_KEY is required")
     app = web.Application(
-        middlewares=[admin_errors, exchange_errors], client_max_size=settings.max_body_bytes
+        middlewares=[errors], client_max_size=settings.max_body_bytes
     )
     app[K.SETTINGS] = settings
     app[K.METRICS] = GatewayMetrics()
-    app[K.PIPELINE] = build_pipeline()
+    app[K.RULES] = RuleState(settings)  # a bad pack stops the start, naming file and field
     app[K.SECRET_BOX] = SecretBox(settings.secret_key.get_secret_value())
     app[K.ADMIN_TOKENS] = AdminTokens(settings.admin_tokens)
     app.cleanup_ctx.append(_database(migrate))
     app.cleanup_ctx.append(_upstream)
     app.cleanup_ctx.append(_writer)
+    app.cleanup_ctx.append(audit_context)
     app.router.add_routes(health.routes)
     app.router.add_routes(admin_customers.routes)
     app.router.add_routes(admin_decisions.routes)
+    app.router.add_routes(admin_kyc.routes)
+    app.router.add_routes(admin_rule_packs.routes)
+    app.router.add_routes(admin_audit.routes)
     for prefix in EXCHANGE_PREFIXES:
         app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)
     return app
@@ -59,9 +61,10 @@ def _database(migrate: bool):  # type: ignore[no-untyped-def]
         settings = app[K.SETTINGS]
         dsn = settings.require_database_url()
         pool = await db.create_pool(dsn, settings.db_pool_size, settings.db_timeout_seconds)
-        if migrate:
-            async with pool.acquire() as conn:
-                await migrate_up(conn)
+        async with pool.acquire() as conn:
+            if migrate:
+                await _migrate(conn, settings)
+            await remember_version(conn, app[K.RULES].book)
         app[K.POOL] = pool
         app[K.KEYS] = KeyDirectory(
             pool, app[K.SECRET_BOX], ttl=settings.api_key_cache_seconds, timeout=settings.db_timeout_seconds
@@ -70,6 +73,18 @@ def _database(migrate: bool):  # type: ignore[no-untyped-def]
         await pool.close()
 
     return ctx
+
+
+async def _migrate(conn: asyncpg.Connection, settings: Settings) -> None:
+    """As the schema owner when a separate DSN is set: the pool's runtime role cannot."""
+    if settings.migration_database_url is None:
+        await migrate_up(conn)
+        return
+    owner = await db.connect(settings.require_migration_database_url())
+    try:
+        await migrate_up(owner)
+    finally:
+        await owner.close()
 
 
 async def _upstream(app: web.Application) -> AsyncIterator[None]:

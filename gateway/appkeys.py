@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 from aiohttp import web
 
 from gateway.admin.tokens import AdminTokens
+from gateway.audit.events import EventLog
 from gateway.auth import KeyDirectory
 from gateway.markets import MarketList
 from gateway.metrics import GatewayMetrics
+from gateway.rulestate import RuleState
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
 from gateway.upstream import Upstream
 from gateway.writer import DecisionWriter
-from policy.pipeline import Pipeline
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", GatewayMetrics)
@@ -22,6 +25,10 @@ WRITER = web.AppKey("writer", DecisionWriter)
 KEYS = web.AppKey("keys", KeyDirectory)
 UPSTREAM = web.AppKey("upstream", Upstream)
 MARKETS = web.AppKey("markets", MarketList)
-PIPELINE = web.AppKey("pipeline", Pipeline)
+RULES = web.AppKey("rules", RuleState)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
+# The audit trail: this process's event chain, and the slots bounding long audit reads
+# (exports, verification), which use connections of their own, not the pool's.
+AUDIT_EVENTS = web.AppKey("audit_events", EventLog)
+AUDIT_READ_SLOTS = web.AppKey("audit_read_slots", asyncio.Semaphore)

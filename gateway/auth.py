@@ -7,12 +7,15 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
+import orjson
 
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.kyc_facts import KycRecord
 from gateway.sealing import SecretBox
-from policy.facts import Authentication, AuthStatus, CustomerStatus
+from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, CustomerType
 
 # Unknown keys are remembered briefly too, so a client hammering with a bad key does not
 # turn every request into a database round trip.
@@ -22,15 +25,27 @@ _NEGATIVE_TTL_SECONDS = 1.0
 @dataclass(frozen=True, slots=True)
 class KeyHolder:
     api_key_id: str
-    customer_id: str
-    customer_status: CustomerStatus
+    customer: CustomerFacts
     secret: str
+    kyc: KycRecord | None = None  # None: no identity ever submitted
+
+    @property
+    def customer_id(self) -> str:
+        return self.customer.customer_id
 
 
 _LOOKUP = """
 SELECT k.id::text AS api_key_id, k.customer_id::text AS customer_id, k.secret_ciphertext,
-       c.status AS customer_status
+       c.status AS customer_status, c.residence_country, c.residence_region, c.nationality,
+       c.customer_type, i.sealed AS identity_sealed, i.document_expiry,
+       v.status AS v_status, v.level AS v_level, v.verified_by AS v_by, v.verified_at AS v_at,
+       v.valid_until AS v_valid_until,
+       (SELECT jsonb_agg(jsonb_build_object('currency', b.currency, 'confirmed', b.holder_confirmed,
+                                            'matches', b.holder_name_matches, 'partner', b.partner_bank))
+          FROM bank_accounts b WHERE b.customer_id = c.id AND b.status = 'active') AS bank_accounts
   FROM api_keys k JOIN customers c ON c.id = k.customer_id
+  LEFT JOIN kyc_identities i ON i.customer_id = c.id
+  LEFT JOIN kyc_verifications v ON v.customer_id = c.id
  WHERE k.api_key = $1 AND k.status = 'active'
 """
 
@@ -62,15 +77,31 @@ class KeyDirectory:
         if row is not None:
             holder = KeyHolder(
                 api_key_id=row["api_key_id"],
-                customer_id=row["customer_id"],
-                customer_status=CustomerStatus(row["customer_status"]),
+                customer=CustomerFacts(
+                    customer_id=row["customer_id"],
+                    status=CustomerStatus(row["customer_status"]),
+                    residence_country=row["residence_country"],
+                    residence_region=row["residence_region"],
+                    nationality=row["nationality"],
+                    customer_type=CustomerType(row["customer_type"]),
+                ),
                 secret=self._box.open(row["secret_ciphertext"], bound_to=row["api_key_id"]),
+                kyc=self._kyc(row),
             )
         ttl = self._ttl if holder is not None else min(self._ttl, _NEGATIVE_TTL_SECONDS)
         if len(self._cache) > 100_000:  # bound memory against floods of random keys
             self._cache.clear()
         self._cache[api_key] = (now + ttl, holder)
         return holder
+
+    def _kyc(self, row: asyncpg.Record) -> KycRecord | None:
+        if row["identity_sealed"] is None:
+            return None
+        # Only the date of birth is needed (for an age); the rest of the document is dropped.
+        sealed, bound_to = row["identity_sealed"], f"identity:{row['customer_id']}"
+        personal = orjson.loads(self._box.open(sealed, bound_to=bound_to))
+        born = personal.get("date_of_birth")
+        return KycRecord.from_row(row, date.fromisoformat(born) if born else None)
 
     def forget(self, api_key: str | None = None) -> None:
         if api_key is None:

@@ -1,4 +1,4 @@
-"""`python -m gateway serve | migrate | seed-demo | up`."""
+"""`python -m gateway serve | migrate | seed-demo | up | audit ...`."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ from pydantic import SecretStr, ValidationError
 
 from gateway import db
 from gateway.app import create_app
+from gateway.audit import commands as audit_commands
 from gateway.demo import seed_demo
 from gateway.migrations import migrate_down, migrate_up
-from gateway.pgserver import EmbeddedPostgres
+from gateway.pgserver import SUPERUSER, EmbeddedPostgres
 from gateway.sealing import SecretBox, new_key_b64
 from gateway.settings import Settings
 
 log = logging.getLogger("gateway")
+RUNTIME_ROLE = "gateway_app"  # created by migration 0003
 
 
 def _settings() -> Settings:
@@ -60,7 +62,7 @@ def serve(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings, down_to: int | None) -> None:
-    conn = await db.connect(settings.require_database_url())
+    conn = await db.connect(settings.require_migration_database_url())
     try:
         if down_to is None:
             done = await migrate_up(conn)
@@ -74,9 +76,13 @@ async def _migrate(settings: Settings, down_to: int | None) -> None:
 
 async def _seed(settings: Settings) -> None:
     key = settings.secret_key.get_secret_value()
+    owner = await db.connect(settings.require_migration_database_url())
+    try:
+        await migrate_up(owner)
+    finally:
+        await owner.close()
     conn = await db.connect(settings.require_database_url())
     try:
-        await migrate_up(conn)
         for demo in await seed_demo(conn, SecretBox(key), key):
             print(f"  {demo.reference:<12} {demo.status:<10} api key {demo.api_key}  secret {demo.secret}")
     finally:
@@ -99,11 +105,17 @@ def up(settings: Settings) -> None:
         }
     if not settings.upstream_token.get_secret_value():
         updates["upstream_token"] = SecretStr(secrets.token_urlsafe(24))
+    if not settings.audit_checkpoint_key.get_secret_value():
+        updates["audit_checkpoint_key"] = SecretStr(_persisted(local / "checkpoint.key", new_key_b64))
     postgres = None
     if settings.database_url is None:
         postgres = EmbeddedPostgres(local / "pgdata")
         postgres.start()
-        updates["database_url"] = SecretStr(postgres.dsn)
+        # As in production: migrations as the owner, the gateway as the runtime role that
+        # cannot alter the audit log (created by migration 0003).
+        updates["migration_database_url"] = SecretStr(postgres.dsn)
+        runtime = postgres.dsn.replace(f"://{SUPERUSER}@", f"://{RUNTIME_ROLE}@", 1)
+        updates["database_url"] = SecretStr(runtime)
     settings = settings.model_copy(update=updates)
     exchange_port = int(settings.upstream_url.rsplit(":", 1)[1].split("/")[0])
     exchange = subprocess.Popen(
@@ -160,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     migrate.add_argument("--down-to", type=int, default=None, help="undo migrations above this version")
     sub.add_parser("seed-demo", help="create demo customers and keys, print the keys")
     sub.add_parser("up", help="embedded Postgres + mock exchange + gateway + demo data")
+    audit_commands.add_parser(sub)
     args = parser.parse_args(argv)
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -169,5 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_migrate(settings, args.down_to))
     elif args.command == "seed-demo":
         asyncio.run(_seed(settings))
+    elif args.command == "audit":
+        raise SystemExit(asyncio.run(audit_commands.run(args, settings)))
     else:
         up(settings)

@@ -25,15 +25,19 @@ class MarketList:
         self._max_age = timedelta(seconds=max_age)
         self._catalog: MarketCatalog | None = None
         self._task: asyncio.Task[None] | None = None
+        # Computed at scrape time, not on every request.
+        metrics.markets_age.set_function(self._age_seconds)
+
+    def _age_seconds(self) -> float:
+        catalog = self._catalog
+        return (utcnow() - catalog.fetched_at).total_seconds() if catalog else float("nan")
 
     def current(self, now: datetime) -> MarketCatalog | None:
         """The list, unless it is too old to trust (then calls that need it get a 503)."""
         catalog = self._catalog
         if catalog is None:
             return None
-        age = now - catalog.fetched_at
-        self._metrics.markets_age.set(age.total_seconds())
-        return catalog if age <= self._max_age else None
+        return catalog if now - catalog.fetched_at <= self._max_age else None
 
     async def refresh(self) -> bool:
         try:
@@ -41,7 +45,6 @@ class MarketList:
         except (UpstreamUnavailable, UpstreamTimeout, ValueError, KeyError) as exc:
             log.warning("market list refresh failed: %r", exc)
             return False
-        self._metrics.markets_age.set(0)
         return True
 
     def start(self) -> None:

@@ -4,6 +4,8 @@ code): never customer ids, keys or addresses. Every drop or fail-closed path has
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -27,6 +29,7 @@ class GatewayMetrics:
     def __init__(self) -> None:
         # One registry per app: two apps in one test process must not share counters.
         r = self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         GCCollector(registry=r)
@@ -79,11 +82,47 @@ class GatewayMetrics:
             ["endpoint", "status"], registry=r,
         )  # fmt: skip
 
+        # The audit trail.
+        self.audit_verify_intact = Gauge(
+            "gateway_audit_verify_intact",
+            "1 if the last verification found the log intact, 0 if it found a broken link.", registry=r,
+        )  # fmt: skip
+        self.audit_verify_timestamp = Gauge(
+            "gateway_audit_verify_timestamp_seconds",
+            "Unix time of the last verification run by this process (0: none yet).", registry=r,
+        )  # fmt: skip
+        self.audit_verify_entries = Gauge(
+            "gateway_audit_verify_entries", "Entries checked by the last verification.", registry=r
+        )
+        self.audit_default_partition_rows = Gauge(
+            "gateway_audit_default_partition_rows",
+            "Log rows outside every monthly partition (should be 0: partitions are made ahead).", registry=r,
+        )  # fmt: skip
+        self.audit_partitions_created = Counter(
+            "gateway_audit_partitions_created", "Monthly log partitions this process created.", registry=r
+        )
+        self.audit_exports = Counter(
+            "gateway_audit_exports", "Decision exports started, by format.", ["format"], registry=r
+        )
+        self.audit_unmasked = Counter(
+            "gateway_audit_unmasked", "Accesses to one customer's unmasked personal data (each logged).",
+            registry=r,
+        )  # fmt: skip
+
         # Known label values start at 0, so rate() sees the first event of each.
         for reason in FAIL_CLOSED_REASONS:
             self.fail_closed.labels(reason)
         for kind in UPSTREAM_ERROR_KINDS:
             self.upstream_errors.labels(kind)
+
+    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """`metric.labels(*values)`, memoised: labels() locks and validates on every call,
+        which shows in the per-request profile; the set of label values is bounded."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def exposition(self) -> bytes:
         return _generate_latest(self.registry)

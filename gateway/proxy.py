@@ -22,12 +22,13 @@ from gateway.db import DatabaseUnavailable
 from gateway.dialect import binance
 from gateway.dialect.binance_errors import error_body, wire_error
 from gateway.dialect.params import MalformedEncoding, RawParams, read_params
+from gateway.kyc_facts import kyc_facts
 from gateway.markets import utcnow
 from gateway.records import DecisionRow, UpstreamResultRow, new_decision_id
 from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
 from policy.action import Action, ActionKind, ParseProblem
 from policy.decision import Finding, Outcome, Verdict
-from policy.facts import Authentication, AuthStatus, CustomerFacts, Facts
+from policy.facts import Authentication, AuthStatus, Facts
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,10 @@ class Refusal(Exception):
         self.decision_id = decision_id
 
 
-def _request_id(request: web.Request) -> str:
+def _request_id(request: web.Request, decision_id: uuid.UUID) -> str:
+    """The client's X-Request-Id where it is well formed; else the decision id names it."""
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.match(given) else decision_id.hex
 
 
 def refusal_response(
@@ -93,12 +95,12 @@ async def handle_exchange_call(request: web.Request) -> web.StreamResponse:
         else:
             response = await _forward(request, route, None, None, await _read_body(request))
     except Refusal as refusal:
-        metrics.refusals.labels(refusal.reason).inc()
+        metrics.child(metrics.refusals, refusal.reason).inc()
         if refusal.fail_closed:
-            metrics.fail_closed.labels(refusal.reason).inc()
+            metrics.child(metrics.fail_closed, refusal.reason).inc()
         kind = route.kind if route is not None else None
         response = refusal_response(request, refusal.reason, refusal.message, kind, refusal.decision_id)
-    metrics.requests.labels(route_class, str(response.status)).inc()
+    metrics.child(metrics.requests, route_class, str(response.status)).inc()
     return response
 
 
@@ -166,13 +168,14 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
         action = replace(action, problems=(*duplicated, *action.problems))
     facts = _gather_facts(request, action, auth, holder, now)
     action = _with_market(action, facts)
-    verdict = app[K.PIPELINE].decide(action, facts)
+    verdict = app[K.RULES].pipeline.decide(action, facts)
     decision_id = await _record(request, holder, action, verdict, now, started)
     if not verdict.outcome.forwards:
         primary = verdict.primary
         reason = primary.reason if primary else verdict.outcome.value
         message = primary.message if primary else "Refused."
-        app[K.METRICS].refusals.labels(reason).inc()
+        metrics = app[K.METRICS]
+        metrics.child(metrics.refusals, reason).inc()
         return refusal_response(request, reason, message, action.kind, decision_id)
     return await _forward(request, route, holder.customer_id, decision_id, body)
 
@@ -186,10 +189,11 @@ async def _record(
     started: float,
 ) -> uuid.UUID:
     """Commit the decision; only then may anything be forwarded or answered."""
+    decision_id = new_decision_id()
     row = DecisionRow(
-        id=new_decision_id(),
+        id=decision_id,
         decided_at=now,
-        request_id=_request_id(request),
+        request_id=_request_id(request, decision_id),
         customer_id=holder.customer_id,
         api_key_id=holder.api_key_id,
         dialect=binance.DIALECT,
@@ -222,7 +226,7 @@ async def _record_unreadable(
     finding = Finding(
         "well_formed", f"core.request.{refusal.reason}", Outcome.DENY, refusal.reason, refusal.message
     )
-    verdict = Verdict(Outcome.DENY, (finding,), request.app[K.PIPELINE].pack_version)
+    verdict = Verdict(Outcome.DENY, (finding,), request.app[K.RULES].pipeline.pack_version)
     return await _record(request, holder, action, verdict, utcnow(), started)
 
 
@@ -235,11 +239,16 @@ def _gather_facts(
         # Without the exchange's own list we cannot say the symbol is real: refuse to
         # decide rather than forward an unchecked call.
         raise Refusal("markets_unavailable", "Market list unavailable; try again.", fail_closed=True)
+    settings = request.app[K.SETTINGS]
+    # Ages and expiries are judged on the day the rules are read for (pinned or today).
+    today = settings.rules_as_of or now.date()
+    currency = action.asset if action.kind is not ActionKind.ORDER else action.quote_asset
     return Facts(
         now=now,
         authentication=auth,
-        customer=CustomerFacts(holder.customer_id, holder.customer_status),
+        customer=holder.customer,
         markets=markets,
+        kyc=kyc_facts(holder.kyc, holder.customer, settings.home_country, today, currency),
     )
 
 
@@ -254,8 +263,9 @@ def _with_market(action: Action, facts: Facts) -> Action:
 def _count_decision(request: web.Request, action: Action, verdict: Verdict, started: float) -> None:
     metrics = request.app[K.METRICS]
     reasons = verdict.reasons
-    metrics.decisions.labels(verdict.outcome.value, action.kind.value, reasons[0] if reasons else "").inc()
-    metrics.decision_seconds.labels(action.kind.value).observe(time.perf_counter() - started)
+    primary = reasons[0] if reasons else ""
+    metrics.child(metrics.decisions, verdict.outcome.value, action.kind.value, primary).inc()
+    metrics.child(metrics.decision_seconds, action.kind.value).observe(time.perf_counter() - started)
 
 
 async def _forward(
@@ -280,24 +290,24 @@ async def _forward(
         status = answer.status
     except UpstreamTimeout as exc:
         error = "timeout"
-        metrics.upstream_errors.labels("timeout").inc()
+        metrics.child(metrics.upstream_errors, "timeout").inc()
         raise Refusal(
             "upstream_timeout", "Timeout waiting for response from the exchange.", decision_id=decision_id
         ) from exc
     except UpstreamUnavailable as exc:
         error = "unavailable"
-        metrics.upstream_errors.labels("unavailable").inc()
+        metrics.child(metrics.upstream_errors, "unavailable").inc()
         raise Refusal(
             "upstream_unavailable", "The exchange is unavailable; try again.", decision_id=decision_id
         ) from exc
     finally:
         elapsed = time.perf_counter() - started
-        metrics.upstream_seconds.labels(route.kind.value).observe(elapsed)
+        metrics.child(metrics.upstream_seconds, route.kind.value).observe(elapsed)
         if decision_id is not None:
             app[K.WRITER].record_upstream(
                 UpstreamResultRow(decision_id, utcnow(), status, error, int(elapsed * 1e6))
             )
-    headers = dict(answer.headers)
+    headers = answer.headers  # already a fresh, filtered dict
     if decision_id is not None:
         headers[DECISION_HEADER] = str(decision_id)
     return web.Response(body=answer.body, status=answer.status, headers=headers)

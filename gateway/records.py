@@ -1,11 +1,14 @@
-"""Rows the gateway appends to Postgres: decisions and what the exchange answered."""
+"""Rows the gateway appends to Postgres: decisions, what the exchange answered, and audit
+events. Each `record()` gives the content columns in order; the chain fields (chain id,
+sequence number, previous and own hash) are added by the appender (gateway/audit/chain.py).
+"""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,12 +20,17 @@ from policy.decision import Verdict
 
 DECISION_COLUMNS = (
     "id", "decided_at", "request_id", "customer_id", "api_key_id", "dialect", "operation",
-    "action_kind", "http_method", "path", "symbol", "asset", "side", "order_type", "quantity",
-    "price", "notional", "notional_asset", "address", "network", "client_order_id", "outcome",
-    "reasons", "findings", "rule_pack_version", "decision_micros",
+    "action_kind", "http_method", "path", "symbol", "base_asset", "quote_asset", "asset", "side",
+    "order_type", "quantity", "price", "notional", "notional_asset", "address", "network",
+    "client_order_id", "outcome", "reasons", "rule_ids", "findings", "rule_pack_version",
+    "decision_micros", "country", "review_status",
 )  # fmt: skip
 
 UPSTREAM_COLUMNS = ("decision_id", "recorded_at", "http_status", "error", "upstream_micros")
+
+EVENT_COLUMNS = (
+    "id", "occurred_at", "kind", "actor", "subject_type", "subject_id", "reason", "details",
+)  # fmt: skip
 
 
 def new_decision_id() -> uuid.UUID:
@@ -47,20 +55,25 @@ class DecisionRow:
     action: Action
     verdict: Verdict
     decision_micros: int
+    # The jurisdiction whose rules decided (e.g. "KR", "US-NY"), once the country rules
+    # fill it; an audit filter.
+    country: str | None = None
 
     def record(self) -> tuple[Any, ...]:
         a, v = self.action, self.verdict
         notional: Decimal | None = a.notional
+        # Distinct, in finding order: the rule filter's index column.
+        rule_ids = list(dict.fromkeys(f.rule_id for f in v.findings))
         return (
             self.id, self.decided_at, self.request_id,
             uuid.UUID(self.customer_id) if self.customer_id else None,
             uuid.UUID(self.api_key_id) if self.api_key_id else None,
             self.dialect, a.operation, a.kind.value, self.http_method, self.path,
-            a.symbol, a.asset, a.side.value if a.side else None, a.order_type, a.quantity,
-            a.price, notional, a.notional_asset, a.address, a.network, a.client_order_id,
-            v.outcome.value, v.reasons,
+            a.symbol, a.base_asset, a.quote_asset, a.asset, a.side.value if a.side else None,
+            a.order_type, a.quantity, a.price, notional, a.notional_asset, a.address, a.network,
+            a.client_order_id, v.outcome.value, v.reasons, rule_ids,
             orjson.dumps([f.as_json() for f in v.findings], default=str).decode(),
-            v.pack_version, self.decision_micros,
+            v.pack_version, self.decision_micros, self.country, None,
         )  # fmt: skip
 
 
@@ -74,3 +87,24 @@ class UpstreamResultRow:
 
     def record(self) -> tuple[Any, ...]:
         return (self.decision_id, self.recorded_at, self.http_status, self.error, self.upstream_micros)
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """Something that happened besides a decision. `details` never holds personal data:
+    name people by id (`subject_id`), never by name or reference."""
+
+    kind: str  # dotted, e.g. "customer.status_changed"
+    actor: str  # who did it: "admin:<role>:<token digest>" or "cli:<user>@<host>"
+    occurred_at: datetime
+    subject_type: str | None = None
+    subject_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    id: uuid.UUID = field(default_factory=new_decision_id)
+
+    def record(self) -> tuple[Any, ...]:
+        return (
+            self.id, self.occurred_at, self.kind, self.actor, self.subject_type, self.subject_id,
+            self.reason, orjson.dumps(self.details, default=str).decode(),
+        )  # fmt: skip

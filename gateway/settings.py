@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import date
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from kyc.countries import is_country
 
 ROLES = ("auditor", "operator", "compliance_officer")
 
@@ -57,11 +60,49 @@ class Settings(BaseSettings):
     markets_max_age_seconds: float = Field(
         default=600.0, gt=0, description="Older market lists are not trusted: calls get 503."
     )
+    home_country: str = Field(
+        default="KR", pattern=r"^[A-Z]{2}$", description="Jurisdiction the exchange operates from."
+    )
+    licences_held: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=frozenset,
+        description="Comma-separated licences the operator holds, e.g. JP-FSA-CAESP.",
+    )
+    partner_banks: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=frozenset,
+        description="Comma-separated codes of the exchange's partner (real-name account) banks.",
+    )
+    rules_dir: str | None = Field(
+        default=None, description="Folder of rule-pack files; unset uses the packs shipped."
+    )
+    rules_as_of: date | None = Field(
+        default=None, description="Pin the rules in force on this date (YYYY-MM-DD)."
+    )
     local_dir: str = Field(
         default=".local", description="Where `up` keeps its embedded database, keys and tokens."
     )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="Time given to in-flight requests on shutdown."
+    )
+    # The audit trail (issue 6).
+    migration_database_url: SecretStr | None = Field(
+        default=None,
+        description="DSN of the schema owner, for `migrate` and start-up migration; unset: the database URL.",
+    )
+    audit_checkpoint_key: SecretStr = Field(
+        default=SecretStr(""), description="Base64 of a 32-byte Ed25519 seed that signs checkpoints."
+    )
+    retention_jurisdictions: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=frozenset,
+        description="Comma-separated jurisdictions served, for retention; empty: every known one.",
+    )
+    audit_partition_months_ahead: int = Field(
+        default=3, ge=1, le=24, description="Monthly log partitions kept ready ahead of time."
+    )
+    audit_maintenance_seconds: float = Field(
+        default=3600.0, gt=0, description="How often partitions ahead are checked and created."
+    )
+    audit_read_concurrency: int = Field(
+        default=2, gt=0, description="Exports and verifications running at once, each on its own connection."
     )
 
     @field_validator("admin_tokens", mode="before")
@@ -80,6 +121,20 @@ class Settings(BaseSettings):
             tokens[token] = role
         return tokens
 
+    @field_validator("home_country")
+    @classmethod
+    def _iso_country(cls, code: str) -> str:
+        if not is_country(code):
+            raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
+        return code
+
+    @field_validator("licences_held", "partner_banks", mode="before")
+    @classmethod
+    def _parse_licences(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            return frozenset(filter(None, (p.strip() for p in raw.split(","))))
+        return raw
+
     @field_validator("admin_tokens")
     @classmethod
     def _known_roles(cls, tokens: dict[str, str]) -> dict[str, str]:
@@ -88,7 +143,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
         return tokens
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "audit_checkpoint_key")
     @classmethod
     def _key_is_32_bytes(cls, key: SecretStr) -> SecretStr:
         raw = key.get_secret_value()
@@ -106,3 +161,16 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise SystemExit("GATEWAY_DATABASE_URL is not set")
         return self.database_url.get_secret_value()
+
+    def require_migration_database_url(self) -> str:
+        """The owner's DSN when a separate one is set, else the runtime one (as before)."""
+        if self.migration_database_url is not None:
+            return self.migration_database_url.get_secret_value()
+        return self.require_database_url()
+
+    @field_validator("retention_jurisdictions", mode="before")
+    @classmethod
+    def _parse_jurisdictions(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            return frozenset(filter(None, (p.strip().upper() for p in raw.split(","))))
+        return raw

@@ -4,6 +4,10 @@ for the commit that carries its own row.
 No timer: a lone row is written at once. Rows gather into the next batch only while the
 previous commit is in flight, so batching adds throughput under load and no latency when
 traffic is light.
+
+Hash chains: the writer owns one chain per table it appends to (decisions, upstream
+results). Rows are hashed here, in batch order, just before the COPY; the chain's head
+moves only after the commit (gateway/audit/chain.py), so a failed batch leaves no gap.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import time
 
 import asyncpg
 
+from gateway.audit.chain import Chain, Head, process_label
+from gateway.audit.streams import DECISIONS, UPSTREAM
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.metrics import GatewayMetrics
-from gateway.records import DECISION_COLUMNS, UPSTREAM_COLUMNS, DecisionRow, UpstreamResultRow
+from gateway.records import DecisionRow, UpstreamResultRow
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
@@ -35,6 +41,9 @@ class DecisionWriter:
         self._results: list[UpstreamResultRow] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        writer = process_label()
+        self.decision_chain = Chain(DECISIONS, writer)
+        self.upstream_chain = Chain(UPSTREAM, writer)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-writer")
@@ -82,8 +91,13 @@ class DecisionWriter:
         del self._results[: len(results)]
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(self._write(batch, results), self._timeout)
-        except Exception as exc:
+            heads = await asyncio.wait_for(self._write(batch, results), self._timeout)
+        except BaseException as exc:
+            # Committed or not, we cannot tell: the chains re-read their heads next time.
+            self.decision_chain.failed()
+            self.upstream_chain.failed()
+            if not isinstance(exc, Exception):
+                raise
             # Whatever the cause (connection lost, timeout, a row Postgres refused), the
             # batch is not committed: its requests must not be forwarded.
             if isinstance(exc, _EXPECTED):
@@ -98,6 +112,8 @@ class DecisionWriter:
                 if not future.done():
                     future.set_exception(failure)
             raise failure from exc
+        for chain, head in heads:
+            chain.committed(head)
         self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
         if batch:
             self._metrics.decision_write_batch_size.observe(len(batch))
@@ -109,13 +125,19 @@ class DecisionWriter:
         self,
         batch: list[tuple[DecisionRow, asyncio.Future[None]]],
         results: list[UpstreamResultRow],
-    ) -> None:
+    ) -> list[tuple[Chain, Head]]:
+        heads = []
         async with self._pool.acquire() as conn, conn.transaction():
-            if batch:
+            for chain, records in (
+                (self.decision_chain, [row.record() for row, _ in batch]),
+                (self.upstream_chain, [r.record() for r in results]),
+            ):
+                if not records:
+                    continue
+                await chain.prepare(conn)
+                sealed, head = chain.seal(records)
                 await conn.copy_records_to_table(
-                    "decisions", records=[row.record() for row, _ in batch], columns=DECISION_COLUMNS
+                    chain.stream.name, records=sealed, columns=chain.stream.copy_columns
                 )
-            if results:
-                await conn.copy_records_to_table(
-                    "upstream_results", records=[r.record() for r in results], columns=UPSTREAM_COLUMNS
-                )
+                heads.append((chain, head))
+        return heads

@@ -186,6 +186,9 @@ class StructuringRule(_Rule):
 class RetentionRule(_Rule):
     governs: Literal["record_retention"]
     years: int = Field(ge=1, le=30)
+    # Most periods run from the record's date; Korea's from the end of the relationship,
+    # which the drop command must respect for customers not yet closed long enough.
+    runs_from: Literal["record", "relationship_end"] = "record"
 
 
 class HoldExpiryRule(_Rule):

@@ -33,6 +33,8 @@ from tests.support import (
 )
 
 TEMPLATE = "gateway_template"
+RUNTIME_ROLE = "gateway_app"  # created by migration 0003; may not alter the log
+CHECKPOINT_KEY = "Y2hlY2twb2ludC1rZXktZm9yLXRlc3RzLW9ubHkhISE="  # 32 bytes, tests only
 _counter = itertools.count()
 
 
@@ -92,15 +94,20 @@ def gateway_settings(database_url: str, upstream_url: str, **overrides: object) 
             AUDITOR_TOKEN: "auditor",
             OFFICER_TOKEN: "compliance_officer",
         },
-        **overrides,  # type: ignore[arg-type]
+        **{"audit_checkpoint_key": SecretStr(CHECKPOINT_KEY), **overrides},  # type: ignore[arg-type]
     )
+
+
+def runtime_dsn(owner_dsn: str) -> str:
+    """The same database as the application's runtime role (trust auth: no password)."""
+    return owner_dsn.replace("://postgres@", f"://{RUNTIME_ROLE}@", 1)
 
 
 @dataclass
 class Gateway:
     url: str
     app: web.Application
-    database_url: str
+    database_url: str  # the owner's (superuser's) DSN: tests use it to look and to tamper
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -109,7 +116,11 @@ class Gateway:
 
 @pytest_asyncio.fixture
 async def gateway(database_url: str, exchange: Exchange) -> AsyncIterator[Gateway]:
-    app = create_app(gateway_settings(database_url, exchange.url))
+    # The gateway runs as the runtime role, as in production; migrations as the owner.
+    settings = gateway_settings(
+        runtime_dsn(database_url), exchange.url, migration_database_url=SecretStr(database_url)
+    )
+    app = create_app(settings)
     async with serving(app) as url:
         yield Gateway(url, app, database_url)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -59,13 +60,62 @@ async def admin(
         return response.status, await response.json(content_type=None)
 
 
+_passports = itertools.count(10_000_000)
+
+
+def identity_body(
+    residence_country: str = "KR",
+    nationality: str = "KR",
+    residence_region: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A valid identity for the admin API. Synthetic: a passport number unique per call."""
+    passport = f"M{next(_passports)}"
+    body: dict[str, Any] = {
+        "customer_type": "individual",
+        "legal_name": "Kim Minjun",
+        "native_name": "김민준",
+        "date_of_birth": "1990-05-17",
+        "nationality": nationality,
+        "residence_country": residence_country,
+        "residence_region": residence_region,
+        "contact": {"email": "trader@example.org"},
+        "national_id": {"country": nationality, "type": "passport", "number": passport},
+        "identity_document": {"type": "passport", "number": passport, "issuing_country": nationality,
+                              "expiry_date": "2035-01-01"},
+        "risk_rating": "low",
+    }  # fmt: skip
+    body.update(overrides)
+    return body
+
+
 async def new_customer(
-    session: aiohttp.ClientSession, base: str, reference: str, status: str = "active"
+    session: aiohttp.ClientSession,
+    base: str,
+    reference: str,
+    status: str = "active",
+    *,
+    verified: bool = True,
+    level: str = "full",
+    identity: dict[str, Any] | None = None,
+    **jurisdiction: str,
 ) -> Customer:
-    code, customer = await admin(
-        session, base, "POST", "/admin/v1/customers", json={"reference": reference, "status": status}
-    )
+    """A customer with an API key: by default a verified Korean resident of Korean nationality."""
+    code, customer = await admin(session, base, "POST", "/admin/v1/customers", json={"reference": reference, "status": status})
     assert code == 201, customer
+    if identity is None and verified:
+        identity = identity_body(**jurisdiction)
+    elif identity is None:
+        jurisdiction = {"residence_country": "KR", "nationality": "KR", **jurisdiction}
+        code, body = await admin(session, base, "PATCH", f"/admin/v1/customers/{customer['id']}", json=jurisdiction)
+        assert code == 200, body
+    if identity is not None:
+        code, body = await admin(session, base, "PUT", f"/admin/v1/customers/{customer['id']}/identity", json=identity)
+        assert code == 200, body
+    if verified:
+        code, body = await admin(session, base, "POST", f"/admin/v1/customers/{customer['id']}/verification",
+                                 token=OFFICER_TOKEN, json={"decision": "verify", "level": level})  # fmt: skip
+        assert code == 200, body
     code, key = await admin(
         session, base, "POST", f"/admin/v1/customers/{customer['id']}/api-keys", json={"label": "test"}
     )

@@ -1,36 +1,71 @@
-"""Admin: customers and their API keys (role `operator` manages, `auditor` reads)."""
+"""Admin: customers and their API keys (role `operator` manages, `auditor` reads).
+
+Every change is written to the audit log in its own transaction; reads are masked by
+role (gateway/admin/disclosure.py)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway import appkeys as K
+from gateway.admin.disclosure import actor_of, page_token, read_page_token, viewer_for
 from gateway.admin.errors import AdminError, json_response
 from gateway.admin.requests import page_limit, path_uuid, read_json, require
 from gateway.admin.tokens import Permission
+from gateway.audit.events import EventKind
 from gateway.store import customers as store
 
 routes = web.RouteTableDef()
 
 
-class NewCustomer(BaseModel):
+Status = Literal["active", "suspended", "closed"]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class _Jurisdiction(BaseModel):
+    """Where the customer lives and which nationality they hold: selects country rules."""
+
     model_config = ConfigDict(extra="forbid")
+    customer_type: Literal["individual", "corporate"] | None = None
+    residence_country: Country | None = None
+    residence_region: Country | None = None
+    nationality: Country | None = None
+
+    @model_validator(mode="after")
+    def _region_where_rules_differ(self) -> _Jurisdiction:
+        # US rules differ by state (licences such as New York's), so a US residence needs one.
+        if self.residence_country == "US" and not self.residence_region:
+            raise ValueError("residence_region (the US state) is required for US residents")
+        if self.residence_region and not self.residence_country:
+            raise ValueError("residence_region needs residence_country")
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True, exclude={"reference"})
+
+
+class NewCustomer(_Jurisdiction):
     reference: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    status: Literal["active", "suspended", "closed"] = "active"
+    status: Status = "active"
 
 
-class CustomerChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    status: Literal["active", "suspended", "closed"]
+class CustomerChange(_Jurisdiction):
+    status: Status | None = None
 
 
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str = Field(default="", max_length=100)
+
+
+def _change(fields: dict[str, Any]) -> dict[str, Any]:
+    """What an audit entry says about a customer change: the status, and which other
+    fields were set (their values are personal data and stay in the customers table)."""
+    return {"status": fields.get("status"), "fields": sorted(fields)}
 
 
 def _translate(exc: Exception) -> AdminError:
@@ -41,83 +76,105 @@ def _translate(exc: Exception) -> AdminError:
 
 @routes.post("/admin/v1/customers")
 async def create_customer(request: web.Request) -> web.Response:
-    require(request, Permission.MANAGE_CUSTOMERS)
+    role = require(request, Permission.MANAGE_CUSTOMERS)
     body = await read_json(request, NewCustomer)
-    async with request.app[K.POOL].acquire() as conn:
+    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:
-            customer = await store.create_customer(conn, body.reference, body.status)
+            customer = await store.create_customer(conn, body.reference, body.fields())
         except store.Conflict as exc:
             raise _translate(exc) from exc
+        await log.append(
+            EventKind.CUSTOMER_CREATED, actor_of(request, role), subject_type="customer",
+            subject_id=customer["id"], details=_change(body.fields()),
+        )  # fmt: skip
     return json_response(customer, status=201)
 
 
 @routes.get("/admin/v1/customers")
 async def list_customers(request: web.Request) -> web.Response:
-    require(request, Permission.READ_CUSTOMERS)
+    role = require(request, Permission.READ_CUSTOMERS)
     limit = page_limit(request)
-    after = request.query.get("after")
+    after = read_page_token(request)
+    viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
         rows = await store.list_customers(conn, limit, after)
-    return json_response({"customers": rows, "next": rows[-1]["reference"] if len(rows) == limit else None})
+    last = rows[-1]["reference"] if len(rows) == limit else None
+    shown = [viewer.present("customer", r) for r in rows]
+    return json_response({"customers": shown, "next": page_token(request, viewer, last)})
 
 
 @routes.get("/admin/v1/customers/{customer_id}")
 async def get_customer(request: web.Request) -> web.Response:
-    require(request, Permission.READ_CUSTOMERS)
+    role = require(request, Permission.READ_CUSTOMERS)
     customer_id = path_uuid(request, "customer_id")
+    viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
         try:
-            return json_response(await store.get_customer(conn, customer_id))
+            return json_response(viewer.present("customer", await store.get_customer(conn, customer_id)))
         except store.NotFound as exc:
             raise _translate(exc) from exc
 
 
 @routes.patch("/admin/v1/customers/{customer_id}")
 async def change_customer(request: web.Request) -> web.Response:
-    require(request, Permission.MANAGE_CUSTOMERS)
+    role = require(request, Permission.MANAGE_CUSTOMERS)
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, CustomerChange)
-    async with request.app[K.POOL].acquire() as conn:
+    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:
-            customer = await store.set_customer_status(conn, customer_id, body.status)
+            customer = await store.update_customer(conn, customer_id, body.fields())
         except store.NotFound as exc:
             raise _translate(exc) from exc
-    request.app[K.KEYS].forget()  # a suspension must bite at once on this replica
+        await log.append(
+            EventKind.CUSTOMER_CHANGED, actor_of(request, role), subject_type="customer",
+            subject_id=customer["id"], details=_change(body.fields()),
+        )  # fmt: skip
+    request.app[K.KEYS].forget()  # a suspension or a move must bite at once on this replica
     return json_response(customer)
 
 
 @routes.post("/admin/v1/customers/{customer_id}/api-keys")
 async def issue_key(request: web.Request) -> web.Response:
-    require(request, Permission.MANAGE_KEYS)
+    role = require(request, Permission.MANAGE_KEYS)
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, NewKey)
-    async with request.app[K.POOL].acquire() as conn:
+    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:
             issued = await store.issue_key(conn, request.app[K.SECRET_BOX], customer_id, body.label)
         except (store.NotFound, store.Conflict) as exc:
             raise _translate(exc) from exc
+        await log.append(
+            EventKind.API_KEY_ISSUED, actor_of(request, role), subject_type="customer",
+            subject_id=str(customer_id), details={"api_key_id": issued.id},
+        )  # fmt: skip
     return json_response(asdict(issued), status=201)
 
 
 @routes.get("/admin/v1/customers/{customer_id}/api-keys")
 async def list_keys(request: web.Request) -> web.Response:
-    require(request, Permission.READ_CUSTOMERS)
+    role = require(request, Permission.READ_CUSTOMERS)
     customer_id = path_uuid(request, "customer_id")
+    viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
         try:
-            return json_response({"api_keys": await store.list_keys(conn, customer_id)})
+            keys = await store.list_keys(conn, customer_id)
+            return json_response({"api_keys": [viewer.present("api_key", k) for k in keys]})
         except store.NotFound as exc:
             raise _translate(exc) from exc
 
 
 @routes.delete("/admin/v1/api-keys/{key_id}")
 async def revoke_key(request: web.Request) -> web.Response:
-    require(request, Permission.MANAGE_KEYS)
+    role = require(request, Permission.MANAGE_KEYS)
     key_id = path_uuid(request, "key_id")
-    async with request.app[K.POOL].acquire() as conn:
+    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:
             key = await store.revoke_key(conn, key_id)
         except store.NotFound as exc:
             raise _translate(exc) from exc
+        await log.append(
+            EventKind.API_KEY_REVOKED, actor_of(request, role), subject_type="customer",
+            subject_id=key["customer_id"], details={"api_key_id": key["id"]},
+        )  # fmt: skip
     request.app[K.KEYS].forget(key["api_key"])
     return json_response(key)

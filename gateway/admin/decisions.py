@@ -1,14 +1,23 @@
-"""Admin: the decision log for auditors (filters, cursor pagination, newest first)."""
+"""Admin: the decision log for auditors: every filter, sorted by time, cursor pagination,
+personal data masked by role (gateway/admin/disclosure.py)."""
 
 from __future__ import annotations
-
-import uuid
-from datetime import datetime
 
 from aiohttp import web
 
 from gateway import appkeys as K
+from gateway.admin.disclosure import UNMASK_PARAMS, viewer_for
 from gateway.admin.errors import AdminError, json_response
+from gateway.admin.exports import CONTENT_TYPES, stream_decisions
+from gateway.admin.queries import (
+    check_params,
+    invalid,
+    query_amount,
+    query_choice,
+    query_pattern,
+    query_uuid,
+    time_range,
+)
 from gateway.admin.requests import page_limit, path_uuid, require
 from gateway.admin.tokens import Permission
 from gateway.store import decisions as store
@@ -16,78 +25,77 @@ from policy.action import ActionKind
 from policy.decision import Outcome
 
 routes = web.RouteTableDef()
-_FILTERS = frozenset({"customer_id", "outcome", "action_kind", "reason", "since", "until", "limit", "cursor"})
+
+FILTERS = frozenset(
+    {"customer_id", "outcome", "action_kind", "reason", "rule_id", "country", "asset", "notional_min",
+     "notional_max", "review_status", "since", "until", "sort"}
+)  # fmt: skip
+_PAGING = frozenset({"limit", "cursor"})
+REVIEW_STATUSES = ("pending", "approved", "rejected", "expired")
+_CODE = r"[a-z0-9_.:-]{1,200}"
 
 
-def _invalid(field: str, problem: str) -> AdminError:
-    return AdminError(
-        422,
-        "validation_failed",
-        f"Invalid query parameter {field!r}.",
-        [{"field": field, "problem": problem}],
-    )
-
-
-def _time(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise _invalid(name, "expected an ISO 8601 time") from exc
-    if value.tzinfo is None:
-        raise _invalid(name, "the time needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
-    return value
-
-
-def _filter(request: web.Request) -> store.DecisionFilter:
-    q = request.query
-    unknown = sorted(set(q) - _FILTERS)
-    if unknown:
-        raise _invalid(unknown[0], "unknown filter")
-    for name in q:
-        if len(q.getall(name)) > 1:
-            raise _invalid(name, "given more than once")
-    customer_id = None
-    if "customer_id" in q:
-        try:
-            customer_id = uuid.UUID(q["customer_id"])
-        except ValueError as exc:
-            raise _invalid("customer_id", "expected a UUID") from exc
-    if "outcome" in q and q["outcome"] not in Outcome.__members__.values():
-        raise _invalid("outcome", f"one of {', '.join(o.value for o in Outcome)}")
-    if "action_kind" in q and q["action_kind"] not in ActionKind.__members__.values():
-        raise _invalid("action_kind", f"one of {', '.join(k.value for k in ActionKind)}")
+def decision_filter(request: web.Request) -> store.DecisionFilter:
+    """The filters of a search or an export, validated (unknown parameters refused by the caller)."""
+    since, until = time_range(request)
+    low, high = query_amount(request, "notional_min"), query_amount(request, "notional_max")
+    if low is not None and high is not None and low > high:
+        raise invalid("notional_max", "must not be below notional_min")
     return store.DecisionFilter(
-        customer_id=customer_id,
-        outcome=q.get("outcome"),
-        action_kind=q.get("action_kind"),
-        reason=q.get("reason"),
-        since=_time(request, "since"),
-        until=_time(request, "until"),
+        customer_id=query_uuid(request, "customer_id"),
+        outcome=query_choice(request, "outcome", (o.value for o in Outcome)),
+        action_kind=query_choice(request, "action_kind", (k.value for k in ActionKind)),
+        reason=query_pattern(request, "reason", _CODE, "a reason code such as unknown_symbol"),
+        rule_id=query_pattern(request, "rule_id", _CODE, "a rule id such as core.instrument.unknown_symbol"),
+        country=query_pattern(request, "country", r"[A-Z]{2}(-[A-Z0-9]{1,3})?", "a code such as KR or US-NY"),
+        asset=query_pattern(request, "asset", r"[A-Z0-9]{1,20}", "an asset such as BTC"),
+        notional_min=low,
+        notional_max=high,
+        review_status=query_choice(request, "review_status", REVIEW_STATUSES),
+        since=since,
+        until=until,
+        sort="asc" if query_choice(request, "sort", ("desc", "asc")) == "asc" else "desc",
     )
 
 
 @routes.get("/admin/v1/decisions")
 async def list_decisions(request: web.Request) -> web.Response:
-    require(request, Permission.READ_DECISIONS)
-    flt = _filter(request)
+    role = require(request, Permission.READ_DECISIONS)
+    check_params(request, FILTERS | _PAGING | UNMASK_PARAMS)
+    flt = decision_filter(request)
     limit = page_limit(request)
+    viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
         try:
             rows, next_cursor = await store.search(conn, flt, limit, request.query.get("cursor"))
         except store.BadCursor as exc:
-            raise _invalid("cursor", str(exc)) from exc
-    return json_response({"decisions": rows, "next_cursor": next_cursor})
+            raise invalid("cursor", str(exc)) from exc
+    return json_response(
+        {"decisions": [viewer.present("decision", r) for r in rows], "next_cursor": next_cursor}
+    )
+
+
+# Registered before /decisions/{decision_id}, which would otherwise take "export" for an id.
+@routes.get("/admin/v1/decisions/export")
+async def export_decisions(request: web.Request) -> web.StreamResponse:
+    role = require(request, Permission.EXPORT_DECISIONS)
+    check_params(request, FILTERS | UNMASK_PARAMS | {"format"})
+    fmt = query_choice(request, "format", CONTENT_TYPES)
+    if fmt is None:
+        raise invalid("format", f"required: one of {', '.join(CONTENT_TYPES)}")
+    flt = decision_filter(request)
+    viewer = await viewer_for(request, role)
+    return await stream_decisions(request, viewer, flt, fmt)
 
 
 @routes.get("/admin/v1/decisions/{decision_id}")
 async def get_decision(request: web.Request) -> web.Response:
-    require(request, Permission.READ_DECISIONS)
+    role = require(request, Permission.READ_DECISIONS)
+    check_params(request, UNMASK_PARAMS)
     decision_id = path_uuid(request, "decision_id")
+    viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
         decision = await store.get(conn, decision_id)
     if decision is None:
         raise AdminError(404, "not_found", "No decision with that id.")
-    return json_response(decision)
+    return json_response(viewer.present("decision", decision))

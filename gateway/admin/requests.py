@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
@@ -31,7 +31,7 @@ def require(request: web.Request, permission: Permission) -> str:
     return role
 
 
-async def read_json(request: web.Request, model: type[M]) -> M:
+async def read_json_body(request: web.Request) -> Any:
     if request.content_type != "application/json":
         raise AdminError(415, "unsupported_content_type", "Content-Type must be application/json.")
     try:
@@ -39,14 +39,23 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     except web.HTTPRequestEntityTooLarge as exc:
         raise AdminError(413, "body_too_large", "Request body is larger than allowed.") from exc
     try:
-        data = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise AdminError(400, "invalid_json", f"Body is not valid JSON: {exc}") from exc
+
+
+def validation_error(exc: ValidationError) -> AdminError:
+    """Field-level problems, without echoing the input (it may be personal data)."""
+    details = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
+    return AdminError(422, "validation_failed", "The request body is not valid.", details)
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    data = await read_json_body(request)
     try:
         return model.model_validate(data, strict=False)
     except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
-        raise AdminError(422, "validation_failed", "The request body is not valid.", details) from exc
+        raise validation_error(exc) from exc
 
 
 def path_uuid(request: web.Request, name: str) -> uuid.UUID:

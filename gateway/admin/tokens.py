@@ -12,13 +12,41 @@ class Permission(enum.StrEnum):
     READ_CUSTOMERS = "customers:read"
     MANAGE_CUSTOMERS = "customers:write"
     MANAGE_KEYS = "keys:write"
+    VERIFY_KYC = "kyc:verify"
+    READ_RULES = "rules:read"
+    MANAGE_RULES = "rules:write"
+    VERIFY_AUDIT = "audit:verify"
+    EXPORT_DECISIONS = "decisions:export"
+    UNMASK_PERSONAL_DATA = "personal_data:unmask"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "auditor": frozenset({Permission.READ_DECISIONS, Permission.READ_CUSTOMERS}),
-    "operator": frozenset({Permission.READ_CUSTOMERS, Permission.MANAGE_CUSTOMERS, Permission.MANAGE_KEYS}),
-    "compliance_officer": frozenset({Permission.READ_DECISIONS, Permission.READ_CUSTOMERS}),
+    "auditor": frozenset({Permission.READ_DECISIONS, Permission.READ_CUSTOMERS, Permission.READ_RULES}),
+    "operator": frozenset(
+        {
+            Permission.READ_CUSTOMERS,
+            Permission.MANAGE_CUSTOMERS,
+            Permission.MANAGE_KEYS,
+            Permission.READ_RULES,
+            Permission.MANAGE_RULES,
+        }
+    ),
+    "compliance_officer": frozenset(
+        {Permission.READ_DECISIONS, Permission.READ_CUSTOMERS, Permission.READ_RULES, Permission.VERIFY_KYC}
+    ),
 }
+
+
+# The audit trail: auditors and officers verify and export; only officers may unmask one
+# customer's personal data (and that access is logged).
+_AUDIT_PERMISSIONS = {
+    "auditor": {Permission.VERIFY_AUDIT, Permission.EXPORT_DECISIONS},
+    "compliance_officer": {
+        Permission.VERIFY_AUDIT, Permission.EXPORT_DECISIONS, Permission.UNMASK_PERSONAL_DATA,
+    },
+}  # fmt: skip
+for _role, _granted in _AUDIT_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 
 
 class AdminTokens:

@@ -31,19 +31,27 @@ class IssuedKey:
     created_at: datetime
 
 
-_CUSTOMER_FIELDS = "id::text AS id, reference, status, created_at, updated_at"
+_CUSTOMER_FIELDS = (
+    "id::text AS id, reference, status, customer_type, residence_country, residence_region,"
+    " nationality, created_at, updated_at"
+)
+# Fields an operator may set when creating or changing a customer.
+CUSTOMER_COLUMNS = ("status", "customer_type", "residence_country", "residence_region", "nationality")
 _KEY_FIELDS = (
     "id::text AS id, customer_id::text AS customer_id, api_key, label, status, created_at, revoked_at"
 )
 
 
-async def create_customer(conn: asyncpg.Connection, reference: str, status: str) -> dict[str, Any]:
+async def create_customer(conn: asyncpg.Connection, reference: str, fields: dict[str, Any]) -> dict[str, Any]:
+    columns = [c for c in CUSTOMER_COLUMNS if c in fields]
+    placeholders = ", ".join(f"${i}" for i in range(3, len(columns) + 3))
     try:
         row = await conn.fetchrow(
-            f"INSERT INTO customers (id, reference, status) VALUES ($1, $2, $3) RETURNING {_CUSTOMER_FIELDS}",
+            f"""INSERT INTO customers (id, reference{"".join(", " + c for c in columns)})
+                VALUES ($1, $2{", " + placeholders if columns else ""}) RETURNING {_CUSTOMER_FIELDS}""",
             uuid.uuid4(),
             reference,
-            status,
+            *(fields[c] for c in columns),
         )
     except asyncpg.UniqueViolationError as exc:
         raise Conflict(f"a customer with reference {reference!r} exists") from exc
@@ -72,13 +80,15 @@ async def list_customers(conn: asyncpg.Connection, limit: int, after: str | None
     return [dict(r) for r in rows]
 
 
-async def set_customer_status(
-    conn: asyncpg.Connection, customer_id: uuid.UUID, status: str
+async def update_customer(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, fields: dict[str, Any]
 ) -> dict[str, Any]:
+    columns = [c for c in CUSTOMER_COLUMNS if c in fields]
+    assignments = "".join(f", {c} = ${i}" for i, c in enumerate(columns, start=2))
     row = await conn.fetchrow(
-        f"UPDATE customers SET status = $2, updated_at = now() WHERE id = $1 RETURNING {_CUSTOMER_FIELDS}",
+        f"UPDATE customers SET updated_at = now(){assignments} WHERE id = $1 RETURNING {_CUSTOMER_FIELDS}",
         customer_id,
-        status,
+        *(fields[c] for c in columns),
     )
     if row is None:
         raise NotFound("no such customer")

@@ -128,7 +128,7 @@ async def test_unknown_route_answers_json(http: aiohttp.ClientSession, base_url:
 async def test_exchange_info_lists_catalogue(http: aiohttp.ClientSession, base_url: str) -> None:
     _, info = await _get(http, f"{base_url}/api/v3/exchangeInfo", GATEWAY_HEADERS)
     symbols = {s["symbol"]: s for s in info["symbols"]}
-    assert set(symbols) == {"BTCUSDT", "ETHUSDT", "XRPUSDT", "ETHBTC", "XMRUSDT", "USDCUSDT"}
+    assert set(symbols) == {"BTCUSDT", "ETHUSDT", "XRPUSDT", "ETHBTC", "XMRUSDT", "USDCUSDT", "STKNUSDT", "ICOTUSDT"}
     btc = symbols["BTCUSDT"]
     assert btc["status"] == "TRADING" and {"LIMIT", "MARKET"} <= set(btc["orderTypes"])
     assert {f["filterType"] for f in btc["filters"]} >= {"PRICE_FILTER", "LOT_SIZE", "NOTIONAL"}

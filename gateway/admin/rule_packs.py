@@ -1,0 +1,90 @@
+"""Admin: rule packs — list versions, show one, diff two, reload from disk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import appkeys as K
+from gateway.admin.errors import AdminError, json_response
+from gateway.admin.requests import require
+from gateway.admin.tokens import Permission
+from gateway.rulestate import remember_version
+from rules.book import RuleBook, diff
+from rules.loader import PackError, book_from_content
+
+routes = web.RouteTableDef()
+
+
+async def _stored(request: web.Request, version: str) -> RuleBook:
+    state = request.app[K.RULES]
+    if version == state.book.version:
+        return state.book
+    async with request.app[K.POOL].acquire() as conn:
+        content = await conn.fetchval("SELECT content FROM rule_pack_versions WHERE version = $1", version)
+    if content is None:
+        raise AdminError(404, "not_found", f"No rule pack version {version!r}.")
+    return book_from_content(content)
+
+
+@routes.get("/admin/v1/rule-packs")
+async def list_packs(request: web.Request) -> web.Response:
+    require(request, Permission.READ_RULES)
+    state = request.app[K.RULES]
+    settings = request.app[K.SETTINGS]
+    async with request.app[K.POOL].acquire() as conn:
+        rows = await conn.fetch("SELECT version, loaded_at FROM rule_pack_versions ORDER BY loaded_at DESC")
+    return json_response(
+        {
+            "active": state.book.version,
+            "home_country": settings.home_country,
+            "as_of": settings.rules_as_of,
+            "licences_held": sorted(settings.licences_held),
+            "versions": [dict(r) for r in rows],
+        }
+    )
+
+
+@routes.get("/admin/v1/rule-packs/{version}")
+async def show_pack(request: web.Request) -> web.Response:
+    require(request, Permission.READ_RULES)
+    book = await _stored(request, request.match_info["version"])
+    packs: dict[str, Any] = {country: pack.model_dump(mode="json") for country, pack in book.packs.items()}
+    return json_response(
+        {
+            "version": book.version,
+            "active": book.version == request.app[K.RULES].book.version,
+            "packs": packs,
+            "assets": {asset: cls.value for asset, cls in sorted(book.assets.items())},
+        }
+    )
+
+
+@routes.get("/admin/v1/rule-packs/{version}/diff/{other}")
+async def diff_packs(request: web.Request) -> web.Response:
+    require(request, Permission.READ_RULES)
+    old = await _stored(request, request.match_info["version"])
+    new = await _stored(request, request.match_info["other"])
+    return json_response({"from": old.version, "to": new.version, **diff(old.all_rules(), new.all_rules())})
+
+
+@routes.post("/admin/v1/rule-packs/reload")
+async def reload_packs(request: web.Request) -> web.Response:
+    """Load the files again; a pack that fails validation is refused and the running one stays."""
+    require(request, Permission.MANAGE_RULES)
+    state = request.app[K.RULES]
+    try:
+        book = state.load()
+    except PackError as exc:
+        raise AdminError(
+            422,
+            "validation_failed",
+            "The rule pack on disk is not valid; the running pack stays in force.",
+            [{"file": exc.file, "problem": p} for p in exc.problems],
+        ) from exc
+    previous = state.book.version
+    async with request.app[K.POOL].acquire() as conn:
+        await remember_version(conn, book)
+    state.switch(book)
+    return json_response({"version": book.version, "previous": previous, "changed": book.version != previous})

@@ -1,0 +1,59 @@
+"""KYC use cases shared by the admin API and demo seeding: submitting an identity (which
+sends its verification back to pending) and verifying it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import asyncpg
+
+from gateway.sealing import SecretBox, derive_key
+from gateway.store import kyc as store
+from kyc import verification as states
+from kyc.errors import IllegalTransition
+from kyc.hashing import national_id_hash
+from kyc.identity import IdentityIn
+
+IDENTITY_HASH_PURPOSE = "kyc.national_id_hash"
+ACCOUNT_HASH_PURPOSE = "kyc.bank_account_hash"
+
+
+async def submit_identity(
+    conn: asyncpg.Connection,
+    box: SecretBox,
+    secret_key_b64: str,
+    customer_id: uuid.UUID,
+    identity: IdentityIn,
+    *,
+    by: str,
+    at: datetime,
+) -> int:
+    """Store the identity (a new version) and set its verification to pending: new or
+    changed identity data must be checked again before it counts. Raises Conflict on a
+    duplicate identity, NotFound for an unknown customer. Call inside a transaction."""
+    key = derive_key(secret_key_b64, IDENTITY_HASH_PURPOSE)
+    id_hash = national_id_hash(key, identity.national_id.validated()) if identity.national_id else None
+    version = await store.save_identity(conn, box, customer_id, identity, id_hash, by=by, at=at)
+    current = await store.load_verification(conn, customer_id)
+    pending = states.submit(by=by, at=at) if current is None else states.resubmit(current, by=by, at=at)
+    await store.save_verification(conn, customer_id, pending, at)
+    return version
+
+
+async def verify(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    *,
+    by: str,
+    at: datetime,
+    level: str,
+    valid_until: date | None = None,
+    note: str | None = None,
+) -> states.Verification:
+    current = await store.load_verification(conn, customer_id)
+    if current is None:
+        raise IllegalTransition("no identity has been submitted for this customer")
+    verified = states.verify(current, by=by, at=at, level=level, valid_until=valid_until, note=note)
+    await store.save_verification(conn, customer_id, verified, at)
+    return verified

@@ -1,0 +1,60 @@
+"""The rule book a replica decides with, and how it is swapped without a restart."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import asyncpg
+
+from gateway.settings import Settings
+from policy.core_stages import core_stages
+from policy.pipeline import Pipeline
+from rules.book import RuleBook
+from rules.kyc_stage import KycStage
+from rules.loader import load_rule_book
+from rules.stage import CountryRulesStage
+
+log = logging.getLogger(__name__)
+
+
+def build_pipeline(book: RuleBook, settings: Settings) -> Pipeline:
+    stages = [
+        *core_stages(),
+        CountryRulesStage(
+            book, settings.home_country, settings.licences_held, settings.rules_as_of
+        ),
+        KycStage(book, settings.home_country, settings.rules_as_of),
+    ]
+    return Pipeline(stages, book.version)
+
+
+def load_book(settings: Settings) -> RuleBook:
+    """The packs from GATEWAY_RULES_DIR, or those shipped with the product."""
+    return load_rule_book(Path(settings.rules_dir) if settings.rules_dir else None)
+
+
+class RuleState:
+    """The running book and its pipeline. Replaced whole, never edited: a request that
+    started with one version finishes with it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.book = self.load()
+        self.pipeline = build_pipeline(self.book, settings)
+
+    def load(self) -> RuleBook:
+        return load_book(self._settings)
+
+    def switch(self, book: RuleBook) -> None:
+        self.book = book
+        self.pipeline = build_pipeline(book, self._settings)
+        log.info("rule pack %s in force", book.version)
+
+
+async def remember_version(conn: asyncpg.Connection, book: RuleBook) -> None:
+    await conn.execute(
+        "INSERT INTO rule_pack_versions (version, content) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        book.version,
+        book.content,
+    )

@@ -1,0 +1,194 @@
+"""KYC records in Postgres: identities (sealed), verification, real-name bank accounts.
+
+Personal fields are sealed with the installation's key before they reach SQL; what stays
+in clear is what the rules need (types, flags, expiry dates) and keyed hashes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from gateway.sealing import SecretBox
+from gateway.store.customers import Conflict, NotFound
+from kyc.identity import IdentityIn
+from kyc.verification import HistoryEntry, Verification, VerificationStatus
+
+
+@dataclass(frozen=True)
+class StoredIdentity:
+    customer_id: str
+    version: int
+    personal: dict[str, Any]  # the unsealed document: handle as personal data
+    pep: bool
+    risk_rating: str
+    document_expiry: date | None
+    updated_at: datetime
+    updated_by: str
+
+
+def _identity_document(identity: IdentityIn) -> bytes:
+    """Everything in the identity, secrets revealed, as JSON: this is what gets sealed."""
+    data = identity.model_dump(mode="json")
+    if identity.national_id is not None:
+        data["national_id"]["number"] = identity.national_id.number.get_secret_value()
+    if identity.identity_document is not None:
+        data["identity_document"]["number"] = identity.identity_document.number.get_secret_value()
+    return orjson.dumps(data)
+
+
+async def save_identity(
+    conn: asyncpg.Connection,
+    box: SecretBox,
+    customer_id: uuid.UUID,
+    identity: IdentityIn,
+    national_id_hash: str | None,
+    *,
+    by: str,
+    at: datetime,
+) -> int:
+    """Insert or replace the identity, keep the old one in history; returns the version."""
+    sealed = box.seal(_identity_document(identity).decode(), bound_to=f"identity:{customer_id}")
+    document = identity.identity_document
+    try:
+        version = await conn.fetchval(
+            """INSERT INTO kyc_identities AS k (customer_id, version, sealed, national_id_hash,
+                   national_id_type, document_expiry, pep, risk_rating, updated_at, updated_by)
+               VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (customer_id) DO UPDATE SET version = k.version + 1,
+                   sealed = EXCLUDED.sealed, national_id_hash = EXCLUDED.national_id_hash,
+                   national_id_type = EXCLUDED.national_id_type,
+                   document_expiry = EXCLUDED.document_expiry, pep = EXCLUDED.pep,
+                   risk_rating = EXCLUDED.risk_rating, updated_at = EXCLUDED.updated_at,
+                   updated_by = EXCLUDED.updated_by
+               RETURNING version""",
+            customer_id,
+            sealed,
+            national_id_hash,
+            identity.national_id.type if identity.national_id else None,
+            document.expiry_date if document else None,
+            identity.pep,
+            identity.risk_rating.value,
+            at,
+            by,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict("this national id is already registered to another customer") from exc
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFound("no such customer") from exc
+    await conn.execute(
+        """INSERT INTO kyc_identity_history
+               (customer_id, version, sealed, national_id_hash, changed_at, changed_by)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        customer_id, version, sealed, national_id_hash, at, by,
+    )  # fmt: skip
+    await conn.execute(
+        """UPDATE customers SET customer_type = $2, nationality = $3, residence_country = $4,
+               residence_region = $5, updated_at = $6 WHERE id = $1""",
+        customer_id, identity.customer_type.value, identity.nationality, identity.residence_country,
+        identity.residence_region, at,
+    )  # fmt: skip
+    return int(version)
+
+
+async def load_identity(
+    conn: asyncpg.Connection, box: SecretBox, customer_id: uuid.UUID
+) -> StoredIdentity | None:
+    row = await conn.fetchrow("SELECT * FROM kyc_identities WHERE customer_id = $1", customer_id)
+    if row is None:
+        return None
+    personal = orjson.loads(box.open(row["sealed"], bound_to=f"identity:{customer_id}"))
+    return StoredIdentity(
+        str(customer_id), row["version"], personal, row["pep"], row["risk_rating"],
+        row["document_expiry"], row["updated_at"], row["updated_by"],
+    )  # fmt: skip
+
+
+async def load_verification(conn: asyncpg.Connection, customer_id: uuid.UUID) -> Verification | None:
+    row = await conn.fetchrow("SELECT * FROM kyc_verifications WHERE customer_id = $1", customer_id)
+    if row is None:
+        return None
+    return Verification(
+        VerificationStatus(row["status"]), row["level"], row["verified_by"], row["verified_at"],
+        row["valid_until"], row["note"],
+    )  # fmt: skip
+
+
+async def save_verification(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, verification: Verification, at: datetime
+) -> None:
+    """Write the new state and append its newest history entry (the one this change made)."""
+    await conn.execute(
+        """INSERT INTO kyc_verifications (customer_id, status, level, verified_by, verified_at,
+               valid_until, note, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (customer_id) DO UPDATE SET status = EXCLUDED.status, level = EXCLUDED.level,
+               verified_by = EXCLUDED.verified_by, verified_at = EXCLUDED.verified_at,
+               valid_until = EXCLUDED.valid_until, note = EXCLUDED.note, updated_at = EXCLUDED.updated_at""",
+        customer_id, verification.status.value, verification.level, verification.verified_by,
+        verification.verified_at, verification.valid_until, verification.note, at,
+    )  # fmt: skip
+    entry: HistoryEntry = verification.history[-1]
+    await conn.execute(
+        """INSERT INTO kyc_verification_history
+               (customer_id, at, by_whom, from_status, to_status, level, note)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        customer_id, entry.at, entry.by, entry.from_status.value if entry.from_status else None,
+        entry.to_status.value, entry.level, entry.note,
+    )  # fmt: skip
+
+
+async def verification_history(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT at, by_whom AS by, from_status, to_status, level, note
+             FROM kyc_verification_history WHERE customer_id = $1 ORDER BY seq""",
+        customer_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def add_bank_account(
+    conn: asyncpg.Connection,
+    box: SecretBox,
+    customer_id: uuid.UUID,
+    fields: dict[str, Any],
+    account_hash: str,
+    *,
+    by: str,
+    at: datetime,
+) -> dict[str, Any]:
+    account_id = uuid.uuid4()
+    sealed = box.seal(
+        orjson.dumps(
+            {"account_number": fields["account_number"], "holder_name": fields["holder_name"]}
+        ).decode(),
+        bound_to=f"bank_account:{account_id}",
+    )
+    try:
+        row = await conn.fetchrow(
+            """INSERT INTO bank_accounts (id, customer_id, currency, bank_code, partner_bank, sealed,
+                   account_hash, holder_confirmed, holder_name_matches, created_at, created_by)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               RETURNING id::text AS id, currency, bank_code, partner_bank, holder_confirmed,
+                         holder_name_matches, status, created_at""",
+            account_id, customer_id, fields["currency"], fields["bank_code"], fields["partner_bank"],
+            sealed, account_hash, fields["holder_confirmed"], fields["holder_name_matches"], at, by,
+        )  # fmt: skip
+    except asyncpg.UniqueViolationError as exc:
+        raise Conflict("this account is already on the customer's record") from exc
+    return dict(row)
+
+
+async def bank_accounts(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """SELECT id::text AS id, currency, bank_code, partner_bank, holder_confirmed,
+                  holder_name_matches, status, created_at
+             FROM bank_accounts WHERE customer_id = $1 ORDER BY created_at""",
+        customer_id,
+    )
+    return [dict(r) for r in rows]

@@ -1,0 +1,169 @@
+"""The KYC record over the admin API: validated with field-level errors, nothing stored on
+a refusal, duplicates caught by a keyed hash, personal data sealed and masked."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import Gateway
+from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, admin, identity_body, new_customer, signed
+
+pytestmark = pytest.mark.asyncio
+# A synthetic Korean resident registration number with a valid checksum (born 1990-05-17).
+VALID_RRN = "900517-1234566"
+
+
+def _rrn_identity(**overrides: Any) -> dict[str, Any]:
+    body = identity_body()
+    body["national_id"] = {"country": "KR", "type": "rrn", "number": VALID_RRN}
+    body.update(overrides)
+    return body
+
+
+async def _fresh_customer(http: aiohttp.ClientSession, gateway: Gateway, reference: str) -> str:
+    status, customer = await admin(http, gateway.url, "POST", "/admin/v1/customers", json={"reference": reference})
+    assert status == 201
+    return str(customer["id"])
+
+
+BAD_IDENTITIES = [
+    ("bad-rrn-checksum", {"national_id": {"country": "KR", "type": "rrn", "number": "900517-1234567"}}, "national_id.number"),
+    ("impossible-birth-date", {"date_of_birth": "1990-02-30"}, "date_of_birth"),
+    ("birth-date-in-future", {"date_of_birth": "2999-01-01"}, "date_of_birth"),
+    ("unknown-country", {"nationality": "XX"}, "nationality"),
+    ("missing-legal-name", {"legal_name": None}, "legal_name"),
+    ("missing-document", {"identity_document": None}, "identity_document"),
+    ("us-without-state", {"residence_country": "US"}, "residence_region"),
+    ("rrn-not-matching-birth-date", {"date_of_birth": "1991-05-17", "national_id": {"country": "KR", "type": "rrn", "number": VALID_RRN}}, "national_id"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "field"), [c[1:] for c in BAD_IDENTITIES], ids=[c[0] for c in BAD_IDENTITIES])
+async def test_bad_identity_is_refused_by_field_and_nothing_stored(
+    gateway: Gateway, http: aiohttp.ClientSession, overrides: dict[str, Any], field: str
+) -> None:
+    customer_id = await _fresh_customer(http, gateway, "badid")
+    body = identity_body()
+    body.update(overrides)
+    if body.get("legal_name") is None:
+        del body["legal_name"]
+    status, answer = await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=body)
+    assert status == 422, answer
+    assert field in [d["field"] for d in answer["error"]["details"]]
+    assert "1234567" not in str(answer) and "1990-02-30" not in str(answer), "errors do not echo personal data"
+    for table in ("kyc_identities", "kyc_identity_history", "kyc_verifications"):
+        assert await gateway.pool.fetchval(f"SELECT count(*) FROM {table}") == 0
+
+
+async def test_one_identity_cannot_be_two_customers(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    first = await _fresh_customer(http, gateway, "first")
+    second = await _fresh_customer(http, gateway, "second")
+    status, _ = await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{first}/identity", json=_rrn_identity())
+    assert status == 200
+    # The same number written another way is the same identity.
+    again = _rrn_identity(national_id={"country": "KR", "type": "rrn", "number": VALID_RRN.replace("-", "")})
+    status, answer = await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{second}/identity", json=again)
+    assert status == 409 and answer["error"]["details"][0]["field"] == "national_id.number"
+    assert await gateway.pool.fetchval("SELECT count(*) FROM kyc_identities") == 1
+
+
+async def test_identity_is_sealed_masked_and_unmasked_only_with_a_logged_reason(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    customer_id = await _fresh_customer(http, gateway, "sealed")
+    status, _ = await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=_rrn_identity())
+    assert status == 200
+    raw = await gateway.pool.fetchrow("SELECT * FROM kyc_identities")
+    assert b"Kim" not in raw["sealed"] and VALID_RRN.replace("-", "").encode() not in raw["sealed"]
+    assert VALID_RRN.replace("-", "") not in (raw["national_id_hash"] or "")
+
+    for token in (AUDITOR_TOKEN, OFFICER_TOKEN, "test-operator-token"):
+        status, shown = await admin(http, gateway.url, "GET", f"/admin/v1/customers/{customer_id}/identity", token=token)
+        assert status == 200 and shown["masked"]
+        text = str(shown)
+        assert "Kim Minjun" not in text and "9005171234566" not in text and "1990-05-17" not in text
+        assert shown["identity"]["birth_year"] == 1990
+
+    path = f"/admin/v1/customers/{customer_id}/identity?unmask={customer_id}"
+    status, answer = await admin(http, gateway.url, "GET", path, token=OFFICER_TOKEN)
+    assert status == 422 and answer["error"]["details"][0]["field"] == "justification", "unmasking needs a reason"
+    status, answer = await admin(http, gateway.url, "GET", path, token=AUDITOR_TOKEN)
+    assert status == 403 and answer["error"]["code"] == "forbidden"
+    reason = "&justification=STR%20review%20case%2042"
+    status, shown = await admin(http, gateway.url, "GET", path + reason, token=OFFICER_TOKEN)
+    assert status == 200 and not shown["masked"] and shown["identity"]["legal_name"] == "Kim Minjun"
+    logged = await gateway.pool.fetchval(
+        "SELECT count(*) FROM audit_events WHERE kind = 'personal_data.unmasked' AND subject_id = $1", customer_id
+    )
+    assert logged == 1
+
+
+async def test_verification_history_and_resubmission(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    customer_id = await _fresh_customer(http, gateway, "history")
+    await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=identity_body())
+    path = f"/admin/v1/customers/{customer_id}/verification"
+    status, answer = await admin(http, gateway.url, "POST", path, json={"decision": "verify", "level": "full"})
+    assert status == 403, "operators submit; compliance officers verify"
+    status, answer = await admin(http, gateway.url, "POST", path, token=OFFICER_TOKEN, json={"decision": "verify", "level": "gold"})
+    assert status == 422 and answer["error"]["details"][0]["field"] == "level"
+    status, answer = await admin(http, gateway.url, "POST", path, token=OFFICER_TOKEN, json={"decision": "reject"})
+    assert status == 422, "a rejection needs a note"
+    status, answer = await admin(http, gateway.url, "POST", path, token=OFFICER_TOKEN, json={"decision": "verify", "level": "full"})
+    assert status == 200 and answer["status"] == "verified" and answer["verified_by"].startswith("admin:compliance_officer:")
+    # Changed identity data goes back to pending: it must be checked again.
+    await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=identity_body(risk_rating="high"))
+    status, answer = await admin(http, gateway.url, "GET", path, token=AUDITOR_TOKEN)
+    assert answer["status"] == "pending"
+    assert [(h["from_status"], h["to_status"]) for h in answer["history"]] == [
+        (None, "pending"), ("pending", "verified"), ("verified", "pending"),
+    ]
+    assert await gateway.pool.fetchval("SELECT count(*) FROM kyc_identity_history WHERE customer_id = $1::uuid", customer_id) == 2
+    events = await gateway.pool.fetchval("SELECT count(*) FROM audit_events WHERE kind = 'kyc.changed' AND subject_id = $1", customer_id)
+    assert events == 3
+
+
+BANK_CASES = [
+    ("hangul-name-matches", "김민준", True, 201),
+    ("latin-name-other-order", "MINJUN KIM", True, 201),
+    ("someone-else", "Lee Seoyeon", True, 422),
+]
+
+
+@pytest.mark.parametrize(("holder", "confirmed", "status"), [c[1:] for c in BANK_CASES], ids=[c[0] for c in BANK_CASES])
+async def test_real_name_bank_account(gateway: Gateway, http: aiohttp.ClientSession, holder: str, confirmed: bool, status: int) -> None:
+    customer_id = await _fresh_customer(http, gateway, "banked")
+    await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=identity_body())
+    account = {"currency": "KRW", "bank_code": "SHINHAN", "account_number": "110-123-456789",
+               "holder_name": holder, "holder_confirmed": confirmed}  # fmt: skip
+    got, answer = await admin(http, gateway.url, "POST", f"/admin/v1/customers/{customer_id}/bank-accounts", json=account)
+    assert got == status, answer
+    stored = await gateway.pool.fetchval("SELECT count(*) FROM bank_accounts")
+    if status == 201:
+        assert stored == 1 and answer["holder_name_matches"] and "account_number" not in answer
+        sealed = await gateway.pool.fetchval("SELECT sealed FROM bank_accounts")
+        assert b"123-456789" not in sealed
+    else:
+        assert stored == 0 and answer["error"]["details"][0]["field"] == "holder_name"
+
+
+async def test_personal_data_never_in_logs_metrics_or_decisions(
+    gateway: Gateway, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    identity = _rrn_identity(legal_name="Park Jiwoo Unique", native_name="박지우")
+    customer = await new_customer(http, gateway.url, "private", identity=identity)
+    await signed(http, gateway.url, "POST", "/api/v3/order", customer, {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"})
+    await signed(http, gateway.url, "POST", "/api/v3/order", customer, {"symbol": "NOPE", "side": "BUY", "type": "MARKET", "quantity": "1"})
+    async with http.get(gateway.url + "/metrics") as response:
+        metrics = await response.text()
+    secrets = ("Park Jiwoo", "박지우", "9005171234566", VALID_RRN, "1990-05-17", "trader@example.org")
+    rows = await gateway.pool.fetch("SELECT d::text AS row FROM decisions d")
+    events = await gateway.pool.fetch("SELECT e::text AS row FROM audit_events e")
+    for where, text in (("logs", caplog.text), ("metrics", metrics), ("decisions", str([r["row"] for r in rows])),
+                        ("audit events", str([r["row"] for r in events]))):  # fmt: skip
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} in {where}"
