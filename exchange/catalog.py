@@ -4,6 +4,10 @@ To list a new asset, add an `AssetSpec` (with at least one `NetworkSpec`) to `AS
 `SymbolSpec` pairing it with a quote asset to `SYMBOLS`. `tags` carries classification the
 compliance side may care about (privacy coin, stablecoin, and later security/ICO tokens);
 the exchange itself never acts on tags, it only publishes them via `/ops/catalog`.
+
+KRW is fiat on a "BANK" network, as Korean exchanges run it: a deposit "address" is a
+virtual account number at the exchange's bank, and a withdrawal goes to a bank account
+number. Whose account that is (the real-name rule) is the gateway's business, not ours.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class AddressKind(StrEnum):
     TRON = "tron"
     RIPPLE = "ripple"
     MONERO = "monero"
+    BANK_ACCOUNT = "bank_account"
 
 
 # Validation patterns in the spirit of Binance's `addressRegex`; they accept the addresses
@@ -32,6 +37,9 @@ ADDRESS_REGEX: Final[dict[AddressKind, str]] = {
     AddressKind.TRON: r"^T[1-9A-HJ-NP-Za-km-z]{33}$",
     AddressKind.RIPPLE: r"^r[1-9A-HJ-NP-Za-km-z]{24,34}$",
     AddressKind.MONERO: r"^[48][0-9AB][1-9A-HJ-NP-Za-km-z]{93}$",
+    # Korean bank account numbers: 10 to 14 digits, written in hyphenated groups that
+    # differ by bank (e.g. 110-123-456789, 123456-78-901234) or without hyphens.
+    AddressKind.BANK_ACCOUNT: r"^([0-9]{2,6}(-[0-9]{2,8}){1,3}|[0-9]{10,14})$",
 }
 MEMO_REGEX: Final[dict[AddressKind, str]] = {AddressKind.RIPPLE: r"^((?!0)[0-9]{1,10})$"}
 
@@ -62,6 +70,8 @@ class AssetSpec:
     name: str
     networks: tuple[NetworkSpec, ...]
     tags: frozenset[str] = frozenset()
+    # Legal tender (Binance's `isLegalMoney`): ccxt then types the currency as fiat.
+    fiat: bool = False
 
     def network(self, network_id: str | None) -> NetworkSpec | None:
         """The named network, or the default one when `network_id` is empty."""
@@ -161,16 +171,22 @@ ASSETS: Final[tuple[AssetSpec, ...]] = (
         _net("ETH", _ERC20, AddressKind.EVM, "10", "10", multiple="0.0001", default=True,
              contract="0x1c0700000000000000000000000000000000c0a1"),
     ), tags=frozenset({"ico_token"})),
+    # Whole won only; the fee and minimum are those Korean exchanges typically charge
+    # (KRW 1,000 per withdrawal, KRW 5,000 minimum).
+    AssetSpec("KRW", "South Korean Won", (
+        _net("BANK", "Bank transfer (KRW)", AddressKind.BANK_ACCOUNT, "1000", "5000", multiple="1",
+             confirm=1, default=True),
+    ), tags=frozenset({"fiat"}), fiat=True),
 )
 
 
 def _sym(symbol: str, base: str, quote: str, tick: str, step: str, notional: str, seed: str,
-         level: str, max_price: str = "1000000") -> SymbolSpec:
+         level: str, max_price: str = "1000000", max_notional: str = "9000000") -> SymbolSpec:
     return SymbolSpec(
         symbol=symbol, base=base, quote=quote,
         tick_size=_d(tick), min_price=_d(tick), max_price=_d(max_price),
         step_size=_d(step), min_qty=_d(step), max_qty=_d("9000000"),
-        min_notional=_d(notional), max_notional=_d("9000000"),
+        min_notional=_d(notional), max_notional=_d(max_notional),
         seed_price=_d(seed), maker_level_qty=_d(level),
     )
 
@@ -184,6 +200,10 @@ SYMBOLS: Final[tuple[SymbolSpec, ...]] = (
     _sym("USDCUSDT", "USDC", "USDT", "0.0001", "1", "5", "1.0", "100000", max_price="10"),
     _sym("STKNUSDT", "STKN", "USDT", "0.01", "0.01", "5", "25", "1000"),
     _sym("ICOTUSDT", "ICOT", "USDT", "0.0001", "1", "5", "0.2", "100000", max_price="1000"),
+    # Won prices are large: KRW 1,000 ticks above KRW 2m and a KRW 5,000 minimum order,
+    # as on Korean exchanges; the seed is BTCUSDT's 60,000 at about KRW 1,400 per USD.
+    _sym("BTCKRW", "BTC", "KRW", "1000", "0.00001", "5000", "84000000", "0.5",
+         max_price="10000000000", max_notional="10000000000"),
 )
 
 ASSETS_BY_COIN: Final[dict[str, AssetSpec]] = {a.coin: a for a in ASSETS}

@@ -178,7 +178,7 @@ def coin_config(asset: AssetSpec, acc: Account) -> Json:
         "withdrawAllEnable": any(n.withdraw_enable for n in asset.networks),
         "free": fmt(acc.free_of(asset.coin)), "locked": fmt(acc.locked_of(asset.coin)),
         "freeze": fmt(ZERO), "withdrawing": fmt(ZERO), "ipoing": fmt(ZERO),
-        "ipoable": fmt(ZERO), "storage": fmt(ZERO), "isLegalMoney": False, "trading": True,
+        "ipoable": fmt(ZERO), "storage": fmt(ZERO), "isLegalMoney": asset.fiat, "trading": True,
         "networkList": [_network(asset, n) for n in asset.networks],
     }
 

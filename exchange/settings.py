@@ -22,6 +22,7 @@ DEFAULT_STARTING_BALANCES: Final[Mapping[str, Decimal]] = {
     "STKN": Decimal("100"),
     "ICOT": Decimal("10000"),
     "USDC": Decimal("10000"),
+    "KRW": Decimal("10000000"),
 }
 DEFAULT_REQUEST_LOG_SIZE: Final = 10_000
 DEFAULT_HISTORY_LIMIT: Final = 10_000

@@ -155,6 +155,27 @@ async def test_wallet_round_trip(
 
 
 @pytest.mark.asyncio
+async def test_krw_rails_round_trip(clients: ClientFactory) -> None:
+    ex = clients("cust-krw", fetch_currencies=True)
+    markets = await ex.load_markets()
+    krw = ex.currencies["KRW"]
+    assert (krw["type"], list(krw["networks"])) == ("fiat", ["BANK"])
+    assert markets["BTC/KRW"]["precision"]["price"] == 1000
+
+    virtual = await ex.fetch_deposit_address("KRW")
+    assert re.fullmatch(r"[0-9]{3}-[0-9]{6}-[0-9]{5}", virtual["address"])
+    wd = await ex.withdraw("KRW", 50000.5, "110-123-456789")  # ccxt sends whole won
+    (row,) = await ex.fetch_withdrawals("KRW")
+    assert (row["id"], row["amount"], row["address"]) == (wd["id"], 50000, "110-123-456789")
+
+    bought = await ex.create_order("BTC/KRW", "market", "buy", 0.001)
+    assert bought["status"] == "closed" and bought["average"] > 84_000_000
+    balance = await ex.fetch_balance()
+    assert _free(balance, "KRW") == 10_000_000 - 50_000 - 1_000 - D(str(bought["cost"]))
+    assert _free(balance, "BTC") == D("2.001")
+
+
+@pytest.mark.asyncio
 async def test_errors_map_to_ccxt_exceptions(clients: ClientFactory) -> None:
     ex = clients("cust-3")
     await ex.load_markets()
