@@ -1,0 +1,301 @@
+"""Sanctioned-address lists at run time: snapshots stored in Postgres, the one in force
+held in memory on every replica, and refreshed when another process switches it.
+
+- Loading (`load_snapshot`, from the CLI, the admin API or the start-up bootstrap) stores
+  a snapshot and points `sanctions_current` at it, under an advisory lock, in the same
+  transaction as its audit event. A snapshot whose content hash is the current one's
+  changes nothing and says so.
+- `SanctionsList` holds the snapshot in force on this replica. It polls the pointer every
+  GATEWAY_SANCTIONS_REFRESH_SECONDS and swaps in a new snapshot whole, so a request
+  screens against one list from start to end. When a refresh fails it keeps the last good
+  list (counted); when it has never had one, `current` raises `SanctionsUnavailable`:
+  money must not move unscreened, so the caller answers 503.
+
+Parsing and matching are aml.sanctions'; sources are read by gateway/sanctions_sources.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from aml.sanctions import AddressList, Match, load_packaged_snapshot
+from gateway.audit.events import EventKind, EventLog
+from gateway.db import UNAVAILABLE_ERRORS
+from gateway.markets import utcnow
+from gateway.metrics import GatewayMetrics
+from gateway.sanctions_sources import SnapshotError, checked, read_source
+from gateway.store import sanctions as store
+from gateway.store.sanctions import SnapshotInfo
+
+log = logging.getLogger(__name__)
+
+BOOTSTRAP_ACTOR = "system:bootstrap"
+_REFRESH_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError, ValueError)
+
+
+class SanctionsUnavailable(Exception):
+    """No sanctions list is loaded on this replica, so an address cannot be screened."""
+
+
+class SnapshotIntegrityError(ValueError):
+    """A stored snapshot's rows no longer hash to its id: altered after it was loaded."""
+
+
+class LoadOutcome(enum.StrEnum):
+    LOADED = "loaded"  # new content, stored and switched to
+    REACTIVATED = "reactivated"  # content loaded before, switched back to
+    UNCHANGED = "unchanged"  # the content in force already: nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    snapshot: SnapshotInfo
+    outcome: LoadOutcome
+    previous_id: str | None
+    added: int  # distinct addresses listed now and not in the previous snapshot
+    delisted: int  # listed in the previous snapshot and not now
+
+    @property
+    def changed(self) -> bool:
+        return self.outcome is not LoadOutcome.UNCHANGED
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "changed": self.changed,
+            "previous_id": self.previous_id,
+            "added": self.added,
+            "delisted": self.delisted,
+            "snapshot": self.snapshot.as_json(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsSnapshot:
+    """The list in force on this replica; replaced whole, never edited."""
+
+    snapshot_id: str  # == address_list.id; what a decision records
+    list_name: str
+    as_of: date
+    loaded_at: datetime
+    loaded_by: str
+    address_list: AddressList
+
+    @property
+    def address_count(self) -> int:
+        return len(self.address_list)
+
+    def match(self, address: str, network_or_asset: str | None = None) -> Match | None:
+        """None when not listed; `aml.sanctions.MalformedAddress` when it cannot be screened."""
+        return self.address_list.is_listed(address, network_or_asset)
+
+
+@functools.cache
+def packaged_snapshot() -> AddressList:
+    """aml/data/sanctions, parsed once per process."""
+    return load_packaged_snapshot()
+
+
+async def load_snapshot(
+    conn: asyncpg.Connection,
+    source: Path | AddressList,
+    actor: str,
+    *,
+    events: EventLog | None = None,
+) -> LoadResult:
+    """Store `source` (a path read by `read_source`, or a parsed list) and make it current.
+
+    `SnapshotError` when the source is not a valid snapshot: then nothing is stored."""
+    snapshot = checked(source) if isinstance(source, AddressList) else read_source(source)
+    result = await _store(conn, snapshot, actor, events or EventLog(), only_if_empty=False)
+    assert result is not None
+    return result
+
+
+async def bootstrap(conn: asyncpg.Connection, snapshot: AddressList, events: EventLog) -> LoadResult | None:
+    """Load `snapshot` as BOOTSTRAP_ACTOR if no snapshot is current yet, else nothing.
+    Replicas starting together on an empty database load it once: the lock decides."""
+    return await _store(conn, snapshot, BOOTSTRAP_ACTOR, events, only_if_empty=True)
+
+
+async def _store(
+    conn: asyncpg.Connection, snapshot: AddressList, actor: str, events: EventLog, *, only_if_empty: bool
+) -> LoadResult | None:
+    async with events.transaction(conn) as appender:
+        await store.lock(conn)
+        previous = await store.current_id(conn)
+        if only_if_empty and previous is not None:
+            return None
+        now = utcnow()
+        added, delisted = 0, 0
+        if previous == snapshot.id:
+            outcome = LoadOutcome.UNCHANGED
+        else:
+            outcome = LoadOutcome.REACTIVATED
+            if await store.get_snapshot(conn, snapshot.id) is None:
+                await store.insert_snapshot(conn, snapshot, now, actor)
+                outcome = LoadOutcome.LOADED
+            await store.set_current(conn, snapshot.id, now, actor)
+            if previous is None:
+                added = len(snapshot)
+            else:
+                added, delisted = await store.difference(conn, previous, snapshot.id)
+        info = await store.get_snapshot(conn, snapshot.id)
+        assert info is not None
+        result = LoadResult(info, outcome, previous, added, delisted)
+        details = {k: v for k, v in result.as_json().items() if k != "snapshot"}
+        details.update(list=info.list_name, as_of=info.as_of.isoformat(), address_count=info.address_count)
+        if (snapshot.source, snapshot.as_of) != (info.list_name, info.as_of):
+            # Same content under another name or date: the stored snapshot keeps its own.
+            details["requested"] = {"list": snapshot.source, "as_of": snapshot.as_of.isoformat()}
+        await appender.append(
+            EventKind.LIST_SNAPSHOT_LOADED, actor,
+            subject_type="sanctions_snapshot", subject_id=snapshot.id, details=details,
+        )  # fmt: skip
+    return result
+
+
+async def read_snapshot(conn: asyncpg.Connection, snapshot_id: str) -> SanctionsSnapshot:
+    info = await store.get_snapshot(conn, snapshot_id)
+    if info is None:
+        raise SnapshotIntegrityError(f"no sanctions snapshot {snapshot_id}")
+    lists = await store.entries(conn, snapshot_id)
+    address_list = AddressList.from_lists(lists, source=info.list_name, as_of=info.as_of)
+    if address_list.id != snapshot_id:
+        raise SnapshotIntegrityError(f"sanctions snapshot {snapshot_id} hashes to {address_list.id}")
+    return SanctionsSnapshot(
+        snapshot_id, info.list_name, info.as_of, info.loaded_at, info.loaded_by, address_list
+    )
+
+
+class SanctionsList:
+    """The sanctions list in force on this replica (`app[K.SANCTIONS]`)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        metrics: GatewayMetrics,
+        events: EventLog,
+        *,
+        every: float,
+        timeout: float,
+        bootstrap_source: Callable[[], AddressList] | None = packaged_snapshot,
+    ) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._events = events
+        self._every = every
+        self._timeout = timeout
+        self._bootstrap_source = bootstrap_source
+        self._snapshot: SanctionsSnapshot | None = None
+        self._task: asyncio.Task[None] | None = None
+        # One refresh at a time: a background refresh that read the old pointer must not
+        # finish after an admin load's refresh and switch this replica back.
+        self._refreshing = asyncio.Lock()
+        metrics.sanctions_addresses.set(0)
+
+    @property
+    def current(self) -> SanctionsSnapshot:
+        """The snapshot to screen with, or `SanctionsUnavailable` (answer 503, never allow)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise SanctionsUnavailable("no sanctions list is loaded: addresses cannot be screened")
+        return snapshot
+
+    def match(self, address: str, network_or_asset: str | None = None) -> Match | None:
+        """`current.match(...)`: None when not listed; raises `SanctionsUnavailable` or
+        `aml.sanctions.MalformedAddress` when the address cannot be screened."""
+        return self.current.match(address, network_or_asset)
+
+    def is_listed(self, address: str, network_or_asset: str | None = None) -> bool:
+        return self.match(address, network_or_asset) is not None
+
+    async def refresh(self) -> bool:
+        """Load the current snapshot if it is not the one held (bootstrapping an empty
+        database first). False, counted, when it could not; the last good list stays."""
+        try:
+            async with self._refreshing:
+                snapshot = await self._fetch()
+                if snapshot is not None and snapshot is not self._snapshot:
+                    self._switch(snapshot)
+        except _REFRESH_ERRORS as exc:
+            log.warning("sanctions list not refreshed; keeping %s: %r", self._held(), exc)
+            self._metrics.sanctions_refresh_failures.inc()
+            return False
+        except Exception:  # a bug must not stop the refresher (or the start) for good
+            log.exception("sanctions list not refreshed; keeping %s", self._held())
+            self._metrics.sanctions_refresh_failures.inc()
+            return False
+        if snapshot is None:
+            log.warning("no sanctions snapshot is current in the database")
+            self._metrics.sanctions_refresh_failures.inc()
+            return False
+        return True
+
+    async def _fetch(self) -> SanctionsSnapshot | None:
+        async with self._pool.acquire(timeout=self._timeout) as conn:
+            current = await store.current_id(conn)
+            if current is None and self._bootstrap_source is not None:
+                if await bootstrap(conn, self._bootstrap_source(), self._events) is not None:
+                    log.info("empty sanctions store: loaded the packaged snapshot")
+                current = await store.current_id(conn)
+            if current is None:
+                return None
+            held = self._snapshot
+            if held is not None and held.snapshot_id == current:
+                return held
+            return await read_snapshot(conn, current)
+
+    def _held(self) -> str:
+        return self._snapshot.snapshot_id if self._snapshot else "no list"
+
+    def _switch(self, snapshot: SanctionsSnapshot) -> None:
+        previous = self._held()
+        self._snapshot = snapshot
+        metrics = self._metrics
+        metrics.sanctions_addresses.set(snapshot.address_count)
+        metrics.sanctions_as_of.set(datetime.combine(snapshot.as_of, time(), UTC).timestamp())
+        metrics.sanctions_loaded_at.set(snapshot.loaded_at.timestamp())
+        log.info(
+            "sanctions list %s in force (%d addresses, as of %s; was %s)",
+            snapshot.snapshot_id, snapshot.address_count, snapshot.as_of, previous,
+        )  # fmt: skip
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            await self.refresh()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="sanctions-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+__all__ = [
+    "BOOTSTRAP_ACTOR",
+    "LoadOutcome",
+    "LoadResult",
+    "SanctionsList",
+    "SanctionsSnapshot",
+    "SanctionsUnavailable",
+    "SnapshotError",
+    "SnapshotInfo",
+    "load_snapshot",
+    "read_source",
+]

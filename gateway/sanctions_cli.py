@@ -1,0 +1,66 @@
+"""`python -m gateway sanctions load PATH [--actor NAME] | list`.
+
+Both print JSON on stdout and run as the runtime role. `load` exits 2 when the source is
+not a valid snapshot (nothing is stored); running gateways switch to a loaded snapshot at
+their next refresh (GATEWAY_SANCTIONS_REFRESH_SECONDS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway import db
+from gateway.audit.events import EventLog, cli_actor
+from gateway.sanctions import load_snapshot
+from gateway.sanctions_sources import SnapshotError, read_source
+from gateway.settings import Settings
+from gateway.store import sanctions as store
+
+_LIST_LIMIT = 100
+_PATH_HELP = (
+    "a directory with snapshot.toml (as aml/data/sanctions), a directory of"
+    " sanctioned_addresses_<ASSET>.txt files (with --list and --as-of), or a .json snapshot"
+)
+
+
+def add_parser(sub: Any) -> None:
+    sanctions = sub.add_parser("sanctions", help="load and list sanctioned-address list snapshots")
+    commands = sanctions.add_subparsers(dest="sanctions_command", required=True)
+    load = commands.add_parser("load", help="store a snapshot and make it the one in force")
+    load.add_argument("path", type=Path, help=_PATH_HELP)
+    load.add_argument("--actor", help="who loads it, for the audit log (default: cli:user@host)")
+    load.add_argument("--list", dest="list_name", help="the list's name (overrides the source's)")
+    load.add_argument("--as-of", type=date.fromisoformat, help="date of the source data (YYYY-MM-DD)")
+    listing = commands.add_parser("list", help="the stored snapshots, newest first")
+    listing.add_argument("--limit", type=int, default=_LIST_LIMIT)
+
+
+def _print(payload: Any) -> None:
+    sys.stdout.write(orjson.dumps(payload, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.sanctions_command == "load":
+        try:
+            snapshot = read_source(args.path, list_name=args.list_name, as_of=args.as_of)
+        except SnapshotError as exc:
+            _print({"refused": exc.message, "problems": exc.problems})
+            return 2
+    conn = await db.connect(settings.require_database_url())
+    try:
+        if args.sanctions_command == "list":
+            snapshots = await store.list_snapshots(conn, args.limit)
+            _print({"current": await store.current_id(conn), "snapshots": [s.as_json() for s in snapshots]})
+            return 0
+        actor = args.actor or cli_actor()
+        result = await load_snapshot(conn, snapshot, actor, events=EventLog(cli_actor()))
+        _print(result.as_json())
+        return 0
+    finally:
+        await conn.close()
