@@ -15,15 +15,17 @@ from typing import Any
 
 import orjson
 
+from gateway import facts_codec
 from policy.action import Action
 from policy.decision import Verdict
+from policy.facts import Facts
 
 DECISION_COLUMNS = (
     "id", "decided_at", "request_id", "customer_id", "api_key_id", "dialect", "operation",
     "action_kind", "http_method", "path", "symbol", "base_asset", "quote_asset", "asset", "side",
     "order_type", "quantity", "price", "notional", "notional_asset", "address", "network",
     "client_order_id", "outcome", "reasons", "rule_ids", "findings", "rule_pack_version",
-    "decision_micros", "country", "review_status",
+    "decision_micros", "country", "review_status", "facts",
 )  # fmt: skip
 
 UPSTREAM_COLUMNS = ("decision_id", "recorded_at", "http_status", "error", "upstream_micros")
@@ -58,6 +60,9 @@ class DecisionRow:
     # The jurisdiction whose rules decided (e.g. "KR", "US-NY"), once the country rules
     # fill it; an audit filter.
     country: str | None = None
+    # What the pipeline read, kept so the decision can be replayed under another rule-pack
+    # version (gateway/facts_codec.py, gateway/replay.py); None when no facts were gathered.
+    facts: Facts | None = None
 
     def record(self) -> tuple[Any, ...]:
         a, v = self.action, self.verdict
@@ -74,6 +79,7 @@ class DecisionRow:
             a.client_order_id, v.outcome.value, v.reasons, rule_ids,
             orjson.dumps([f.as_json() for f in v.findings], default=str).decode(),
             v.pack_version, self.decision_micros, self.country, None,
+            facts_codec.encode(self.facts, a) if self.facts is not None else None,
         )  # fmt: skip
 
 

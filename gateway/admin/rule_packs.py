@@ -1,15 +1,22 @@
-"""Admin: rule packs — list versions, show one, diff two, reload from disk."""
+"""Admin: rule packs — list versions, show one, diff two, reload from disk, replay logged
+decisions under a version."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway import appkeys as K
+from gateway.admin.disclosure import actor_of
 from gateway.admin.errors import AdminError, json_response
-from gateway.admin.requests import require
+from gateway.admin.exports import audit_connection
+from gateway.admin.requests import MAX_PAGE, read_json, require
 from gateway.admin.tokens import Permission
+from gateway.audit.events import EventKind
+from gateway.replay import UnknownVersion, replay
 from gateway.rulestate import remember_version
 from rules.book import RuleBook, diff
 from rules.loader import PackError, book_from_content
@@ -72,7 +79,7 @@ async def diff_packs(request: web.Request) -> web.Response:
 @routes.post("/admin/v1/rule-packs/reload")
 async def reload_packs(request: web.Request) -> web.Response:
     """Load the files again; a pack that fails validation is refused and the running one stays."""
-    require(request, Permission.MANAGE_RULES)
+    role = require(request, Permission.MANAGE_RULES)
     state = request.app[K.RULES]
     try:
         book = state.load()
@@ -84,7 +91,51 @@ async def reload_packs(request: web.Request) -> web.Response:
             [{"file": exc.file, "problem": p} for p in exc.problems],
         ) from exc
     previous = state.book.version
-    async with request.app[K.POOL].acquire() as conn:
+    changed = book.version != previous
+    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         await remember_version(conn, book)
+        if changed:
+            # Which rules decided is part of the record: the switch is logged with who made it.
+            await log.append(
+                EventKind.RULE_PACK_SWITCHED, actor_of(request, role), subject_type="rule_pack",
+                subject_id=book.version, details={"from": previous, "to": book.version},
+            )  # fmt: skip
     state.switch(book)
-    return json_response({"version": book.version, "previous": previous, "changed": book.version != previous})
+    return json_response({"version": book.version, "previous": previous, "changed": changed})
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime
+    until: AwareDatetime
+    customer_id: uuid.UUID | None = None
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE, description="most changed decisions listed")
+
+
+@routes.post("/admin/v1/rule-packs/{version}/replay")
+async def replay_decisions(request: web.Request) -> web.Response:
+    """Decide the logged decisions of a range again under this version; nothing is written.
+    Per-decision results are decision data, so the role must also read decisions."""
+    role = require(request, Permission.READ_RULES)
+    if not request.app[K.ADMIN_TOKENS].allows(role, Permission.READ_DECISIONS):
+        raise AdminError(403, "forbidden", f"Role {role!r} may not {Permission.READ_DECISIONS.value}.")
+    body = await read_json(request, ReplayRequest)
+    if body.since >= body.until:
+        problem = [{"field": "until", "problem": "must be later than since"}]
+        raise AdminError(400, "validation_failed", "The range is empty.", problem)
+    version = request.match_info["version"]
+    async with audit_connection(request.app) as conn:
+        try:
+            report = await replay(
+                conn, version, body.since, body.until, settings=request.app[K.SETTINGS],
+                customer_id=body.customer_id, limit=body.limit,
+            )  # fmt: skip
+        except UnknownVersion as exc:
+            raise AdminError(404, "not_found", f"No rule pack version {version!r}.") from exc
+        except PackError as exc:
+            raise AdminError(
+                409, "conflict", f"Rule pack version {version!r} no longer validates; it cannot be replayed.",
+                [{"file": exc.file, "problem": p} for p in exc.problems],
+            ) from exc  # fmt: skip
+    return json_response(report.as_json())

@@ -13,6 +13,9 @@ that survives the round trip through Postgres:
   `10000000000000000`), so an integral float becomes an int;
 - everything else JSON already encodes one way (str, int, bool, None, lists).
 
+A column added to a stream after entries were chained (`omit_null`) is left out of the
+entry while it is NULL: the entries written before it existed hash as they did.
+
 The entry is a JSON object with sorted keys: the stream, the chain fields and every
 content column by name. Its SHA-256 is the entry hash (gateway/audit/streams.py).
 """
@@ -74,10 +77,14 @@ def canonical_bytes(
     chain_id: uuid.UUID,
     seq: int,
     prev_hash: bytes,
+    omit_null: frozenset[str] = frozenset(),
 ) -> bytes:
     entry: dict[str, Any] = dict(zip(columns, values, strict=True))
+    for column in omit_null:
+        if entry[column] is None:
+            del entry[column]
     for column in json_columns:
-        value = entry[column]
+        value = entry.get(column)
         if value is not None:
             entry[column] = _json_value(orjson.loads(value) if isinstance(value, str | bytes) else value)
     entry["_stream"] = stream

@@ -22,13 +22,18 @@ class Stream:
     entry_id: str  # the column that names an entry to a person reading a broken link
     columns: tuple[str, ...]  # hashed content, in the order the appender's records hold it
     json_columns: frozenset[str]
+    # Columns added after entries were chained: hashed only when not NULL, so the older
+    # entries, hashed without them, still verify (gateway/audit/canonical.py).
+    late_columns: frozenset[str] = frozenset()
 
     @property
     def copy_columns(self) -> tuple[str, ...]:
         return (*self.columns, *CHAIN_COLUMNS)
 
     def hash(self, values: Sequence[Any], chain_id: uuid.UUID, seq: int, prev_hash: bytes) -> bytes:
-        entry = canonical_bytes(self.name, self.columns, self.json_columns, values, chain_id, seq, prev_hash)
+        entry = canonical_bytes(
+            self.name, self.columns, self.json_columns, values, chain_id, seq, prev_hash, self.late_columns
+        )
         return hashlib.sha256(entry).digest()
 
     def select_list(self) -> str:
@@ -36,7 +41,10 @@ class Stream:
         return ", ".join(f"{c}::text" if c in self.json_columns else c for c in self.columns)
 
 
-DECISIONS = Stream("decisions", "decided_at", "id", DECISION_COLUMNS, frozenset({"findings"}))
+# facts: migration 0006 (replay).
+DECISIONS = Stream(
+    "decisions", "decided_at", "id", DECISION_COLUMNS, frozenset({"findings", "facts"}), frozenset({"facts"})
+)
 UPSTREAM = Stream("upstream_results", "recorded_at", "decision_id", UPSTREAM_COLUMNS, frozenset())
 EVENTS = Stream("audit_events", "occurred_at", "id", EVENT_COLUMNS, frozenset({"details"}))
 STREAMS = (DECISIONS, UPSTREAM, EVENTS)
