@@ -60,6 +60,9 @@ class Wallet:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._seq = 0
+        # (customer, withdrawOrderId) -> the withdrawal it made: a repeated withdrawOrderId
+        # is the same withdrawal, as on Binance, so a retried call cannot pay twice.
+        self._by_order_id: dict[tuple[str, str], Withdrawal] = {}
 
     def _next(self) -> int:
         self._seq += 1
@@ -75,6 +78,12 @@ class Wallet:
         return coin, address, tag
 
     def withdraw(self, account: Account, req: WithdrawRequest) -> Withdrawal:
+        """A new withdrawal, or the existing one when its withdrawOrderId was seen before for
+        this account (answered again; no money moves)."""
+        if req.withdraw_order_id:
+            existing = self._by_order_id.get((account.customer_id, req.withdraw_order_id))
+            if existing is not None:
+                return existing
         asset = asset_of(req.coin)
         spec = network_of(asset, req.network)
         _validate_withdrawal(spec, req)
@@ -99,6 +108,8 @@ class Wallet:
             withdraw_order_id=req.withdraw_order_id or "", name=req.name or "",
         )
         account.withdrawals.append(record)
+        if req.withdraw_order_id:
+            self._by_order_id[(account.customer_id, req.withdraw_order_id)] = record
         return record
 
     def deposit(

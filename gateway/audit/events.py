@@ -42,6 +42,15 @@ class EventKind(enum.StrEnum):
     RULE_PACK_SWITCHED = "rule_pack.switched"
     LIST_SNAPSHOT_LOADED = "list_snapshot.loaded"
     KYC_CHANGED = "kyc.changed"
+    # The hold-and-review queue and report candidates (subject: the original decision, or
+    # the report).
+    REVIEW_APPROVED = "review.approved"
+    REVIEW_REJECTED = "review.rejected"
+    REVIEW_EXPIRED = "review.expired"
+    REVIEW_FORWARDED = "review.forwarded"
+    REVIEW_FORWARD_FAILED = "review.forward_failed"
+    REPORT_FILED = "report.filed"
+    REPORT_DISMISSED = "report.dismissed"
 
 
 def admin_actor(role: str, token: str) -> str:

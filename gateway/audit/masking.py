@@ -46,6 +46,11 @@ FIELDS: dict[str, dict[str, Mask]] = {
     "customer": {"id": _ID, "reference": _NAME},
     "api_key": {"customer_id": _ID, "api_key": _TOKEN},
     "event": {},
+    "hold": {
+        "customer_id": _ID, "api_key_id": _ID, "client_order_id": _TOKEN, "idempotency_key": _TOKEN,
+        "address": _ADDRESS,
+    },
+    "report": {"customer_id": _ID},
 }  # fmt: skip
 # An event's subject_id is personal only when the subject is a person (not a checkpoint).
 PERSONAL_SUBJECTS = frozenset({"customer"})
@@ -54,7 +59,7 @@ VALUE_KEYS: dict[str, Mask] = {
     "address": _ADDRESS, "customer_id": _ID, "reference": _NAME, "name": _NAME,
     "national_id": _TOKEN, "date_of_birth": _TOKEN, "account_number": _TOKEN,
 }  # fmt: skip
-_NESTED = {"decision": "findings", "event": "details"}
+_NESTED = {"decision": "findings", "event": "details", "hold": "findings", "report": "details"}
 CLEAR_ROLES = frozenset({"operator"})
 
 

@@ -1,0 +1,168 @@
+"""Admin: report candidates (CTR/STR) opened by the policy's findings. A compliance
+officer files or dismisses each with a note (history kept, audit event written); auditors
+read and export. Exports stream in constant memory, as decision exports do."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from typing import Any, Literal
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gateway import appkeys as K
+from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, viewer_for
+from gateway.admin.errors import AdminError, json_response
+from gateway.admin.exports import CONTENT_TYPES, audit_connection, csv_cell
+from gateway.admin.queries import check_params, invalid, query_choice, query_uuid, time_range
+from gateway.admin.requests import page_limit, path_uuid, read_json, require
+from gateway.admin.tokens import Permission
+from gateway.audit.masking import Viewer
+from gateway.review import queries, queue
+from gateway.review.store import REPORT_KINDS
+from gateway.store.decisions import BadCursor
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+REPORT_STATUSES = ("open", "filed", "dismissed")
+_FILTERS = frozenset({"kind", "status", "customer_id", "since", "until"})
+_PAGING = frozenset({"limit", "cursor"})
+_BATCH_ROWS = 500
+
+
+class ReportChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["filed", "dismissed"]
+    note: str = Field(min_length=1, max_length=1000)
+
+    @field_validator("note")
+    @classmethod
+    def _not_blank(cls, note: str) -> str:
+        if not note.strip():
+            raise ValueError("a note is required")
+        return note.strip()
+
+
+def report_filter(request: web.Request) -> queries.ReportFilter:
+    since, until = time_range(request)
+    return queries.ReportFilter(
+        kind=query_choice(request, "kind", REPORT_KINDS),
+        status=query_choice(request, "status", REPORT_STATUSES),
+        customer_id=query_uuid(request, "customer_id"),
+        since=since,
+        until=until,
+    )
+
+
+@routes.get("/admin/v1/reports")
+async def list_reports(request: web.Request) -> web.Response:
+    role = require(request, Permission.READ_REPORTS)
+    check_params(request, _FILTERS | _PAGING | UNMASK_PARAMS)
+    flt = report_filter(request)
+    limit = page_limit(request)
+    viewer = await viewer_for(request, role)
+    async with request.app[K.POOL].acquire() as conn:
+        try:
+            rows, next_cursor = await queries.list_reports(conn, flt, limit, request.query.get("cursor"))
+        except BadCursor as exc:
+            raise invalid("cursor", str(exc)) from exc
+    return json_response({"reports": [viewer.present("report", r) for r in rows], "next_cursor": next_cursor})
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [csv_cell(r[f]) for f in queries.REPORT_FIELDS] for r in rows
+    )
+    return buffer.getvalue().encode()
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(row, default=str) + b"\n" for row in rows)
+
+
+# Registered before /reports/{report_id}, which would otherwise take "export" for an id.
+@routes.get("/admin/v1/reports/export")
+async def export_reports(request: web.Request) -> web.StreamResponse:
+    role = require(request, Permission.EXPORT_REPORTS)
+    check_params(request, _FILTERS | UNMASK_PARAMS | {"format"})
+    fmt = query_choice(request, "format", CONTENT_TYPES)
+    if fmt is None:
+        raise invalid("format", f"required: one of {', '.join(CONTENT_TYPES)}")
+    flt = report_filter(request)
+    viewer = await viewer_for(request, role)
+    return await _stream(request, viewer, flt, fmt)
+
+
+async def _stream(
+    request: web.Request, viewer: Viewer, flt: queries.ReportFilter, fmt: str
+) -> web.StreamResponse:
+    sql, args = queries.report_export_query(flt)
+    encode = _csv if fmt == "csv" else _jsonl
+    async with (
+        audit_connection(request.app) as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        cursor = await conn.cursor(sql, *args)
+        batch = await cursor.fetch(_BATCH_ROWS)  # before the answer starts: errors stay admin errors
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": CONTENT_TYPES[fmt],
+                "Content-Disposition": f'attachment; filename="reports.{fmt}"',
+            }
+        )
+        await response.prepare(request)
+        try:
+            if fmt == "csv":
+                await response.write(_csv([{f: f for f in queries.REPORT_FIELDS}]))
+            while batch:
+                await response.write(
+                    encode([viewer.present("report", queries.decoded_report(r)) for r in batch])
+                )
+                batch = await cursor.fetch(_BATCH_ROWS) if len(batch) == _BATCH_ROWS else []
+        except Exception:
+            # The status line is gone: a cut connection is the only honest signal left.
+            log.exception("export of reports failed mid-stream")
+            if request.transport is not None:
+                request.transport.abort()
+            return response
+        await response.write_eof()
+    return response
+
+
+@routes.get("/admin/v1/reports/{report_id}")
+async def get_report(request: web.Request) -> web.Response:
+    role = require(request, Permission.READ_REPORTS)
+    check_params(request, UNMASK_PARAMS)
+    report_id = path_uuid(request, "report_id")
+    viewer = await viewer_for(request, role)
+    async with request.app[K.POOL].acquire() as conn:
+        report = await queries.get_report(conn, report_id)
+    if report is None:
+        raise AdminError(404, "not_found", "No report with that id.")
+    return json_response(viewer.present("report", report))
+
+
+@routes.patch("/admin/v1/reports/{report_id}")
+async def change_report(request: web.Request) -> web.Response:
+    role = require(request, Permission.MANAGE_REPORTS)
+    check_params(request, frozenset())
+    report_id = path_uuid(request, "report_id")
+    body = await read_json(request, ReportChange)
+    actor = actor_of(request, role)
+    async with request.app[K.POOL].acquire() as conn:
+        async with request.app[K.AUDIT_EVENTS].transaction(conn) as events:
+            changed = await queue.change_report(conn, events, report_id, body.status, actor, body.note)
+        report = await queries.get_report(conn, report_id)
+    if report is None:
+        raise AdminError(404, "not_found", "No report with that id.")
+    if not changed:
+        raise AdminError(
+            409, "conflict", f"The report is {report['status']}, not open.",
+            [{"field": "status", "problem": report["status"]}],
+        )  # fmt: skip
+    return json_response(Viewer(role).present("report", report))

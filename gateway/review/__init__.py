@@ -1,0 +1,1 @@
+"""The hold-and-review queue and report candidates (see README, "Holds and reports")."""

@@ -1,0 +1,241 @@
+"""Approving and rejecting held calls, forwarding an approved call exactly once, and the
+background sweep (expiry, resuming forwards a crash left behind).
+
+Exactly once, in three layers:
+1. The claim (pending → forwarding, with the reviewer) is a conditional UPDATE committed
+   before anything is sent: of two approvals, from two reviewers or two processes, one
+   claims and the other gets a conflict.
+2. The claimer holds a lease (GATEWAY_REVIEW_FORWARD_LEASE_SECONDS, longer than the
+   upstream timeout). Only when it runs out (the process died, or lost the answer) does a
+   sweep take the call over, again by a conditional UPDATE, so one sweeper at a time.
+3. Every forward carries the same idempotency key (Binance's withdrawOrderId, the
+   client's or one derived from the held id): a forward repeated after a crash between
+   sending and recording is the same withdrawal at the exchange, which answers the
+   existing one and moves no money.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+import asyncpg
+import orjson
+
+from gateway.audit.chain import Chain, process_label
+from gateway.audit.events import EventLog
+from gateway.audit.streams import UPSTREAM
+from gateway.db import UNAVAILABLE_ERRORS
+from gateway.markets import utcnow
+from gateway.metrics import GatewayMetrics
+from gateway.records import UpstreamResultRow
+from gateway.review import queue
+from gateway.review.store import IDEMPOTENCY_PARAM
+from gateway.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+FORM: Final = "application/x-www-form-urlencoded"
+SWEEP_BATCH: Final = 100  # holds expired or resumed per sweep step; the rest wait for the next
+UPSTREAM_BODY_MAX: Final = 4096  # characters of the exchange's answer kept with the hold
+# Answers that say nothing final about the withdrawal: retried with the same key.
+_RETRYABLE: Final = frozenset({408, 418, 429})
+_EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+
+
+class HoldExpired(queue.Conflict):
+    pass
+
+
+@dataclass(frozen=True)
+class ForwardCall:
+    method: str
+    path_qs: str
+    body: bytes
+    content_type: str | None
+
+
+def forward_call(hold: asyncpg.Record | dict[str, Any]) -> ForwardCall:
+    """The original call, bytes-exact, plus the idempotency key when the client sent none.
+    The exchange trusts the gateway's service credential, not the customer's signature,
+    so the key may follow the signature."""
+    query, body, content_type = hold["raw_query"], bytes(hold["body"]), hold["content_type"]
+    if hold["key_added"]:
+        pair = f"{IDEMPOTENCY_PARAM}={hold['idempotency_key']}"
+        if body or hold["http_method"] in ("POST", "PUT"):
+            body = body + (b"&" if body else b"") + pair.encode()
+            content_type = content_type or FORM
+        else:
+            query = query + ("&" if query else "") + pair
+    path_qs = hold["path"] + ("?" + query if query else "")
+    return ForwardCall(hold["http_method"], path_qs, body, content_type)
+
+
+def _exchange_id(answer: UpstreamAnswer) -> str | None:
+    try:
+        parsed = orjson.loads(answer.body)
+    except orjson.JSONDecodeError:
+        return None
+    found = parsed.get("id") if isinstance(parsed, dict) else None
+    return str(found) if found is not None else None
+
+
+class ReviewService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        upstream: Upstream,
+        events: EventLog,
+        metrics: GatewayMetrics,
+        *,
+        lease_seconds: float,
+        sweep_seconds: float,
+    ) -> None:
+        self._pool = pool
+        self._upstream = upstream
+        self._events = events
+        self._metrics = metrics
+        self._lease = lease_seconds
+        self._every = sweep_seconds
+        # This process's chain of exchange answers to released holds (the decision writer
+        # owns another); one recording at a time, so the chain never forks.
+        self._answers = Chain(UPSTREAM, process_label() + ":review")
+        self._record_lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    # -- review steps ------------------------------------------------------------------
+
+    async def approve(self, hold_id: uuid.UUID, actor: str, note: str) -> None:
+        """Claim, commit, then forward once. Raises NotFound, HoldExpired or Conflict."""
+        async with self._pool.acquire() as conn:
+            async with self._events.transaction(conn) as events:
+                hold = await queue.claim(conn, events, hold_id, actor, note, self._lease)
+            if hold is None:
+                await self._refused(conn, hold_id)
+        await self.forward(hold)
+
+    async def reject(self, hold_id: uuid.UUID, actor: str, note: str) -> None:
+        async with self._pool.acquire() as conn:
+            async with self._events.transaction(conn) as events:
+                done = await queue.reject(conn, events, hold_id, actor, note)
+            if not done:
+                await self._refused(conn, hold_id)
+
+    async def _refused(self, conn: asyncpg.Connection, hold_id: uuid.UUID) -> None:
+        state, due = await queue.explain(conn, hold_id)
+        if state == "pending" and due:
+            # Past its expiry but not swept yet: expire it now, so the answer and the
+            # record agree.
+            async with self._events.transaction(conn) as events:
+                expired = await queue.expire_due(conn, events, 1, hold_id)
+            self._metrics.review_expired.inc(len(expired))
+            state = "expired"
+        if state == "expired":
+            raise HoldExpired(state, "The hold expired before it was reviewed.")
+        raise queue.Conflict(state, f"The hold is {state}, not pending.")
+
+    # -- forwarding --------------------------------------------------------------------
+
+    async def forward(self, hold: asyncpg.Record) -> None:
+        """One attempt; its result is recorded, or left for the sweep when there is none."""
+        call = forward_call(hold)
+        started = time.perf_counter()
+        try:
+            answer = await self._upstream.forward(
+                call.method, call.path_qs, call.body, call.content_type, str(hold["customer_id"])
+            )
+        except (UpstreamTimeout, UpstreamUnavailable) as exc:
+            error = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
+            await self._record(hold["id"], None, error, started)
+            return
+        await self._record(hold["id"], answer, None, started)
+
+    async def _record(
+        self, hold_id: uuid.UUID, answer: UpstreamAnswer | None, error: str | None, started: float
+    ) -> None:
+        retry = answer is None or answer.status >= 500 or answer.status in _RETRYABLE
+        outcome = (
+            "retry" if retry else queue.FORWARDED if answer and answer.status < 300 else queue.FORWARD_FAILED
+        )
+        self._metrics.child(self._metrics.review_forwards, outcome).inc()
+        result = UpstreamResultRow(
+            hold_id,
+            utcnow(),
+            answer.status if answer else None,
+            error,
+            int((time.perf_counter() - started) * 1e6),
+        )
+        try:
+            async with self._record_lock, self._pool.acquire() as conn:
+                try:
+                    async with self._events.transaction(conn) as events:
+                        await self._answers.prepare(conn)
+                        sealed, head = self._answers.seal([result.record()])
+                        await conn.copy_records_to_table(
+                            UPSTREAM.name, records=sealed, columns=UPSTREAM.copy_columns
+                        )
+                        if answer is None or retry:
+                            await queue.record_retry(
+                                conn, hold_id, error or f"http {answer.status if answer else ''}"
+                            )
+                        else:
+                            text = answer.body.decode("utf-8", "replace")[:UPSTREAM_BODY_MAX]
+                            await queue.record_answer(
+                                conn, events, hold_id, outcome, answer.status, text, _exchange_id(answer)
+                            )
+                except BaseException:
+                    self._answers.failed()
+                    raise
+                self._answers.committed(head)
+        except _EXPECTED as exc:
+            # Forwarded but not recorded: the hold stays in forwarding and the sweep asks
+            # again once the lease runs out; the key makes that the same withdrawal.
+            log.warning("answer to held call %s not recorded: %r", hold_id, exc)
+
+    # -- the sweep ---------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Expire what is due, resume stalled forwards, refresh the queue gauges."""
+        async with self._pool.acquire() as conn:
+            async with self._events.transaction(conn) as events:
+                expired = await queue.expire_due(conn, events, SWEEP_BATCH)
+            self._metrics.review_expired.inc(len(expired))
+            stalled = await queue.take_over(conn, self._lease, SWEEP_BATCH)
+            gauges = await conn.fetchrow(
+                """SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
+                          count(*) FILTER (WHERE state = 'forwarding') AS forwarding,
+                          coalesce(extract(epoch FROM now() - min(held_at) FILTER (WHERE state = 'pending')),
+                                   0) AS oldest
+                     FROM held_calls WHERE state IN ('pending', 'forwarding')"""
+            )
+        self._metrics.review_queue_depth.set(gauges["pending"])
+        self._metrics.review_forwarding.set(gauges["forwarding"])
+        self._metrics.review_queue_oldest.set(float(gauges["oldest"]))
+        for hold in stalled:
+            log.info("resuming the forward of held call %s", hold["id"])
+            await self.forward(hold)
+
+    async def sweep_safely(self) -> None:
+        try:
+            await self.sweep()
+        except _EXPECTED as exc:
+            log.warning("review sweep skipped: %r", exc)
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._every)
+            await self.sweep_safely()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="review-sweep")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,169 @@
+"""Parking a held call and opening a report candidate: what the request path calls, inside
+the transaction that records the decision (DESIGN §5: one transaction per money-moving
+decision, covering the decision and any review item).
+
+Neither writes an audit event: the decision row committed in the same transaction is the
+record of why the call was held or reported. Every later step (approve, reject, expire,
+forward, file, dismiss) is an audit event written by gateway/review/queue.py.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+import asyncpg
+import orjson
+
+from gateway.dialect.params import MalformedEncoding, read_params
+from gateway.records import new_decision_id
+
+POLICY_ACTOR: Final = "system:policy"
+# Binance's withdrawOrderId: the client's, or ours, derived from the held id (33 chars,
+# inside Binance's documented pattern of at most 36).
+IDEMPOTENCY_PARAM: Final = "withdrawOrderId"
+_DERIVED_KEY_PREFIX: Final = "g"
+REPORT_KINDS: Final = ("CTR", "STR")
+_CURRENCY = re.compile(r"^[A-Z0-9]{1,12}$")
+_METHODS: Final = frozenset({"GET", "POST", "PUT", "DELETE"})
+
+
+class InvalidHold(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class HeldCall:
+    decision_id: uuid.UUID  # also the held call's id, and what the client sees as the withdrawal id
+    customer_id: uuid.UUID
+    api_key_id: uuid.UUID | None
+    action_kind: str  # e.g. "withdrawal"
+    asset: str | None
+    amount: Decimal | None
+    address: str | None
+    network: str | None
+    http_method: str
+    path: str
+    raw_query: str  # the original query string, bytes-exact as received
+    body: bytes  # the original body
+    content_type: str | None
+    findings: list[dict[str, Any]]  # the verdict's findings as JSON (rule ids, reasons, citations)
+    held_at: datetime
+    expires_at: datetime  # from the rule pack's hold_expiry (rules/model.py HoldExpiryRule)
+
+
+@dataclass(frozen=True)
+class ReportCandidate:
+    kind: str  # "CTR" | "STR" (what the rule pack says)
+    customer_id: uuid.UUID
+    decision_ids: tuple[uuid.UUID, ...]
+    rule_ids: tuple[str, ...]
+    amount: Decimal | None
+    currency: str | None
+    details: dict[str, Any]  # e.g. window sums, threshold, price/rate used
+
+
+def call_params(raw_query: str, body: bytes) -> Mapping[str, str]:
+    """The call's parameters as the exchange reads them (query, then form body)."""
+    text = raw_query + ("&" if raw_query and body else "") + body.decode("utf-8", "replace")
+    try:
+        return read_params(text).values
+    except MalformedEncoding:
+        return {}
+
+
+def idempotency_key(held_id: uuid.UUID, params: Mapping[str, str]) -> tuple[str, bool]:
+    """(key, added): the client's withdrawOrderId when it sent one, else one derived from
+    the held id, which the forward then adds to the call."""
+    given = params.get(IDEMPOTENCY_PARAM)
+    if given:
+        return given, False
+    return _DERIVED_KEY_PREFIX + held_id.hex, True
+
+
+def _check_hold(held: HeldCall) -> None:
+    problems = []
+    if held.http_method not in _METHODS:
+        problems.append(f"http_method {held.http_method!r}")
+    if not held.path.startswith("/"):
+        problems.append("path must start with /")
+    if held.held_at.tzinfo is None or held.expires_at.tzinfo is None:
+        problems.append("held_at and expires_at need a time zone")
+    elif held.expires_at <= held.held_at:
+        problems.append("expires_at must be after held_at")
+    if not held.action_kind:
+        problems.append("action_kind is empty")
+    if held.amount is not None and held.amount <= 0:
+        problems.append("amount must be positive")
+    if problems:
+        raise InvalidHold("; ".join(problems))
+
+
+async def park(conn: asyncpg.Connection, held: HeldCall) -> None:
+    """Park a held call for review, in the caller's transaction (the decision's)."""
+    _check_hold(held)
+    params = call_params(held.raw_query, held.body)
+    key, added = idempotency_key(held.decision_id, params)
+    await conn.execute(
+        """INSERT INTO held_calls (
+               id, customer_id, api_key_id, action_kind, asset, amount, address, network,
+               http_method, path, raw_query, body, content_type, findings, idempotency_key,
+               key_added, client_order_id, state, held_at, expires_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb, $15,
+                   $16, $17, 'pending', $18, $19, $18)""",
+        held.decision_id, held.customer_id, held.api_key_id, held.action_kind, held.asset,
+        held.amount, held.address, held.network, held.http_method, held.path, held.raw_query,
+        held.body, held.content_type, orjson.dumps(held.findings, default=str).decode(), key,
+        added, params.get(IDEMPOTENCY_PARAM), held.held_at, held.expires_at,
+    )  # fmt: skip
+    await conn.execute(
+        """INSERT INTO hold_history (hold_id, at, actor, action, from_state, to_state, details)
+           VALUES ($1, $2, $3, 'held', NULL, 'pending', $4::text::jsonb)""",
+        held.decision_id,
+        held.held_at,
+        POLICY_ACTOR,
+        orjson.dumps({"expires_at": held.expires_at}).decode(),
+    )
+
+
+def _check_report(candidate: ReportCandidate) -> None:
+    problems = []
+    if candidate.kind not in REPORT_KINDS:
+        problems.append(f"kind must be one of {', '.join(REPORT_KINDS)}")
+    if not candidate.decision_ids:
+        problems.append("at least one decision id")
+    if candidate.amount is not None and (not candidate.amount.is_finite() or candidate.amount < 0):
+        problems.append("amount must be a non-negative number")
+    if candidate.currency is not None and not _CURRENCY.match(candidate.currency):
+        problems.append("currency must be a code such as KRW or BTC")
+    if problems:
+        raise InvalidHold("; ".join(problems))
+
+
+async def open_report(conn: asyncpg.Connection, candidate: ReportCandidate) -> uuid.UUID:
+    """Open a CTR/STR candidate, in the caller's transaction; returns its id."""
+    _check_report(candidate)
+    report_id = new_decision_id()
+    opened_at = await conn.fetchval(
+        """INSERT INTO report_candidates (
+               id, kind, customer_id, decision_ids, rule_ids, amount, currency, details,
+               status, opened_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, 'open', now(), now())
+           RETURNING opened_at""",
+        report_id, candidate.kind, candidate.customer_id, list(candidate.decision_ids),
+        list(dict.fromkeys(candidate.rule_ids)), candidate.amount, candidate.currency,
+        orjson.dumps(candidate.details, default=str).decode(),
+    )  # fmt: skip
+    await conn.execute(
+        """INSERT INTO report_history (report_id, at, actor, from_status, to_status)
+           VALUES ($1, $2, $3, NULL, 'open')""",
+        report_id,
+        opened_at,
+        POLICY_ACTOR,
+    )
+    return report_id
