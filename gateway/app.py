@@ -12,8 +12,12 @@ from gateway import db, health, proxy
 from gateway.admin import audit as admin_audit
 from gateway.admin import customers as admin_customers
 from gateway.admin import decisions as admin_decisions
+from gateway.admin import deposits as admin_deposits
 from gateway.admin import kyc as admin_kyc
+from gateway.admin import reports as admin_reports
+from gateway.admin import review as admin_review
 from gateway.admin import rule_packs as admin_rule_packs
+from gateway.admin import sanctions as admin_sanctions
 from gateway.admin.tokens import AdminTokens
 from gateway.audit.maintenance import audit_context
 from gateway.auth import KeyDirectory
@@ -21,7 +25,10 @@ from gateway.markets import MarketList
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import errors
 from gateway.migrations import migrate_up
+from gateway.prices import PriceFeed
+from gateway.review.context import review_context
 from gateway.rulestate import RuleState, remember_version
+from gateway.sanctions_context import sanctions_context
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
 from gateway.upstream import Upstream
@@ -45,12 +52,18 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.cleanup_ctx.append(_upstream)
     app.cleanup_ctx.append(_writer)
     app.cleanup_ctx.append(audit_context)
+    app.cleanup_ctx.append(review_context)  # after the audit context: it logs events
+    app.cleanup_ctx.append(sanctions_context)
     app.router.add_routes(health.routes)
     app.router.add_routes(admin_customers.routes)
     app.router.add_routes(admin_decisions.routes)
+    app.router.add_routes(admin_deposits.routes)
     app.router.add_routes(admin_kyc.routes)
     app.router.add_routes(admin_rule_packs.routes)
     app.router.add_routes(admin_audit.routes)
+    app.router.add_routes(admin_review.routes)
+    app.router.add_routes(admin_reports.routes)
+    app.router.add_routes(admin_sanctions.routes)
     for prefix in EXCHANGE_PREFIXES:
         app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)
     return app
@@ -103,9 +116,14 @@ async def _upstream(app: web.Application) -> AsyncIterator[None]:
     )
     await markets.refresh()  # best effort; the background task keeps trying
     markets.start()
+    prices = PriceFeed(upstream, markets, settings.fx_rates, refresh=settings.prices_refresh_seconds)
+    await prices.refresh()
+    prices.start()
     app[K.UPSTREAM] = upstream
     app[K.MARKETS] = markets
+    app[K.PRICES] = prices
     yield
+    await prices.stop()
     await markets.stop()
     await upstream.close()
 

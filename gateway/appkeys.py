@@ -12,7 +12,10 @@ from gateway.audit.events import EventLog
 from gateway.auth import KeyDirectory
 from gateway.markets import MarketList
 from gateway.metrics import GatewayMetrics
+from gateway.prices import PriceFeed
+from gateway.review.forwarder import ReviewService
 from gateway.rulestate import RuleState
+from gateway.sanctions import SanctionsList
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
 from gateway.upstream import Upstream
@@ -25,6 +28,7 @@ WRITER = web.AppKey("writer", DecisionWriter)
 KEYS = web.AppKey("keys", KeyDirectory)
 UPSTREAM = web.AppKey("upstream", Upstream)
 MARKETS = web.AppKey("markets", MarketList)
+PRICES = web.AppKey("prices", PriceFeed)
 RULES = web.AppKey("rules", RuleState)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
@@ -32,3 +36,7 @@ ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
 # (exports, verification), which use connections of their own, not the pool's.
 AUDIT_EVENTS = web.AppKey("audit_events", EventLog)
 AUDIT_READ_SLOTS = web.AppKey("audit_read_slots", asyncio.Semaphore)
+# The sanctioned-address list in force on this replica (gateway/sanctions.py).
+SANCTIONS = web.AppKey("sanctions", SanctionsList)
+# The hold-and-review queue: approvals, forwarding exactly once, the sweep.
+REVIEW = web.AppKey("review", ReviewService)

@@ -34,20 +34,37 @@ class KeyHolder:
         return self.customer.customer_id
 
 
-_LOOKUP = """
-SELECT k.id::text AS api_key_id, k.customer_id::text AS customer_id, k.secret_ciphertext,
-       c.status AS customer_status, c.residence_country, c.residence_region, c.nationality,
-       c.customer_type, i.sealed AS identity_sealed, i.document_expiry,
-       v.status AS v_status, v.level AS v_level, v.verified_by AS v_by, v.verified_at AS v_at,
-       v.valid_until AS v_valid_until,
+# What the policy needs to know about a customer: jurisdiction, KYC standing, bank accounts.
+_CUSTOMER_COLUMNS = """
+       c.id::text AS customer_id, c.status AS customer_status, c.residence_country,
+       c.residence_region, c.nationality, c.customer_type, i.sealed AS identity_sealed,
+       i.document_expiry, v.status AS v_status, v.level AS v_level, v.verified_by AS v_by,
+       v.verified_at AS v_at, v.valid_until AS v_valid_until,
        (SELECT jsonb_agg(jsonb_build_object('currency', b.currency, 'confirmed', b.holder_confirmed,
                                             'matches', b.holder_name_matches, 'partner', b.partner_bank))
           FROM bank_accounts b WHERE b.customer_id = c.id AND b.status = 'active') AS bank_accounts
-  FROM api_keys k JOIN customers c ON c.id = k.customer_id
+"""
+_KYC_JOINS = """
   LEFT JOIN kyc_identities i ON i.customer_id = c.id
   LEFT JOIN kyc_verifications v ON v.customer_id = c.id
+"""
+_LOOKUP = f"""
+SELECT k.id::text AS api_key_id, k.secret_ciphertext, {_CUSTOMER_COLUMNS}
+  FROM api_keys k JOIN customers c ON c.id = k.customer_id {_KYC_JOINS}
  WHERE k.api_key = $1 AND k.status = 'active'
 """
+_BY_CUSTOMER = f"SELECT {_CUSTOMER_COLUMNS} FROM customers c {_KYC_JOINS} WHERE c.id = $1"
+
+
+def _customer_facts(row: asyncpg.Record) -> CustomerFacts:
+    return CustomerFacts(
+        customer_id=row["customer_id"],
+        status=CustomerStatus(row["customer_status"]),
+        residence_country=row["residence_country"],
+        residence_region=row["residence_region"],
+        nationality=row["nationality"],
+        customer_type=CustomerType(row["customer_type"]),
+    )
 
 
 class KeyDirectory:
@@ -77,14 +94,7 @@ class KeyDirectory:
         if row is not None:
             holder = KeyHolder(
                 api_key_id=row["api_key_id"],
-                customer=CustomerFacts(
-                    customer_id=row["customer_id"],
-                    status=CustomerStatus(row["customer_status"]),
-                    residence_country=row["residence_country"],
-                    residence_region=row["residence_region"],
-                    nationality=row["nationality"],
-                    customer_type=CustomerType(row["customer_type"]),
-                ),
+                customer=_customer_facts(row),
                 secret=self._box.open(row["secret_ciphertext"], bound_to=row["api_key_id"]),
                 kyc=self._kyc(row),
             )
@@ -93,6 +103,15 @@ class KeyDirectory:
             self._cache.clear()
         self._cache[api_key] = (now + ttl, holder)
         return holder
+
+    async def standing(self, customer_id: str) -> tuple[CustomerFacts, KycRecord | None] | None:
+        """A customer's facts by id (no key, no cache): for calls the operator reports,
+        such as a deposit the exchange credited."""
+        try:
+            row = await asyncio.wait_for(self._pool.fetchrow(_BY_CUSTOMER, customer_id), self._timeout)
+        except UNAVAILABLE_ERRORS as exc:
+            raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+        return None if row is None else (_customer_facts(row), self._kyc(row))
 
     def _kyc(self, row: asyncpg.Record) -> KycRecord | None:
         if row["identity_sealed"] is None:

@@ -1,4 +1,4 @@
-"""`python -m gateway serve | migrate | seed-demo | up | audit ...`."""
+"""`python -m gateway serve | migrate | seed-demo | up | audit ... | rules replay ...`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
-from gateway import db
+from gateway import db, sanctions_cli
+from gateway import replay as rules_commands
 from gateway.app import create_app
 from gateway.audit import commands as audit_commands
 from gateway.demo import seed_demo
@@ -173,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("seed-demo", help="create demo customers and keys, print the keys")
     sub.add_parser("up", help="embedded Postgres + mock exchange + gateway + demo data")
     audit_commands.add_parser(sub)
+    sanctions_cli.add_parser(sub)
+    rules_commands.add_parser(sub)
     args = parser.parse_args(argv)
     settings = _settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -184,5 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_seed(settings))
     elif args.command == "audit":
         raise SystemExit(asyncio.run(audit_commands.run(args, settings)))
+    elif args.command == "sanctions":
+        raise SystemExit(asyncio.run(sanctions_cli.run(args, settings)))
+    elif args.command == "rules":
+        raise SystemExit(asyncio.run(rules_commands.run(args, settings)))
     else:
         up(settings)

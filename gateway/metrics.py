@@ -21,8 +21,10 @@ _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 FAIL_CLOSED_REASONS = (
     "decision_store_unavailable", "markets_unavailable", "facts_unavailable", "admin_database_unavailable",
+    "price_unavailable", "sanctions_unavailable", "aml_facts_missing",
 )  # fmt: skip
 UPSTREAM_ERROR_KINDS = ("timeout", "unavailable")
+REVIEW_FORWARD_RESULTS = ("forwarded", "forward_failed", "retry")
 
 
 class GatewayMetrics:
@@ -109,11 +111,50 @@ class GatewayMetrics:
             registry=r,
         )  # fmt: skip
 
+        # The hold-and-review queue.
+        self.review_queue_depth = Gauge(
+            "gateway_review_queue_depth", "Held calls waiting for review, at the last sweep.", registry=r
+        )
+        self.review_queue_oldest = Gauge(
+            "gateway_review_queue_oldest_seconds", "Age of the oldest pending held call, at the last sweep.",
+            registry=r,
+        )  # fmt: skip
+        self.review_forwarding = Gauge(
+            "gateway_review_forwarding", "Approved calls not answered by the exchange yet (last sweep).",
+            registry=r,
+        )  # fmt: skip
+        self.review_forwards = Counter(
+            "gateway_review_forwards", "Forwards of approved held calls, by result.", ["result"], registry=r
+        )
+        self.review_expired = Counter(
+            "gateway_review_expired", "Held calls expired unreviewed by this process.", registry=r
+        )
+
+        # Sanctioned-address lists (gateway/sanctions.py).
+        self.sanctions_refresh_failures = Counter(
+            "gateway_sanctions_refresh_failures",
+            "Sanctions-list refreshes that failed; the last good list stays in force.", registry=r,
+        )  # fmt: skip
+        self.sanctions_addresses = Gauge(
+            "gateway_sanctions_addresses", "Addresses in the sanctions list in force (0: none loaded).",
+            registry=r,
+        )  # fmt: skip
+        self.sanctions_as_of = Gauge(
+            "gateway_sanctions_as_of_timestamp_seconds",
+            "Unix time of the as-of date of the sanctions list in force (0: none).", registry=r,
+        )  # fmt: skip
+        self.sanctions_loaded_at = Gauge(
+            "gateway_sanctions_loaded_timestamp_seconds",
+            "Unix time the sanctions list in force was loaded into the database (0: none).", registry=r,
+        )  # fmt: skip
+
         # Known label values start at 0, so rate() sees the first event of each.
         for reason in FAIL_CLOSED_REASONS:
             self.fail_closed.labels(reason)
         for kind in UPSTREAM_ERROR_KINDS:
             self.upstream_errors.labels(kind)
+        for result in REVIEW_FORWARD_RESULTS:
+            self.review_forwards.labels(result)
 
     def child(self, metric: Counter | Histogram, *values: str) -> Any:
         """`metric.labels(*values)`, memoised: labels() locks and validates on every call,

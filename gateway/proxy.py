@@ -13,27 +13,37 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 
+import asyncpg
 import orjson
 from aiohttp import web
 
 from gateway import appkeys as K
+from gateway import money_calls
 from gateway.auth import KeyHolder, authenticate
-from gateway.db import DatabaseUnavailable
+from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.dialect import binance
 from gateway.dialect.binance_errors import error_body, wire_error
 from gateway.dialect.params import MalformedEncoding, RawParams, read_params
 from gateway.kyc_facts import kyc_facts
 from gateway.markets import utcnow
+from gateway.money_calls import CannotDecide, MoneyCall
 from gateway.records import DecisionRow, UpstreamResultRow, new_decision_id
+from gateway.review.history import merge_withdraw_history
 from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
 from policy.action import Action, ActionKind, ParseProblem
 from policy.decision import Finding, Outcome, Verdict
 from policy.facts import Authentication, AuthStatus, Facts
+from rules.aml_stage import AML_FACTS_MISSING, PRICE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-MBX-APIKEY"
 DECISION_HEADER = "X-Decision-Id"
+REVIEW_HEADER = "X-Review-Status"
+# Findings that mean "could not decide", not "refused": answered 503 and counted.
+FAIL_CLOSED_FINDINGS = frozenset({PRICE_UNAVAILABLE, AML_FACTS_MISSING})
+AML_KINDS = frozenset({ActionKind.WITHDRAWAL})
+WITHDRAW_HISTORY = "withdraw.history"
 REQUEST_ID_HEADER = "X-Request-Id"
 _FORM = "application/x-www-form-urlencoded"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -168,29 +178,75 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
         action = replace(action, problems=(*duplicated, *action.problems))
     facts = _gather_facts(request, action, auth, holder, now)
     action = _with_market(action, facts)
+    if action.kind in AML_KINDS and auth.status is AuthStatus.OK and not action.problems:
+        return await _decide_money_call(request, route, holder, action, facts, body, started)
     verdict = app[K.RULES].pipeline.decide(action, facts)
-    decision_id = await _record(request, holder, action, verdict, now, started)
+    decision_id = await _record(request, holder, action, verdict, now, started, facts)
     if not verdict.outcome.forwards:
-        primary = verdict.primary
-        reason = primary.reason if primary else verdict.outcome.value
-        message = primary.message if primary else "Refused."
-        metrics = app[K.METRICS]
-        metrics.child(metrics.refusals, reason).inc()
-        return refusal_response(request, reason, message, action.kind, decision_id)
+        return _refuse(request, action, verdict, decision_id)
     return await _forward(request, route, holder.customer_id, decision_id, body)
 
 
-async def _record(
+def _refuse(request: web.Request, action: Action, verdict: Verdict, decision_id: uuid.UUID) -> web.Response:
+    primary = verdict.primary
+    reason = primary.reason if primary else verdict.outcome.value
+    message = primary.message if primary else "Refused."
+    metrics = request.app[K.METRICS]
+    metrics.child(metrics.refusals, reason).inc()
+    if reason in FAIL_CLOSED_FINDINGS:
+        metrics.child(metrics.fail_closed, reason).inc()
+    return refusal_response(request, reason, message, action.kind, decision_id)
+
+
+async def _decide_money_call(
+    request: web.Request,
+    route: binance.Route,
+    holder: KeyHolder,
+    action: Action,
+    facts: Facts,
+    body: bytes,
+    started: float,
+) -> web.StreamResponse:
+    """Deposits and withdrawals: decided under the customer's lock (gateway/money_calls.py)."""
+    assert holder.customer_id is not None
+
+    def make_row(verdict: Verdict, decided: Facts) -> DecisionRow:
+        return _decision_row(request, holder, action, verdict, facts.now, started, decided)
+
+    call = MoneyCall(
+        action, holder.customer_id, make_row, request.rel_url.raw_query_string, body,
+        request.headers.get("Content-Type"),
+    )  # fmt: skip
+    try:
+        row = await money_calls.decide(request.app, call, facts)
+    except CannotDecide as exc:
+        raise Refusal(exc.reason, exc.message, fail_closed=True) from exc
+    verdict = row.verdict
+    _count_decision(request, action, verdict, started)
+    if verdict.outcome is Outcome.HOLD:
+        # Binance-shaped: the id is what the client looks up in its withdrawal history,
+        # where the call shows as awaiting approval until a reviewer decides.
+        return web.Response(
+            body=orjson.dumps({"id": str(row.id)}),
+            content_type="application/json",
+            headers={DECISION_HEADER: str(row.id), REVIEW_HEADER: "pending"},
+        )
+    if not verdict.outcome.forwards:
+        return _refuse(request, action, verdict, row.id)
+    return await _forward(request, route, holder.customer_id, row.id, body)
+
+
+def _decision_row(
     request: web.Request,
     holder: KeyHolder,
     action: Action,
     verdict: Verdict,
     now: datetime,
     started: float,
-) -> uuid.UUID:
-    """Commit the decision; only then may anything be forwarded or answered."""
+    facts: Facts | None,
+) -> DecisionRow:
     decision_id = new_decision_id()
-    row = DecisionRow(
+    return DecisionRow(
         id=decision_id,
         decided_at=now,
         request_id=_request_id(request, decision_id),
@@ -202,7 +258,21 @@ async def _record(
         action=action,
         verdict=verdict,
         decision_micros=int((time.perf_counter() - started) * 1e6),
+        facts=facts,
     )
+
+
+async def _record(
+    request: web.Request,
+    holder: KeyHolder,
+    action: Action,
+    verdict: Verdict,
+    now: datetime,
+    started: float,
+    facts: Facts | None,
+) -> uuid.UUID:
+    """Commit the decision; only then may anything be forwarded or answered."""
+    row = _decision_row(request, holder, action, verdict, now, started, facts)
     try:
         await request.app[K.WRITER].record(row)
     except DatabaseUnavailable as exc:
@@ -227,7 +297,7 @@ async def _record_unreadable(
         "well_formed", f"core.request.{refusal.reason}", Outcome.DENY, refusal.reason, refusal.message
     )
     verdict = Verdict(Outcome.DENY, (finding,), request.app[K.RULES].pipeline.pack_version)
-    return await _record(request, holder, action, verdict, utcnow(), started)
+    return await _record(request, holder, action, verdict, utcnow(), started, None)
 
 
 def _gather_facts(
@@ -310,4 +380,18 @@ async def _forward(
     headers = answer.headers  # already a fresh, filtered dict
     if decision_id is not None:
         headers[DECISION_HEADER] = str(decision_id)
-    return web.Response(body=answer.body, status=answer.status, headers=headers)
+    body = answer.body
+    if route.operation == WITHDRAW_HISTORY and answer.status == 200 and customer_id is not None:
+        body = await _with_held_withdrawals(request, customer_id, body)
+    return web.Response(body=body, status=answer.status, headers=headers)
+
+
+async def _with_held_withdrawals(request: web.Request, customer_id: str, body: bytes) -> bytes:
+    """Held withdrawals appear in the customer's history (awaiting approval, rejected,
+    expired) under the id they were answered with. Without the database the exchange's
+    own list is still true, only incomplete: it is answered, and the miss logged."""
+    try:
+        return await merge_withdraw_history(request.app[K.POOL], uuid.UUID(customer_id), request.query, body)
+    except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        log.warning("held withdrawals not merged into history: %r", exc)
+        return body

@@ -10,6 +10,7 @@ import asyncpg
 from gateway.settings import Settings
 from policy.core_stages import core_stages
 from policy.pipeline import Pipeline
+from rules.aml_stage import AmlStage
 from rules.book import RuleBook
 from rules.kyc_stage import KycStage
 from rules.loader import load_rule_book
@@ -25,6 +26,7 @@ def build_pipeline(book: RuleBook, settings: Settings) -> Pipeline:
             book, settings.home_country, settings.licences_held, settings.rules_as_of
         ),
         KycStage(book, settings.home_country, settings.rules_as_of),
+        AmlStage(book, settings.home_country, settings.rules_as_of),
     ]
     return Pipeline(stages, book.version)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -16,6 +18,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from kyc.countries import is_country
 
 ROLES = ("auditor", "operator", "compliance_officer")
+# Illustrative rates for the demo and the tests, not market data: an operator sets
+# GATEWAY_FX_RATES from its rate source. Stablecoins are valued at par with USD.
+DEFAULT_FX_RATES = {
+    "USDT/USD": Decimal("1"), "USDC/USD": Decimal("1"), "USD/KRW": Decimal("1400"),
+    "USD/JPY": Decimal("150"), "USD/HKD": Decimal("7.8"), "USD/CHF": Decimal("0.8"),
+    "USD/EUR": Decimal("0.92"), "USD/CNY": Decimal("7.2"),
+}  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -103,6 +112,50 @@ class Settings(BaseSettings):
     )
     audit_read_concurrency: int = Field(
         default=2, gt=0, description="Exports and verifications running at once, each on its own connection."
+    )
+    # The hold-and-review queue (gateway/review/).
+    review_sweep_seconds: float = Field(
+        default=30.0, gt=0, description="How often due holds are expired and stalled forwards resumed."
+    )
+    review_forward_lease_seconds: float = Field(
+        default=60.0, ge=0,
+        description="How long an approved call is left to its forwarder before the sweep takes over.",
+    )
+    prices_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often the exchange's last prices are refetched."
+    )
+    prices_max_age_seconds: int = Field(
+        default=60, gt=0, description="Older prices are not used: deposits and withdrawals get 503."
+    )
+    fx_rates: Annotated[dict[str, Decimal], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_FX_RATES),
+        description="FROM/TO=rate pairs, comma-separated: values crypto in threshold currencies.",
+    )
+    replay_max_decisions: int = Field(
+        default=100_000, gt=0, description="Most logged decisions one rule-pack replay decides again."
+    )
+
+    @field_validator("fx_rates", mode="before")
+    @classmethod
+    def _parse_fx(cls, raw: object) -> object:
+        if not isinstance(raw, str):
+            return raw
+        rates: dict[str, Decimal] = {}
+        for pair in filter(None, (p.strip() for p in raw.split(","))):
+            name, sep, rate = pair.partition("=")
+            if not sep or not re.match(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$", name.strip()):
+                raise ValueError(f"expected FROM/TO=rate, got {pair!r}")
+            try:
+                value = Decimal(rate.strip())
+            except ArithmeticError as exc:
+                raise ValueError(f"{name}: rate {rate!r} is not a number") from exc
+            if not value.is_finite() or value <= 0:
+                raise ValueError(f"{name}: rate must be positive")
+            rates[name.strip()] = value
+        return rates
+
+    sanctions_refresh_seconds: float = Field(
+        default=10.0, gt=0, description="How often a replica checks which sanctions snapshot is current."
     )
 
     @field_validator("admin_tokens", mode="before")

@@ -18,6 +18,7 @@ import logging
 import time
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
 from gateway.audit.chain import Chain, Head, process_label
 from gateway.audit.streams import DECISIONS, UPSTREAM
@@ -27,6 +28,7 @@ from gateway.records import DecisionRow, UpstreamResultRow
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+OWN_TRANSACTION_CHAINS = 4
 
 
 class DecisionWriter:
@@ -44,6 +46,12 @@ class DecisionWriter:
         writer = process_label()
         self.decision_chain = Chain(DECISIONS, writer)
         self.upstream_chain = Chain(UPSTREAM, writer)
+        # Chains for decisions committed in a caller's own transaction (money-moving
+        # calls, under the customer's lock). A chain serves one transaction at a time, so
+        # its head cannot fork; several let customers' transactions commit side by side.
+        self._own_chains: asyncio.Queue[Chain] = asyncio.Queue()
+        for n in range(OWN_TRANSACTION_CHAINS):
+            self._own_chains.put_nowait(Chain(DECISIONS, f"{writer}/locked-{n}"))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-writer")
@@ -70,6 +78,37 @@ class DecisionWriter:
             await asyncio.wait_for(future, self._timeout * 2 + 1)
         except TimeoutError as exc:
             raise DatabaseUnavailable("decision writer did not answer") from exc
+
+    async def commit_with(
+        self, conn: asyncpg.Connection, transaction: Transaction, row: DecisionRow
+    ) -> None:
+        """Append `row` to the caller's open transaction (which holds its locks and has
+        written what goes with the decision), then commit it. Raise DatabaseUnavailable
+        if the commit is not certain: the caller must not act on the decision."""
+        chain = await self._own_chains.get()
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(self._append_commit(conn, transaction, chain, row), self._timeout)
+        except BaseException as exc:
+            chain.failed()
+            self._metrics.decision_write_failures.inc()
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("decision %s not committed: %r", row.id, exc)
+            raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+        finally:
+            self._own_chains.put_nowait(chain)
+        self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
+
+    @staticmethod
+    async def _append_commit(
+        conn: asyncpg.Connection, transaction: Transaction, chain: Chain, row: DecisionRow
+    ) -> None:
+        await chain.prepare(conn)
+        sealed, head = chain.seal([row.record()])
+        await conn.copy_records_to_table(chain.stream.name, records=sealed, columns=chain.stream.copy_columns)
+        await transaction.commit()
+        chain.committed(head)
 
     def record_upstream(self, row: UpstreamResultRow) -> None:
         """Queue what the exchange answered; rides along with the next batch."""

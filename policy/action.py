@@ -57,6 +57,11 @@ class Action:
     network: str | None = None
     client_order_id: str | None = None
     problems: tuple[ParseProblem, ...] = field(default_factory=tuple)
+    # Travel rule: the originator/beneficiary data (IVMS101 JSON) as the client sent it,
+    # and for a self-hosted destination, whether it is one and the ownership proof given.
+    travel_rule: str | None = None
+    self_hosted: bool = False
+    ownership_proof: str | None = None
 
     @property
     def notional(self) -> Decimal | None:

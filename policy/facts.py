@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from aml.facts import AmlFacts
     from kyc.facts import KycFacts
 
 
@@ -84,3 +85,6 @@ class Facts:
     markets: MarketCatalog | None
     # The customer's KYC standing (kyc.facts.KycFacts); None when no identity is on record.
     kyc: KycFacts | None = None
+    # Prices, recent movements and the sanctions screening for a deposit or withdrawal
+    # (aml.facts.AmlFacts), gathered under the customer's lock; None for other calls.
+    aml: AmlFacts | None = None

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import json
 import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -61,6 +63,19 @@ async def admin(
 
 
 _passports = itertools.count(10_000_000)
+# A valid IVMS101 identity payload (TRISA's test data, MIT; see its SOURCE.md).
+IVMS101_SAMPLE = Path(__file__).parent / "aml/fixtures/ivms101/trisa/ivms101_testdata/identity_payload.json"
+
+
+def travel_rule_params(legal_name: str = "Kim Minjun") -> dict[str, str]:
+    """Withdrawal params carrying travel-rule data whose originator is `legal_name`."""
+    payload = json.loads(IVMS101_SAMPLE.read_text())
+    family, _, given = legal_name.partition(" ")
+    person = payload["originator"]["originatorPersons"][0]["naturalPerson"]
+    person["name"]["nameIdentifier"] = [
+        {"primaryIdentifier": family, "secondaryIdentifier": given or None, "nameIdentifierType": "LEGL"}
+    ]
+    return {"questionnaire": json.dumps(payload)}
 
 
 def identity_body(

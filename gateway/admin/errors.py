@@ -34,5 +34,5 @@ def json_response(payload: Any, status: int = 200) -> web.Response:
 ERROR_CODES = frozenset(
     {"unauthorized", "forbidden", "not_found", "method_not_allowed", "invalid_json",
      "validation_failed", "conflict", "body_too_large", "unsupported_content_type",
-     "database_unavailable", "internal_error"}
+     "database_unavailable", "internal_error", "sanctions_unavailable"}
 )  # fmt: skip

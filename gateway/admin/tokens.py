@@ -18,6 +18,14 @@ class Permission(enum.StrEnum):
     VERIFY_AUDIT = "audit:verify"
     EXPORT_DECISIONS = "decisions:export"
     UNMASK_PERSONAL_DATA = "personal_data:unmask"
+    READ_HOLDS = "holds:read"
+    REVIEW_HOLDS = "holds:review"
+    READ_REPORTS = "reports:read"
+    MANAGE_REPORTS = "reports:write"
+    EXPORT_REPORTS = "reports:export"
+    READ_SANCTIONS = "sanctions:read"
+    MANAGE_SANCTIONS = "sanctions:write"
+    CHECK_SANCTIONS = "sanctions:check"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -46,6 +54,30 @@ _AUDIT_PERMISSIONS = {
     },
 }  # fmt: skip
 for _role, _granted in _AUDIT_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
+# The review queue and report candidates: officers decide, auditors read and export.
+_REVIEW_PERMISSIONS = {
+    "auditor": {Permission.READ_HOLDS, Permission.READ_REPORTS, Permission.EXPORT_REPORTS},
+    "compliance_officer": {
+        Permission.READ_HOLDS, Permission.REVIEW_HOLDS, Permission.READ_REPORTS, Permission.MANAGE_REPORTS,
+        Permission.EXPORT_REPORTS,
+    },
+}  # fmt: skip
+for _role, _granted in _REVIEW_PERMISSIONS.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
+
+# Sanctions lists: everyone reads the snapshots; officers and operators load them; officers
+# check an address.
+_SANCTIONS_PERMISSIONS = {
+    "auditor": {Permission.READ_SANCTIONS},
+    "operator": {Permission.READ_SANCTIONS, Permission.MANAGE_SANCTIONS},
+    "compliance_officer": {
+        Permission.READ_SANCTIONS, Permission.MANAGE_SANCTIONS, Permission.CHECK_SANCTIONS,
+    },
+}  # fmt: skip
+for _role, _granted in _SANCTIONS_PERMISSIONS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
 
 

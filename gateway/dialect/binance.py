@@ -153,6 +153,16 @@ def _new_order(r: _Reader) -> Action:
     )
 
 
+# Travel-rule data rides on the withdrawal as Binance's travel-rule variant does it: a
+# `questionnaire` parameter, here holding the IVMS101 identity payload as JSON. A
+# self-hosted destination is declared with `walletType=self_hosted`, and the proof that
+# the customer controls it (a signed message, a satoshi test reference) in
+# `ownershipProof`. The exchange ignores parameters it does not know.
+TRAVEL_RULE_PARAM = "questionnaire"
+_WALLET_TYPES = frozenset({"self_hosted", "vasp"})
+_PROOF = re.compile(r"^[\x21-\x7e]{16,1024}$")
+
+
 def _withdraw(r: _Reader) -> Action:
     return r.action(
         asset=r.text("coin", _ASSET),
@@ -161,6 +171,9 @@ def _withdraw(r: _Reader) -> Action:
         network=r.text("network", _ASSET, required=False),
         address_tag=r.params.get("addressTag"),
         client_order_id=r.text("withdrawOrderId", _CLIENT_ORDER_ID, required=False),
+        travel_rule=r.params.get(TRAVEL_RULE_PARAM) or None,
+        self_hosted=r.choice("walletType", _WALLET_TYPES, required=False) == "self_hosted",
+        ownership_proof=r.text("ownershipProof", _PROOF, required=False),
     )
 
 

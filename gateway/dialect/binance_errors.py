@@ -45,6 +45,9 @@ REASON_ERRORS: dict[str, WireError] = {
     "decision_store_unavailable": WireError(503, -1001),
     "markets_unavailable": WireError(503, -1001),
     "facts_unavailable": WireError(503, -1001),
+    "price_unavailable": WireError(503, -1001),
+    "aml_facts_missing": WireError(503, -1001),
+    "sanctions_unavailable": WireError(503, -1001),
     "upstream_unavailable": WireError(503, -1001),
     "upstream_timeout": WireError(504, -1007),
 }

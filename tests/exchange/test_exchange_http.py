@@ -128,7 +128,9 @@ async def test_unknown_route_answers_json(http: aiohttp.ClientSession, base_url:
 async def test_exchange_info_lists_catalogue(http: aiohttp.ClientSession, base_url: str) -> None:
     _, info = await _get(http, f"{base_url}/api/v3/exchangeInfo", GATEWAY_HEADERS)
     symbols = {s["symbol"]: s for s in info["symbols"]}
-    assert set(symbols) == {"BTCUSDT", "ETHUSDT", "XRPUSDT", "ETHBTC", "XMRUSDT", "USDCUSDT", "STKNUSDT", "ICOTUSDT"}
+    assert set(symbols) == {
+        "BTCUSDT", "ETHUSDT", "XRPUSDT", "ETHBTC", "XMRUSDT", "USDCUSDT", "STKNUSDT", "ICOTUSDT", "BTCKRW",
+    }  # fmt: skip
     btc = symbols["BTCUSDT"]
     assert btc["status"] == "TRADING" and {"LIMIT", "MARKET"} <= set(btc["orderTypes"])
     assert {f["filterType"] for f in btc["filters"]} >= {"PRICE_FILTER", "LOT_SIZE", "NOTIONAL"}
@@ -239,6 +241,72 @@ async def test_deposit_addresses_are_deterministic_and_plausible(
         http, f"{base_url}/sapi/v1/capital/deposit/address?coin=BTC", customer_headers("cust-a")
     )
     assert btc["address"].startswith("bc1q") and btc["tag"] == ""
+
+
+KRW_ACCOUNT = "110-123-456789"
+
+
+@pytest.mark.asyncio
+async def test_krw_is_fiat_on_the_bank_network(http: aiohttp.ClientSession, base_url: str) -> None:
+    _, config = await _get(http, f"{base_url}/sapi/v1/capital/config/getall", customer_headers("cust-krw"))
+    krw = {c["coin"]: c for c in config}["KRW"]
+    assert (krw["isLegalMoney"], krw["free"]) == (True, "10000000.00000000")
+    (bank,) = krw["networkList"]
+    assert (bank["network"], bank["isDefault"], bank["withdrawFee"], bank["withdrawMin"]) == (
+        "BANK", True, "1000", "5000",
+    )  # fmt: skip
+    assert re.match(bank["addressRegex"], KRW_ACCOUNT) and not re.match(
+        bank["addressRegex"], "bc1qxy2kgdygjrqtzq2n0yrf2493p83kkfjhx0wlh"
+    )
+    _, info = await _get(http, f"{base_url}/api/v3/exchangeInfo?symbol=BTCKRW", GATEWAY_HEADERS)
+    (btc_krw,) = info["symbols"]
+    assert (btc_krw["baseAsset"], btc_krw["quoteAsset"]) == ("BTC", "KRW")
+    _, ticker = await _get(http, f"{base_url}/api/v3/ticker/24hr?symbol=BTCKRW", GATEWAY_HEADERS)
+    assert D(ticker["bidPrice"]) < D("84000000") < D(ticker["askPrice"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("body", "status", "debited"),
+    [
+        pytest.param(f"coin=KRW&address={KRW_ACCOUNT}&amount=50000", 200, "51000", id="to-bank-account"),
+        pytest.param("coin=KRW&network=BANK&address=11012345678901&amount=5000", 200, "6000", id="no-hyphens"),
+        pytest.param(f"coin=KRW&address={KRW_ACCOUNT}&amount=4999", -4022, "0", id="below-min"),
+        pytest.param(f"coin=KRW&address={KRW_ACCOUNT}&amount=5000.5", -4021, "0", id="fraction-of-a-won"),
+        pytest.param("coin=KRW&address=bc1qxy2kgdygjrqtzq2n0yrf2493p83kkfjhx0wlh&amount=5000", -4007, "0",
+                     id="crypto-address"),
+    ],
+)  # fmt: skip
+async def test_krw_withdrawal_goes_to_a_bank_account(
+    http: aiohttp.ClientSession, base_url: str, body: str, status: int, debited: str
+) -> None:
+    headers = customer_headers("cust-krw-wd")
+    code, answer = await _post_form(http, f"{base_url}/sapi/v1/capital/withdraw/apply", body, headers)
+    assert code == 200 if status == 200 else (code, answer["code"]) == (400, status)
+    _, account = await _get(http, f"{base_url}/api/v3/account", headers)
+    free = D({b["asset"]: b["free"] for b in account["balances"]}["KRW"])
+    assert D(10_000_000) - free == D(debited)
+
+
+@pytest.mark.asyncio
+async def test_krw_deposit_credits_the_virtual_account(http: aiohttp.ClientSession, base_url: str) -> None:
+    headers = customer_headers("cust-krw-dep")
+    _, address = await _get(http, f"{base_url}/sapi/v1/capital/deposit/address?coin=KRW", headers)
+    assert re.fullmatch(r"[0-9]{3}-[0-9]{6}-[0-9]{5}", address["address"]) and address["tag"] == ""
+    payload = {
+        "customer_id": "cust-krw-dep",
+        "coin": "KRW",
+        "amount": "300000",
+        "source_address": KRW_ACCOUNT,
+    }
+    async with http.post(f"{base_url}/ops/deposits", json=payload, headers=GATEWAY_HEADERS) as resp:
+        assert resp.status == 200
+        record = await _json(resp)
+    assert (record["network"], record["address"], record["balance"]) == (
+        "BANK",
+        address["address"],
+        "10300000.00000000",
+    )
 
 
 @pytest.mark.asyncio

@@ -16,7 +16,15 @@ import pytest
 
 from gateway.app import create_app
 from tests.conftest import Exchange, gateway_settings
-from tests.support import OFFICER_TOKEN, admin, ccxt_client, identity_body, new_customer, serving
+from tests.support import (
+    OFFICER_TOKEN,
+    admin,
+    ccxt_client,
+    identity_body,
+    new_customer,
+    serving,
+    travel_rule_params,
+)
 
 pytestmark = pytest.mark.asyncio
 TODAY = datetime.now(UTC).date()
@@ -111,7 +119,7 @@ async def _call(client: Any, call: str) -> None:
     if call == "order":
         await client.create_order("BTC/USDT", "market", "buy", 0.001)
     elif call == "withdraw":
-        await client.withdraw("BTC", 0.001, ADDRESS)
+        await client.withdraw("BTC", 0.001, ADDRESS, params=travel_rule_params())
     elif call == "deposit_address":
         await client.fetch_deposit_address("BTC")
     else:

@@ -32,6 +32,7 @@ from rules.model import (
     RetentionRule,
     RollingWindowRule,
     SelfHostedRule,
+    StructuringRule,
     TradingRule,
     TravelRule,
 )
@@ -82,8 +83,19 @@ FACTS: dict[str, Callable[[list[Any]], Any]] = {
     "str_windows": lambda rs: {
         (r.window.value, r.direction.value, r.total and _threshold(r.total), r.count, r.outcome, r.report)
         for r in _kind(RollingWindowRule)(rs)
+        if r.outcome == "allow_and_report"
     },
-    "str_unverified": lambda rs: {r.unverified for r in _kind(RollingWindowRule)(rs)},
+    "str_unverified": lambda rs: {
+        r.unverified for r in _kind(RollingWindowRule)(rs) if r.outcome == "allow_and_report"
+    },
+    "hold_windows": lambda rs: {
+        (r.window.value, r.direction.value, r.total and _threshold(r.total), r.unverified)
+        for r in _kind(RollingWindowRule)(rs)
+        if r.outcome == "hold"
+    },
+    "structuring": lambda rs: {
+        (_threshold(r.reference), r.band_percent, r.count, r.window.value) for r in _kind(StructuringRule)(rs)
+    },
     "trading": lambda rs: {r.allowed for r in _kind(TradingRule)(rs)},
     "licences": lambda rs: {r.licence for r in _kind(LicenceRule)(rs)},
     "retention": lambda rs: max((r.years for r in _kind(RetentionRule)(rs)), default=None),
@@ -132,6 +144,22 @@ CASES = [
     case("KR", "KR", SEED, "hold_hours", {72}),
     case("KR", "KR", SEED, "kyc_levels", {"basic": ("order",), "full": FULL}),
     case("KR", "KR", SEED, "licences", set()),
+    case(
+        "KR",
+        "KR",
+        SEED,
+        "hold_windows",
+        {("24h", "withdrawals", (Decimal("50000000"), "KRW", "more_than"), True)},
+    ),
+    case(
+        "KR",
+        "KR",
+        NOW,
+        "structuring",
+        {((Decimal("10000000"), "KRW", "at_or_above"), Decimal("10"), 3, "24h")},
+    ),
+    case("US", "US", NOW, "structuring", {((Decimal("10000"), "USD", "more_than"), Decimal("10"), 3, "24h")}),
+    case("JP", "JP", NOW, "structuring", set()),
     # Korea today: SFIA, travel rule, CTR lowered; the guideline's indicators kept as the
     # exchange's own monitoring.
     case("KR", "KR", NOW, "min_age", 19),
@@ -306,6 +334,8 @@ def _subject(rule: Any) -> tuple[Any, ...]:
         getattr(rule, "licence", None),
         getattr(rule, "level", None),
         getattr(rule, "window", None),
+        getattr(rule, "direction", None),
+        getattr(rule, "outcome", None),
         getattr(rule, "total", None) is not None,
         getattr(rule, "count", None) is not None,
     )

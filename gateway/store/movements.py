@@ -1,0 +1,93 @@
+"""Movements the AML windows count, and the per-customer lock that serialises them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+
+from aml.facts import PastMovement
+from aml.windows import WINDOW_LENGTH, MovementDirection
+
+# The longest window any rule may use: older movements can never matter.
+LOOKBACK: timedelta = max(WINDOW_LENGTH.values())
+# Namespace of the advisory locks (the two-int form), so they cannot meet another
+# subsystem's keys; the second int is derived from the customer id.
+_LOCK_SPACE = 0x414D4C  # "AML"
+
+
+async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
+    """Until the transaction ends, no other replica decides a movement for this customer.
+    A 32-bit hash may make two customers share a lock: they then queue, which is slow,
+    never wrong."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_SPACE, customer_id)
+
+
+async def recent(conn: asyncpg.Connection, customer_id: str, now: datetime) -> tuple[PastMovement, ...]:
+    """The customer's movements in the longest window, minus withdrawals that were held
+    and then rejected, expired or failed (they never left)."""
+    rows = await conn.fetch(
+        """SELECT m.occurred_at, m.direction, m.asset, m.amount, m."values"
+             FROM movements m
+            WHERE m.customer_id = $1 AND m.occurred_at > $2
+              AND NOT (m.held AND EXISTS (
+                    SELECT 1 FROM held_calls h
+                     WHERE h.id = m.decision_id
+                       AND h.state IN ('rejected', 'expired', 'forward_failed')))
+            ORDER BY m.occurred_at""",
+        uuid.UUID(customer_id),
+        now - LOOKBACK,
+    )
+    return tuple(
+        PastMovement(
+            at=row["occurred_at"],
+            direction=MovementDirection(row["direction"]),
+            asset=row["asset"],
+            amount=row["amount"],
+            values=tuple((code, Decimal(value)) for code, value in sorted(row["values"].items())),
+        )
+        for row in rows
+    )
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    *,
+    customer_id: str,
+    decision_id: uuid.UUID,
+    direction: MovementDirection,
+    asset: str,
+    amount: Decimal,
+    values: Mapping[str, Decimal],
+    occurred_at: datetime,
+    held: bool,
+    external_id: str | None = None,
+) -> None:
+    await conn.execute(
+        """INSERT INTO movements (customer_id, decision_id, direction, asset, amount, "values",
+                                  occurred_at, held, external_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        uuid.UUID(customer_id),
+        decision_id,
+        direction.value,
+        asset,
+        amount,
+        {code: str(value) for code, value in values.items()},
+        occurred_at,
+        held,
+        external_id,
+    )
+
+
+async def deposit_seen(conn: asyncpg.Connection, customer_id: str, external_id: str) -> uuid.UUID | None:
+    """The decision of a deposit already reported with this exchange transaction id."""
+    value: uuid.UUID | None = await conn.fetchval(
+        """SELECT decision_id FROM movements
+            WHERE customer_id = $1 AND direction = 'deposit' AND external_id = $2""",
+        uuid.UUID(customer_id),
+        external_id,
+    )
+    return value

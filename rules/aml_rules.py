@@ -1,0 +1,58 @@
+"""Reading the AML values (reporting thresholds, travel rule, self-hosted proof, rolling
+windows, structuring, hold expiry) out of the rule book in force. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from aml.findings import Cited
+from rules.book import Applicable, RuleBook
+from rules.model import (
+    CashReportRule,
+    HoldExpiryRule,
+    RollingWindowRule,
+    SelfHostedRule,
+    StructuringRule,
+    TravelRule,
+)
+
+R = TypeVar("R")
+# Where no pack says how long a hold may wait: three days, the packs' own choice.
+DEFAULT_HOLD_HOURS = 72
+
+
+@dataclass(frozen=True)
+class AmlRuleSet:
+    cash_reports: tuple[Cited[CashReportRule], ...]
+    travel_rules: tuple[Cited[TravelRule], ...]
+    self_hosted: tuple[Cited[SelfHostedRule], ...]
+    windows: tuple[Cited[RollingWindowRule], ...]
+    structuring: tuple[Cited[StructuringRule], ...]
+    hold_hours: int  # the shortest expiry in force: a hold never outlives any rule's
+
+    def currencies(self) -> frozenset[str]:
+        """The currencies a movement must be valued in for the windows and structuring."""
+        found = {c.rule.total.currency for c in self.windows if c.rule.total is not None}
+        found.update(c.rule.reference.currency for c in self.structuring)
+        return frozenset(found)
+
+
+def _cited(found: list[Applicable], kind: type[R]) -> tuple[Cited[R], ...]:
+    return tuple(Cited(a.rule, a.citation) for a in found if isinstance(a.rule, kind))
+
+
+def aml_rule_set(
+    book: RuleBook, *, home: str, residence: str | None, region: str | None, on: date
+) -> AmlRuleSet:
+    found = list(book.applicable(home=home, residence=residence, region=region, on=on))
+    expiries = [c.rule.hours for c in _cited(found, HoldExpiryRule)]
+    return AmlRuleSet(
+        cash_reports=_cited(found, CashReportRule),
+        travel_rules=_cited(found, TravelRule),
+        self_hosted=_cited(found, SelfHostedRule),
+        windows=_cited(found, RollingWindowRule),
+        structuring=_cited(found, StructuringRule),
+        hold_hours=min(expiries, default=DEFAULT_HOLD_HOURS),
+    )

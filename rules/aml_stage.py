@@ -1,0 +1,178 @@
+"""The AML stage in the pipeline: sanctions screening, single-movement thresholds (cash
+reports, travel rule, self-hosted proof), rolling windows and structuring, with values
+from the rule book in force. Pure: the gateway gathers prices, movements and the
+screening into `facts.aml` (under the customer's lock) and this turns them into findings.
+
+A price or rate that is missing or stale cannot be guessed around: the stage answers a
+`price_unavailable` deny, which the gateway turns into a 503 (fail closed, counted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from aml.facts import AmlFacts
+from aml.findings import AmlFinding
+from aml.money import Money, PriceUnavailable, Valuer
+from aml.single import cash_report, self_hosted, travel_rule
+from aml.structuring import evaluate_structuring
+from aml.windows import Movement, MovementDirection, evaluate_rolling_windows
+from policy.action import Action, ActionKind
+from policy.decision import Finding, Outcome
+from policy.facts import Facts
+from rules.aml_rules import AmlRuleSet, aml_rule_set
+from rules.book import RuleBook
+
+STAGE = "aml"
+PRICE_UNAVAILABLE = "price_unavailable"
+AML_FACTS_MISSING = "aml_facts_missing"
+VALUATION_RULE = "aml.valuation"
+VALUATION_SOURCES = (
+    "Last prices from the exchange's own tickers (/api/v3/ticker/price) and the configured "
+    "FX table (GATEWAY_FX_RATES), each with its time"
+)
+AML_KINDS = frozenset({ActionKind.WITHDRAWAL, ActionKind.DEPOSIT_CREDIT})
+_OUTCOMES = {
+    "deny": Outcome.DENY,
+    "hold": Outcome.HOLD,
+    "allow_and_report": Outcome.ALLOW_AND_REPORT,
+}
+
+
+def _finding(f: AmlFinding) -> Finding:
+    values: dict[str, Any] = dict(f.values)
+    if f.report is not None:
+        values["report"] = f.report  # the gateway opens a report candidate for it
+    return Finding(STAGE, f.rule_id, _OUTCOMES[f.outcome], f.reason.value, f.message, values, f.citation)
+
+
+def _deny(rule_id: str, reason: str, message: str, **values: Any) -> Finding:
+    return Finding(STAGE, rule_id, Outcome.DENY, reason, message, values)
+
+
+def _history_in(aml: AmlFacts, currency: str | None, value: Valuer) -> list[Movement]:
+    """Past movements in `currency`: the value recorded with each, or today's where the
+    rules asked for a currency nobody valued it in then. None: count-only rules."""
+    movements = []
+    for past in aml.history:
+        if currency is None:
+            amount = Money(past.amount, past.asset)
+        else:
+            recorded = past.value_in(currency)
+            if recorded is None:
+                recorded = (
+                    Valuer(past.amount, past.asset, value.prices, value.fx, value.now, value.max_age)
+                    .in_currency(currency)
+                    .value
+                )
+            amount = Money(recorded, currency)
+        movements.append(Movement(past.at, past.direction, amount))
+    return movements
+
+
+def _new_movement(aml: AmlFacts, currency: str | None, valuer: Valuer, action: Action) -> Movement:
+    assert action.quantity is not None and action.asset is not None
+    if currency is None:
+        return Movement(valuer.now, aml.direction, Money(action.quantity, action.asset))
+    return Movement(valuer.now, aml.direction, valuer.in_currency(currency).money)
+
+
+def _patterns(rules: AmlRuleSet, aml: AmlFacts, valuer: Valuer, action: Action) -> list[AmlFinding]:
+    found: list[AmlFinding] = []
+    histories: dict[str | None, list[Movement]] = {}
+    for cited in rules.windows:
+        currency = cited.rule.total.currency if cited.rule.total is not None else None
+        history = histories.setdefault(currency, _history_in(aml, currency, valuer))
+        found += evaluate_rolling_windows([cited], history, _new_movement(aml, currency, valuer, action))
+    for structuring in rules.structuring:
+        currency = structuring.rule.reference.currency
+        history = histories.setdefault(currency, _history_in(aml, currency, valuer))
+        new = _new_movement(aml, currency, valuer, action)
+        found += evaluate_structuring([structuring], history, new)
+    return found
+
+
+def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet) -> list[Finding]:
+    aml = facts.aml
+    if aml is None:
+        return [_deny("aml.facts", AML_FACTS_MISSING, "AML facts were not gathered for a money-moving call")]
+    screening = [_finding(aml.screening)] if aml.screening is not None else []
+    if action.quantity is None or action.asset is None:
+        return screening  # malformed: the well-formedness gate has refused it already
+    valuer = Valuer(action.quantity, action.asset, aml.price_table(), aml.fx_table(), facts.now, aml.max_age)
+    found: list[AmlFinding] = []
+    try:
+        if action.kind is ActionKind.WITHDRAWAL:
+            found += travel_rule(
+                rules.travel_rules,
+                valuer,
+                payload=action.travel_rule,
+                legal_name=aml.legal_name,
+                native_name=aml.native_name,
+                today=facts.now.date(),
+            )
+            found += self_hosted(
+                rules.self_hosted,
+                valuer,
+                destination_self_hosted=action.self_hosted,
+                ownership_proven=action.ownership_proof is not None,
+            )
+        found += cash_report(rules.cash_reports, valuer)
+        found += _patterns(rules, aml, valuer, action)
+    except PriceUnavailable as exc:
+        return [
+            *screening,
+            _deny(
+                VALUATION_RULE, PRICE_UNAVAILABLE, f"cannot value the movement: {exc}",
+                asset=exc.asset, problem=exc.reason,
+            ),
+        ]  # fmt: skip
+    valuation = Finding(
+        STAGE,
+        VALUATION_RULE,
+        Outcome.ALLOW,
+        "",
+        "prices and rates used",
+        {"conversions": [c.as_json() for c in valuer.used]},
+        VALUATION_SOURCES,
+    )
+    return [*screening, *map(_finding, found), valuation]
+
+
+@dataclass(frozen=True)
+class AmlStage:
+    book: RuleBook
+    home_country: str
+    as_of: date | None = None
+    name: str = STAGE
+    gate: bool = False
+
+    def evaluate(self, action: Action, facts: Facts) -> list[Finding]:
+        if action.kind not in AML_KINDS or facts.customer is None:
+            return []
+        customer = facts.customer
+        rules = aml_rule_set(
+            self.book,
+            home=self.home_country,
+            residence=customer.residence_country,
+            region=customer.residence_region,
+            on=self.as_of or facts.now.date(),
+        )
+        return evaluate_aml(action, facts, rules)
+
+
+def report_kinds(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
+    """Findings that ask for a report, by report kind (CTR, STR)."""
+    reports: dict[str, list[Finding]] = {}
+    for finding in findings:
+        kind = finding.values.get("report")
+        if isinstance(kind, str):
+            reports.setdefault(kind, []).append(finding)
+    return reports
+
+
+def direction_of(kind: ActionKind) -> MovementDirection:
+    return MovementDirection.WITHDRAWAL if kind is ActionKind.WITHDRAWAL else MovementDirection.DEPOSIT
