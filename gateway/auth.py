@@ -41,7 +41,8 @@ _CUSTOMER_COLUMNS = """
        i.document_expiry, v.status AS v_status, v.level AS v_level, v.verified_by AS v_by,
        v.verified_at AS v_at, v.valid_until AS v_valid_until,
        (SELECT jsonb_agg(jsonb_build_object('currency', b.currency, 'confirmed', b.holder_confirmed,
-                                            'matches', b.holder_name_matches, 'partner', b.partner_bank))
+                                            'matches', b.holder_name_matches, 'partner', b.partner_bank,
+                                            'number_hash', b.number_hash))
           FROM bank_accounts b WHERE b.customer_id = c.id AND b.status = 'active') AS bank_accounts
 """
 _KYC_JOINS = """

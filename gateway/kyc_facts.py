@@ -21,6 +21,7 @@ class BankAccountRecord:
     holder_confirmed: bool
     holder_name_matches: bool
     partner_bank: bool
+    number_hash: str | None = None  # keyed hash of the number's digits (gateway.kyc_service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +40,19 @@ class KycRecord:
                 row["v_valid_until"], None,
             )  # fmt: skip
         accounts = tuple(
-            BankAccountRecord(a["currency"], a["confirmed"], a["matches"], a["partner"])
+            BankAccountRecord(a["currency"], a["confirmed"], a["matches"], a["partner"], a.get("number_hash"))
             for a in row["bank_accounts"] or ()
         )
         return cls(verification, row["document_expiry"], date_of_birth, accounts)
 
 
 def kyc_facts(
-    record: KycRecord | None, customer: CustomerFacts, home: str, today: date, currency: str | None
+    record: KycRecord | None,
+    customer: CustomerFacts,
+    home: str,
+    today: date,
+    currency: str | None,
+    destination_hash: str | None = None,
 ) -> KycFacts | None:
     """None when no identity was ever submitted: the stage then refuses as not verified."""
     if record is None or customer.residence_country is None or customer.nationality is None:
@@ -63,6 +69,14 @@ def kyc_facts(
         residence_region=customer.residence_region,
         is_resident_of_home=customer.residence_country == home,
         bank_account=_best_account(record.bank_accounts, currency),
+        destination_is_own_account=(
+            None
+            if destination_hash is None
+            else any(
+                a.number_hash == destination_hash and a.holder_confirmed and a.currency == currency
+                for a in record.bank_accounts
+            )
+        ),
     )
 
 

@@ -3,12 +3,13 @@ sends its verification back to pending) and verifying it."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date, datetime
 
 import asyncpg
 
-from gateway.sealing import SecretBox, derive_key
+from gateway.sealing import SecretBox, derive_key, keyed_hash
 from gateway.store import kyc as store
 from kyc import verification as states
 from kyc.errors import IllegalTransition
@@ -17,6 +18,18 @@ from kyc.identity import IdentityIn
 
 IDENTITY_HASH_PURPOSE = "kyc.national_id_hash"
 ACCOUNT_HASH_PURPOSE = "kyc.bank_account_hash"
+NUMBER_HASH_PURPOSE = "kyc.bank_account_number_hash"
+
+
+@functools.cache
+def _number_key(secret_key_b64: str) -> bytes:
+    return derive_key(secret_key_b64, NUMBER_HASH_PURPOSE)
+
+
+def account_number_hash(secret_key_b64: str, number: str) -> str:
+    """The keyed hash of an account number's digits: the same for "123-456-789" as typed
+    at registration and "123456789" as a withdrawal address."""
+    return keyed_hash(_number_key(secret_key_b64), "".join(c for c in number if c.isdigit()))
 
 
 async def submit_identity(

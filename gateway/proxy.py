@@ -25,10 +25,12 @@ from gateway.dialect import binance
 from gateway.dialect.binance_errors import error_body, wire_error
 from gateway.dialect.params import MalformedEncoding, RawParams, read_params
 from gateway.kyc_facts import kyc_facts
+from gateway.kyc_service import account_number_hash
 from gateway.markets import utcnow
 from gateway.money_calls import CannotDecide, MoneyCall
 from gateway.records import DecisionRow, UpstreamResultRow, new_decision_id
 from gateway.review.history import merge_withdraw_history
+from gateway.settings import Settings
 from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
 from policy.action import Action, ActionKind, ParseProblem
 from policy.decision import Finding, Outcome, Verdict
@@ -318,8 +320,23 @@ def _gather_facts(
         authentication=auth,
         customer=holder.customer,
         markets=markets,
-        kyc=kyc_facts(holder.kyc, holder.customer, settings.home_country, today, currency),
+        kyc=kyc_facts(
+            holder.kyc,
+            holder.customer,
+            settings.home_country,
+            today,
+            currency,
+            _destination_hash(action, settings),
+        ),
     )
+
+
+def _destination_hash(action: Action, settings: Settings) -> str | None:
+    """For a withdrawal, the keyed hash its address would have as a bank account number:
+    the real-name rule compares it with the customer's own accounts."""
+    if action.kind is not ActionKind.WITHDRAWAL or not action.address:
+        return None
+    return account_number_hash(settings.secret_key.get_secret_value(), action.address)
 
 
 def _with_market(action: Action, facts: Facts) -> Action:

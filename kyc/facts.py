@@ -33,6 +33,9 @@ class KycFacts:
     residence_region: str | None
     is_resident_of_home: bool  # resident of the exchange's home country (the gateway decides)
     bank_account: BankAccountFacts | None = None  # None: no real-name account on record
+    # A withdrawal's destination is one of the customer's own confirmed accounts in the
+    # currency; None when the call names no destination.
+    destination_is_own_account: bool | None = None
 
     @property
     def has_bank_account(self) -> bool:

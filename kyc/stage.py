@@ -40,6 +40,7 @@ class KycReason(enum.StrEnum):
     REAL_NAME_ACCOUNT_MISSING = "real_name_account_missing"
     REAL_NAME_HOLDER_MISMATCH = "real_name_holder_mismatch"
     REAL_NAME_NOT_PARTNER_BANK = "real_name_not_partner_bank"
+    REAL_NAME_NOT_OWN_ACCOUNT = "real_name_not_own_account"
     LEVEL_ACTION_NOT_ALLOWED = "level_action_not_allowed"
     LEVEL_AMOUNT_EXCEEDED = "level_amount_exceeded"
     # Fail closed: a capped level, but no amount in the cap's currency to compare.
@@ -164,6 +165,15 @@ def _real_name(kind: str, currency: str | None, facts: KycFacts, rules: KycRuleS
             f"{kind} of {currency} refused: the account holder's name is not the customer's KYC name",
             currency=currency,
             holder_name_matches=False,
+        )
+    if kind == "withdrawal" and facts.destination_is_own_account is False:
+        # Money leaves only to an account in the customer's own name: a confirmed one on
+        # record, not any account number the client names.
+        yield _finding(
+            rule,
+            KycReason.REAL_NAME_NOT_OWN_ACCOUNT,
+            f"{kind} of {currency} refused: the destination is not the customer's own registered account",
+            currency=currency,
         )
     if kind in DEPOSIT_KINDS and rule.value.partner_bank_required_for_deposit and not account.at_partner_bank:
         yield _finding(

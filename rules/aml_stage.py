@@ -10,7 +10,7 @@ A price or rate that is missing or stale cannot be guessed around: the stage ans
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -27,6 +27,7 @@ from rules.aml_rules import AmlRuleSet, aml_rule_set
 from rules.book import RuleBook
 
 STAGE = "aml"
+MEMO_MAX = 1024
 PRICE_UNAVAILABLE = "price_unavailable"
 AML_FACTS_MISSING = "aml_facts_missing"
 VALUATION_RULE = "aml.valuation"
@@ -149,18 +150,23 @@ class AmlStage:
     as_of: date | None = None
     name: str = STAGE
     gate: bool = False
+    _memo: dict[tuple[str | None, str | None, date], AmlRuleSet] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def evaluate(self, action: Action, facts: Facts) -> list[Finding]:
         if action.kind not in AML_KINDS or facts.customer is None:
             return []
         customer = facts.customer
-        rules = aml_rule_set(
-            self.book,
-            home=self.home_country,
-            residence=customer.residence_country,
-            region=customer.residence_region,
-            on=self.as_of or facts.now.date(),
-        )
+        on = self.as_of or facts.now.date()
+        key = (customer.residence_country, customer.residence_region, on)
+        rules = self._memo.get(key)
+        if rules is None:  # the book is immutable: one rule set per question and day
+            if len(self._memo) >= MEMO_MAX:
+                self._memo.clear()
+            rules = self._memo[key] = aml_rule_set(
+                self.book, home=self.home_country, residence=key[0], region=key[1], on=on
+            )
         return evaluate_aml(action, facts, rules)
 
 

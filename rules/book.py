@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
 from rules.model import AppliesAs, AssetClass, PackFile, Rule
 
 DEFAULT_COUNTRY = "ZZ"
+_MEMO_MAX = 4096  # distinct (home, residence, region, day) questions kept
 R = TypeVar("R")
 
 
@@ -32,6 +33,9 @@ class RuleBook:
     packs: dict[str, PackFile]
     assets: dict[str, AssetClass]
     content: dict[str, Any]  # validated content per file, as stored with the version
+    _memo: dict[tuple[str, str | None, str | None, date], tuple[Applicable, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def pack_for(self, country: str) -> PackFile:
         return self.packs.get(country) or self.packs[DEFAULT_COUNTRY]
@@ -40,7 +44,19 @@ class RuleBook:
         self, *, home: str, residence: str | None, region: str | None, on: date
     ) -> Iterator[Applicable]:
         """Home rules apply to everyone; residence rules to the country's residents. A
-        rule scoped to a region (a US state) applies only to residents of that region."""
+        rule scoped to a region (a US state) applies only to residents of that region.
+
+        Memoised: the book never changes, and every request asks the same few questions
+        (a handful of countries, one date), so the answer is computed once per day."""
+        key = (home, residence, region, on)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            found = self._memo[key] = tuple(self._find(home, residence, region, on))
+        return iter(found)
+
+    def _find(self, home: str, residence: str | None, region: str | None, on: date) -> Iterator[Applicable]:
         roles = [(self.pack_for(home), AppliesAs.HOME)]
         if residence is not None:
             roles.append((self.pack_for(residence), AppliesAs.RESIDENCE))

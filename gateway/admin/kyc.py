@@ -247,6 +247,7 @@ async def add_bank_account(request: web.Request) -> web.Response:
             "holder_confirmed": body.holder_confirmed,
             "holder_name_matches": True,
             "partner_bank": body.bank_code in settings.partner_banks,
+            "number_hash": service.account_number_hash(settings.secret_key.get_secret_value(), number),
         }
         try:
             account = await store.add_bank_account(

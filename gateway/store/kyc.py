@@ -172,12 +172,14 @@ async def add_bank_account(
     try:
         row = await conn.fetchrow(
             """INSERT INTO bank_accounts (id, customer_id, currency, bank_code, partner_bank, sealed,
-                   account_hash, holder_confirmed, holder_name_matches, created_at, created_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   account_hash, holder_confirmed, holder_name_matches, created_at, created_by,
+                   number_hash)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                RETURNING id::text AS id, currency, bank_code, partner_bank, holder_confirmed,
                          holder_name_matches, status, created_at""",
             account_id, customer_id, fields["currency"], fields["bank_code"], fields["partner_bank"],
             sealed, account_hash, fields["holder_confirmed"], fields["holder_name_matches"], at, by,
+            fields.get("number_hash"),
         )  # fmt: skip
     except asyncpg.UniqueViolationError as exc:
         raise Conflict("this account is already on the customer's record") from exc

@@ -83,6 +83,7 @@ class Case:
     reason: str | None = None  # None: allowed and forwarded
     rule: str | None = None
     note: str = ""
+    destination: str | None = None  # a KRW withdrawal's account; None: the first on record
 
 
 PARTNER = Account(PARTNER_BANK)
@@ -104,6 +105,11 @@ CASES = [
     Case("partner-bank-withdraw", "withdraw", (PARTNER,)),
     Case("partner-bank-deposit-address", "deposit_address", (PARTNER,)),
     Case("other-bank-withdraw", "withdraw", (OTHER,)),
+    Case("withdraw-to-someone-elses-account", "withdraw", (PARTNER,), destination="333-444-555666",
+         reason="real_name_not_own_account", rule=RULE_NOW,
+         note="won leave only to the customer's own registered account"),
+    Case("withdraw-to-own-account-without-hyphens", "withdraw", (PARTNER,),
+         destination=KRW_ACCOUNT.replace("-", "")),
     Case("other-bank-deposit-address", "deposit_address", (OTHER,),
          reason=NOT_PARTNER if PARTNER_ONLY_TODAY else None, rule=RULE_NOW if PARTNER_ONLY_TODAY else None,
          note="kr.toml keeps the same-bank rule today (unverified, conservative)"),
@@ -152,6 +158,8 @@ def _destination(case: Case) -> str:
     if case.coin != "KRW":
         return BTC_ADDRESS
     # Won leave to the customer's own registered account (with none, to some account).
+    if case.destination is not None:
+        return case.destination
     return case.accounts[0].number if case.accounts else KRW_ACCOUNT
 
 
