@@ -15,7 +15,32 @@ log = logging.getLogger(__name__)
 _RETRY_SECONDS = 2.0
 
 
-class MarketList:
+class Refreshing:
+    """Something refetched in the background every `_refresh` seconds (sooner after a
+    failure): the market list, the prices."""
+
+    _refresh: float
+    _task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> bool:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"{type(self).__name__}-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            ok = await self.refresh()
+            await asyncio.sleep(self._refresh if ok else _RETRY_SECONDS)
+
+
+class MarketList(Refreshing):
     def __init__(
         self, upstream: Upstream, metrics: GatewayMetrics, *, refresh: float, max_age: float
     ) -> None:
@@ -24,7 +49,6 @@ class MarketList:
         self._refresh = refresh
         self._max_age = timedelta(seconds=max_age)
         self._catalog: MarketCatalog | None = None
-        self._task: asyncio.Task[None] | None = None
         # Computed at scrape time, not on every request.
         metrics.markets_age.set_function(self._age_seconds)
 
@@ -46,20 +70,6 @@ class MarketList:
             log.warning("market list refresh failed: %r", exc)
             return False
         return True
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="market-refresh")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            ok = await self.refresh()
-            await asyncio.sleep(self._refresh if ok else _RETRY_SECONDS)
 
 
 def utcnow() -> datetime:

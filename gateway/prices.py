@@ -8,8 +8,6 @@ to use one older than GATEWAY_PRICES_MAX_AGE_SECONDS, so a stalled feed fails cl
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -18,14 +16,13 @@ from decimal import Decimal, InvalidOperation
 import orjson
 
 from aml.facts import FxPoint, PricePoint
-from gateway.markets import MarketList, utcnow
+from gateway.markets import MarketList, Refreshing, utcnow
 from gateway.upstream import Upstream, UpstreamTimeout, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
-_RETRY_SECONDS = 2.0
 
 
-class PriceFeed:
+class PriceFeed(Refreshing):
     def __init__(
         self, upstream: Upstream, markets: MarketList, fx_rates: Mapping[str, Decimal], *, refresh: float
     ) -> None:
@@ -34,7 +31,6 @@ class PriceFeed:
         self._fx_rates = dict(fx_rates)
         self._refresh = refresh
         self._prices: tuple[PricePoint, ...] = ()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def prices(self) -> tuple[PricePoint, ...]:
@@ -74,17 +70,3 @@ class PriceFeed:
             points.append(PricePoint(market.base_asset, market.quote_asset, price, fetched))
         self._prices = tuple(points)
         return True
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="price-refresh")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            ok = await self.refresh()
-            await asyncio.sleep(self._refresh if ok else _RETRY_SECONDS)

@@ -260,6 +260,7 @@ def _decision_row(
         action=action,
         verdict=verdict,
         decision_micros=int((time.perf_counter() - started) * 1e6),
+        country=holder.customer.jurisdiction,
         facts=facts,
     )
 

@@ -56,6 +56,14 @@ class CustomerFacts:
     nationality: str | None = None
     customer_type: CustomerType = CustomerType.INDIVIDUAL
 
+    @property
+    def jurisdiction(self) -> str | None:
+        """Where the customer's rules come from, as the audit filter names it: KR, US-NY."""
+        if self.residence_country is None:
+            return None
+        region = self.residence_region
+        return f"{self.residence_country}-{region}" if region else self.residence_country
+
 
 @dataclass(frozen=True, slots=True)
 class Market:

@@ -24,10 +24,9 @@ from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome
 from policy.facts import Facts
 from rules.aml_rules import AmlRuleSet, aml_rule_set
-from rules.book import RuleBook
+from rules.book import CustomerRules, RuleBook
 
 STAGE = "aml"
-MEMO_MAX = 1024
 PRICE_UNAVAILABLE = "price_unavailable"
 AML_FACTS_MISSING = "aml_facts_missing"
 VALUATION_RULE = "aml.valuation"
@@ -150,23 +149,18 @@ class AmlStage:
     as_of: date | None = None
     name: str = STAGE
     gate: bool = False
-    _memo: dict[tuple[str | None, str | None, date], AmlRuleSet] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _rules: CustomerRules[AmlRuleSet] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rules", CustomerRules(self.book, self.home_country, aml_rule_set))
 
     def evaluate(self, action: Action, facts: Facts) -> list[Finding]:
         if action.kind not in AML_KINDS or facts.customer is None:
             return []
         customer = facts.customer
-        on = self.as_of or facts.now.date()
-        key = (customer.residence_country, customer.residence_region, on)
-        rules = self._memo.get(key)
-        if rules is None:  # the book is immutable: one rule set per question and day
-            if len(self._memo) >= MEMO_MAX:
-                self._memo.clear()
-            rules = self._memo[key] = aml_rule_set(
-                self.book, home=self.home_country, residence=key[0], region=key[1], on=on
-            )
+        rules = self._rules.of(
+            customer.residence_country, customer.residence_region, self.as_of or facts.now.date()
+        )
         return evaluate_aml(action, facts, rules)
 
 

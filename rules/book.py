@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from rules.model import AppliesAs, AssetClass, PackFile, Rule
 
 DEFAULT_COUNTRY = "ZZ"
 _MEMO_MAX = 4096  # distinct (home, residence, region, day) questions kept
 R = TypeVar("R")
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,36 @@ class RuleBook:
             for pack in self.packs.values()
             for rule in pack.rules
         }
+
+
+class RuleSetBuilder(Protocol[T_co]):
+    def __call__(
+        self, book: RuleBook, *, home: str, residence: str | None, region: str | None, on: date
+    ) -> T_co: ...
+
+
+@dataclass(frozen=True)
+class CustomerRules(Generic[T]):
+    """A stage's rule set for a customer's jurisdiction on a day, built once: the book is
+    immutable and every request asks one of a few questions."""
+
+    book: RuleBook
+    home: str
+    build: RuleSetBuilder[T]
+    _memo: dict[tuple[str | None, str | None, date], T] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def of(self, residence: str | None, region: str | None, on: date) -> T:
+        key = (residence, region, on)
+        found = self._memo.get(key)
+        if found is None:
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()
+            found = self._memo[key] = self.build(
+                self.book, home=self.home, residence=residence, region=region, on=on
+            )
+        return found
 
 
 def diff(old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -12,11 +12,10 @@ from kyc.stage import KYC_FREE_KINDS, evaluate_kyc
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome
 from policy.facts import Facts
-from rules.book import RuleBook
+from rules.book import CustomerRules, RuleBook
 from rules.kyc_rules import kyc_rule_set
 
 STAGE = "kyc"
-MEMO_MAX = 1024
 
 
 def moved_amount(action: Action) -> tuple[Decimal | None, str | None]:
@@ -35,23 +34,18 @@ class KycStage:
     as_of: date | None = None
     name: str = STAGE
     gate: bool = False
-    _memo: dict[tuple[str | None, str | None, date], KycRuleSet] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    _rules: CustomerRules[KycRuleSet] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rules", CustomerRules(self.book, self.home_country, kyc_rule_set))
 
     def evaluate(self, action: Action, facts: Facts) -> list[Finding]:
         if action.kind.value in KYC_FREE_KINDS or facts.customer is None:
             return []
         customer = facts.customer
-        on = self.as_of or facts.now.date()
-        key = (customer.residence_country, customer.residence_region, on)
-        rules = self._memo.get(key)
-        if rules is None:  # the book is immutable: one rule set per question and day
-            if len(self._memo) >= MEMO_MAX:
-                self._memo.clear()
-            rules = self._memo[key] = kyc_rule_set(
-                self.book, home=self.home_country, residence=key[0], region=key[1], on=on
-            )
+        rules = self._rules.of(
+            customer.residence_country, customer.residence_region, self.as_of or facts.now.date()
+        )
         amount, currency = moved_amount(action)
         return [
             Finding(STAGE, f.rule_id, Outcome.DENY, f.reason.value, f.message, dict(f.values), f.citation)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -58,23 +58,30 @@ def csv_cell(value: Any) -> str:
     return str(value)
 
 
-def _csv(rows: list[dict[str, Any]]) -> bytes:
+def _csv(fields: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows([csv_cell(row[f]) for f in store.EXPORT_FIELDS] for row in rows)
+    writer.writerows([csv_cell(row[f]) for f in fields] for row in rows)
     return buffer.getvalue().encode()
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+def _jsonl(fields: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(row, default=str) + b"\n" for row in rows)
 
 
-async def stream_decisions(
-    request: web.Request, viewer: Viewer, flt: store.DecisionFilter, fmt: str
+async def stream_rows(
+    request: web.Request,
+    query: tuple[str, list[Any]],
+    fmt: str,
+    *,
+    name: str,
+    fields: Sequence[str],
+    present: Callable[[asyncpg.Record], dict[str, Any]],
 ) -> web.StreamResponse:
-    sql, args = store.export_query(flt)
+    """Stream a query's rows as CSV or JSON Lines in constant memory: a server-side cursor
+    in a read-only snapshot, `_BATCH_ROWS` at a time, each row presented (masked) first."""
+    sql, args = query
     encode = _csv if fmt == "csv" else _jsonl
-    request.app[K.METRICS].audit_exports.labels(fmt).inc()
     async with (
         audit_connection(request.app) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
@@ -84,22 +91,32 @@ async def stream_decisions(
         response = web.StreamResponse(
             headers={
                 "Content-Type": CONTENT_TYPES[fmt],
-                "Content-Disposition": f'attachment; filename="decisions.{fmt}"',
+                "Content-Disposition": f'attachment; filename="{name}.{fmt}"',
             }
         )
         await response.prepare(request)
         try:
             if fmt == "csv":
-                await response.write(_csv([{f: f for f in store.EXPORT_FIELDS}]))
+                await response.write(_csv(fields, [{f: f for f in fields}]))
             while batch:
-                await response.write(encode([viewer.present("decision", store.decoded(r)) for r in batch]))
+                await response.write(encode(fields, [present(r) for r in batch]))
                 batch = await cursor.fetch(_BATCH_ROWS) if len(batch) == _BATCH_ROWS else []
         except Exception:
             # The status line is gone: the only honest signal left is a cut connection, so
             # the client cannot mistake a partial file for a complete one.
-            log.exception("export of decisions failed mid-stream")
+            log.exception("export of %s failed mid-stream", name)
             if request.transport is not None:
                 request.transport.abort()
             return response
         await response.write_eof()
     return response
+
+
+async def stream_decisions(
+    request: web.Request, viewer: Viewer, flt: store.DecisionFilter, fmt: str
+) -> web.StreamResponse:
+    request.app[K.METRICS].audit_exports.labels(fmt).inc()
+    return await stream_rows(
+        request, store.export_query(flt), fmt, name="decisions", fields=store.EXPORT_FIELDS,
+        present=lambda r: viewer.present("decision", store.decoded(r)),
+    )  # fmt: skip

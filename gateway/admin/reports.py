@@ -4,19 +4,16 @@ read and export. Exports stream in constant memory, as decision exports do."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-from typing import Any, Literal
+from typing import Literal
 
-import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import appkeys as K
 from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, viewer_for
 from gateway.admin.errors import AdminError, json_response
-from gateway.admin.exports import CONTENT_TYPES, audit_connection, csv_cell
+from gateway.admin.exports import CONTENT_TYPES, stream_rows
 from gateway.admin.queries import check_params, invalid, query_choice, query_uuid, time_range
 from gateway.admin.requests import page_limit, path_uuid, read_json, require
 from gateway.admin.tokens import Permission
@@ -73,18 +70,6 @@ async def list_reports(request: web.Request) -> web.Response:
     return json_response({"reports": [viewer.present("report", r) for r in rows], "next_cursor": next_cursor})
 
 
-def _csv(rows: list[dict[str, Any]]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(
-        [csv_cell(r[f]) for f in queries.REPORT_FIELDS] for r in rows
-    )
-    return buffer.getvalue().encode()
-
-
-def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(row, default=str) + b"\n" for row in rows)
-
-
 # Registered before /reports/{report_id}, which would otherwise take "export" for an id.
 @routes.get("/admin/v1/reports/export")
 async def export_reports(request: web.Request) -> web.StreamResponse:
@@ -101,37 +86,10 @@ async def export_reports(request: web.Request) -> web.StreamResponse:
 async def _stream(
     request: web.Request, viewer: Viewer, flt: queries.ReportFilter, fmt: str
 ) -> web.StreamResponse:
-    sql, args = queries.report_export_query(flt)
-    encode = _csv if fmt == "csv" else _jsonl
-    async with (
-        audit_connection(request.app) as conn,
-        conn.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        cursor = await conn.cursor(sql, *args)
-        batch = await cursor.fetch(_BATCH_ROWS)  # before the answer starts: errors stay admin errors
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": CONTENT_TYPES[fmt],
-                "Content-Disposition": f'attachment; filename="reports.{fmt}"',
-            }
-        )
-        await response.prepare(request)
-        try:
-            if fmt == "csv":
-                await response.write(_csv([{f: f for f in queries.REPORT_FIELDS}]))
-            while batch:
-                await response.write(
-                    encode([viewer.present("report", queries.decoded_report(r)) for r in batch])
-                )
-                batch = await cursor.fetch(_BATCH_ROWS) if len(batch) == _BATCH_ROWS else []
-        except Exception:
-            # The status line is gone: a cut connection is the only honest signal left.
-            log.exception("export of reports failed mid-stream")
-            if request.transport is not None:
-                request.transport.abort()
-            return response
-        await response.write_eof()
-    return response
+    return await stream_rows(
+        request, queries.report_export_query(flt), fmt, name="reports", fields=queries.REPORT_FIELDS,
+        present=lambda r: viewer.present("report", queries.decoded_report(r)),
+    )  # fmt: skip
 
 
 @routes.get("/admin/v1/reports/{report_id}")

@@ -101,7 +101,11 @@ def _filtered(flt: DecisionFilter, cursor: str | None) -> _Query:
     q.add("{} IN (d.asset, d.base_asset, d.quote_asset)", flt.asset)
     q.add("d.notional >= {}", flt.notional_min)
     q.add("d.notional <= {}", flt.notional_max)
-    q.add("d.review_status = {}", flt.review_status)
+    # The review is linked by decision id (the decision row itself is never updated).
+    q.add(
+        "EXISTS (SELECT 1 FROM decision_reviews r WHERE r.decision_id = d.id AND r.review_status = {})",
+        flt.review_status,
+    )
     q.add("d.decided_at >= {}", flt.since)
     q.add("d.decided_at < {}", flt.until)
     if cursor is not None:
