@@ -12,6 +12,7 @@ from rules.book import Applicable, RuleBook
 from rules.model import (
     CashReportRule,
     HoldExpiryRule,
+    RealNameAccountRule,
     RollingWindowRule,
     SelfHostedRule,
     StructuringRule,
@@ -31,6 +32,9 @@ class AmlRuleSet:
     windows: tuple[Cited[RollingWindowRule], ...]
     structuring: tuple[Cited[StructuringRule], ...]
     hold_hours: int  # the shortest expiry in force: a hold never outlives any rule's
+    # Currencies that move only through the customer's real-name bank account (KRW in
+    # Korea): a bank transfer, not a virtual-asset transfer, so no travel rule applies.
+    bank_currencies: frozenset[str] = frozenset()
 
     def currencies(self) -> frozenset[str]:
         """The currencies a movement must be valued in for the windows and structuring."""
@@ -55,4 +59,5 @@ def aml_rule_set(
         windows=_cited(found, RollingWindowRule),
         structuring=_cited(found, StructuringRule),
         hold_hours=min(expiries, default=DEFAULT_HOLD_HOURS),
+        bank_currencies=frozenset(c.rule.currency for c in _cited(found, RealNameAccountRule)),
     )

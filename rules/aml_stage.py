@@ -105,7 +105,7 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet) -> list[Findin
     valuer = Valuer(action.quantity, action.asset, aml.price_table(), aml.fx_table(), facts.now, aml.max_age)
     found: list[AmlFinding] = []
     try:
-        if action.kind is ActionKind.WITHDRAWAL:
+        if action.kind is ActionKind.WITHDRAWAL and action.asset not in rules.bank_currencies:
             found += travel_rule(
                 rules.travel_rules,
                 valuer,

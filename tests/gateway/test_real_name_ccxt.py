@@ -84,6 +84,7 @@ class Case:
     rule: str | None = None
     note: str = ""
     destination: str | None = None  # a KRW withdrawal's account; None: the first on record
+    amount: Decimal | None = None  # None: KRW_AMOUNT or BTC_AMOUNT
 
 
 PARTNER = Account(PARTNER_BANK)
@@ -110,6 +111,8 @@ CASES = [
          note="won leave only to the customer's own registered account"),
     Case("withdraw-to-own-account-without-hyphens", "withdraw", (PARTNER,),
          destination=KRW_ACCOUNT.replace("-", "")),
+    Case("bank-withdrawal-over-krw-1m-needs-no-travel-data", "withdraw", (PARTNER,), amount=Decimal(2_000_000),
+         note="won to the customer's own bank account: a bank transfer, not a virtual-asset transfer"),
     Case("other-bank-deposit-address", "deposit_address", (OTHER,),
          reason=NOT_PARTNER if PARTNER_ONLY_TODAY else None, rule=RULE_NOW if PARTNER_ONLY_TODAY else None,
          note="kr.toml keeps the same-bank rule today (unverified, conservative)"),
@@ -167,7 +170,7 @@ async def _call(client: Any, case: Case) -> dict[str, Any]:
     if case.call == "deposit_address":
         address: dict[str, Any] = await client.fetch_deposit_address(case.coin)
         return address
-    amount = KRW_AMOUNT if case.coin == "KRW" else BTC_AMOUNT
+    amount = case.amount or (KRW_AMOUNT if case.coin == "KRW" else BTC_AMOUNT)
     withdrawal: dict[str, Any] = await client.withdraw(case.coin, float(amount), _destination(case))
     return withdrawal
 
@@ -190,7 +193,7 @@ async def _check_money_moved(
     view = await _exchange_json(http, exchange, f"/ops/accounts/{customer.id}")
     free = Decimal(view["balances"][case.coin]["free"])
     if case.coin == "KRW":
-        assert free == KRW_START - KRW_AMOUNT - KRW_FEE
+        assert free == KRW_START - (case.amount or KRW_AMOUNT) - KRW_FEE
     else:
         assert free == BTC_START - BTC_AMOUNT - BTC_FEE
     assert view["withdrawals"] == 1
