@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -34,6 +36,7 @@ from gateway.settings import Settings
 from gateway.upstream import Upstream
 from gateway.writer import DecisionWriter
 
+log = logging.getLogger(__name__)
 EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")
 
 
@@ -83,7 +86,13 @@ def _database(migrate: bool):  # type: ignore[no-untyped-def]
             pool, app[K.SECRET_BOX], ttl=settings.api_key_cache_seconds, timeout=settings.db_timeout_seconds
         )
         yield
-        await pool.close()
+        try:
+            # Graceful: wait for connections in use, but not forever: a task that never
+            # gives its connection back must not keep the process (or a test) alive.
+            await asyncio.wait_for(pool.close(), settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning("database connections still in use at shutdown: closing them")
+            pool.terminate()
 
     return ctx
 
