@@ -27,6 +27,11 @@ DEFAULT_FX_RATES = {
 }  # fmt: skip
 
 
+def _items(raw: str) -> list[str]:
+    """A comma-separated setting's items, trimmed, empty ones dropped."""
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
@@ -118,7 +123,8 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="How often due holds are expired and stalled forwards resumed."
     )
     review_forward_lease_seconds: float = Field(
-        default=60.0, ge=0,
+        default=60.0,
+        ge=0,
         description="How long an approved call is left to its forwarder before the sweep takes over.",
     )
     prices_refresh_seconds: float = Field(
@@ -131,6 +137,10 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_FX_RATES),
         description="FROM/TO=rate pairs, comma-separated: values crypto in threshold currencies.",
     )
+    sanctions_refresh_seconds: float = Field(
+        default=10.0, gt=0, description="How often a replica checks which sanctions snapshot is current."
+    )
+
     replay_max_decisions: int = Field(
         default=100_000, gt=0, description="Most logged decisions one rule-pack replay decides again."
     )
@@ -141,7 +151,7 @@ class Settings(BaseSettings):
         if not isinstance(raw, str):
             return raw
         rates: dict[str, Decimal] = {}
-        for pair in filter(None, (p.strip() for p in raw.split(","))):
+        for pair in _items(raw):
             name, sep, rate = pair.partition("=")
             if not sep or not re.match(r"^[A-Z0-9]{2,12}/[A-Z0-9]{2,12}$", name.strip()):
                 raise ValueError(f"expected FROM/TO=rate, got {pair!r}")
@@ -154,17 +164,13 @@ class Settings(BaseSettings):
             rates[name.strip()] = value
         return rates
 
-    sanctions_refresh_seconds: float = Field(
-        default=10.0, gt=0, description="How often a replica checks which sanctions snapshot is current."
-    )
-
     @field_validator("admin_tokens", mode="before")
     @classmethod
     def _parse_tokens(cls, raw: object) -> object:
         if not isinstance(raw, str):
             return raw
         tokens: dict[str, str] = {}
-        for pair in filter(None, (p.strip() for p in raw.split(","))):
+        for pair in _items(raw):
             role, sep, token = pair.partition(":")
             if not sep or not token:
                 raise ValueError("expected comma-separated role:token pairs")
@@ -185,7 +191,7 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_licences(cls, raw: object) -> object:
         if isinstance(raw, str):
-            return frozenset(filter(None, (p.strip() for p in raw.split(","))))
+            return frozenset(_items(raw))
         return raw
 
     @field_validator("admin_tokens")
@@ -225,5 +231,5 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_jurisdictions(cls, raw: object) -> object:
         if isinstance(raw, str):
-            return frozenset(filter(None, (p.strip().upper() for p in raw.split(","))))
+            return frozenset(p.upper() for p in _items(raw))
         return raw

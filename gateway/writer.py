@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 import asyncpg
 from asyncpg.transaction import Transaction
@@ -79,9 +80,7 @@ class DecisionWriter:
         except TimeoutError as exc:
             raise DatabaseUnavailable("decision writer did not answer") from exc
 
-    async def commit_with(
-        self, conn: asyncpg.Connection, transaction: Transaction, row: DecisionRow
-    ) -> None:
+    async def commit_with(self, conn: asyncpg.Connection, transaction: Transaction, row: DecisionRow) -> None:
         """Append `row` to the caller's open transaction (which holds its locks and has
         written what goes with the decision), then commit it. Raise DatabaseUnavailable
         if the commit is not certain: the caller must not act on the decision."""
@@ -104,9 +103,7 @@ class DecisionWriter:
     async def _append_commit(
         conn: asyncpg.Connection, transaction: Transaction, chain: Chain, row: DecisionRow
     ) -> None:
-        await chain.prepare(conn)
-        sealed, head = chain.seal([row.record()])
-        await conn.copy_records_to_table(chain.stream.name, records=sealed, columns=chain.stream.copy_columns)
+        head = await _append(conn, chain, [row.record()])
         await transaction.commit()
         chain.committed(head)
 
@@ -171,12 +168,15 @@ class DecisionWriter:
                 (self.decision_chain, [row.record() for row, _ in batch]),
                 (self.upstream_chain, [r.record() for r in results]),
             ):
-                if not records:
-                    continue
-                await chain.prepare(conn)
-                sealed, head = chain.seal(records)
-                await conn.copy_records_to_table(
-                    chain.stream.name, records=sealed, columns=chain.stream.copy_columns
-                )
-                heads.append((chain, head))
+                if records:
+                    heads.append((chain, await _append(conn, chain, records)))
         return heads
+
+
+async def _append(conn: asyncpg.Connection, chain: Chain, records: list[tuple[Any, ...]]) -> Head:
+    """Seal `records` onto `chain` and copy them in, inside the caller's transaction; the
+    head moves only when the caller reports the commit (`chain.committed`)."""
+    await chain.prepare(conn)
+    sealed, head = chain.seal(records)
+    await conn.copy_records_to_table(chain.stream.name, records=sealed, columns=chain.stream.copy_columns)
+    return head

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway.store.decisions import decode_cursor, encode_cursor
+from gateway.store.decisions import Conditions, decode_cursor, encode_cursor
 
 # Amounts are selected as text: exact, and without the exponent a Decimal read from
 # NUMERIC may carry (12000000 came back as 1.200E+7).
@@ -55,23 +55,6 @@ class ReportFilter:
     until: datetime | None = None
 
 
-class _Where:
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.args: list[Any] = []
-
-    def arg(self, value: Any) -> str:
-        self.args.append(value)
-        return f"${len(self.args)}"
-
-    def add(self, template: str, value: Any) -> None:
-        if value is not None:
-            self.parts.append(template.format(self.arg(value)))
-
-    def sql(self) -> str:
-        return " WHERE " + " AND ".join(self.parts) if self.parts else ""
-
-
 def _decoded(row: asyncpg.Record, json_field: str) -> dict[str, Any]:
     out = dict(row)
     out[json_field] = orjson.loads(out[json_field])
@@ -88,7 +71,7 @@ def _page(rows: list[dict[str, Any]], limit: int, time_field: str) -> tuple[list
 async def list_holds(
     conn: asyncpg.Connection, flt: HoldFilter, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    w = _Where()
+    w = Conditions()
     w.add("h.state = {}", flt.state)
     w.add("h.customer_id = {}", flt.customer_id)
     if cursor is not None:
@@ -113,8 +96,8 @@ async def get_hold(conn: asyncpg.Connection, hold_id: uuid.UUID) -> dict[str, An
     return hold
 
 
-def _report_where(flt: ReportFilter) -> _Where:
-    w = _Where()
+def _report_where(flt: ReportFilter) -> Conditions:
+    w = Conditions()
     w.add("r.kind = {}", flt.kind)
     w.add("r.status = {}", flt.status)
     w.add("r.customer_id = {}", flt.customer_id)

@@ -76,9 +76,12 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[datetime, uuid.UUID]:
     return at, ident
 
 
-class _Query:
+class Conditions:
+    """A WHERE clause from optional filters, with numbered parameters: a filter left
+    unset adds nothing. Shared by every cursor-paginated admin listing."""
+
     def __init__(self) -> None:
-        self.where: list[str] = []
+        self.parts: list[str] = []
         self.args: list[Any] = []
 
     def arg(self, value: Any) -> str:
@@ -87,11 +90,14 @@ class _Query:
 
     def add(self, template: str, value: Any) -> None:
         if value is not None:
-            self.where.append(template.format(self.arg(value)))
+            self.parts.append(template.format(self.arg(value)))
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.parts) if self.parts else ""
 
 
-def _filtered(flt: DecisionFilter, cursor: str | None) -> _Query:
-    q = _Query()
+def _filtered(flt: DecisionFilter, cursor: str | None) -> Conditions:
+    q = Conditions()
     q.add("d.customer_id = {}", flt.customer_id)
     q.add("d.outcome = {}", flt.outcome)
     q.add("d.action_kind = {}", flt.action_kind)
@@ -111,14 +117,12 @@ def _filtered(flt: DecisionFilter, cursor: str | None) -> _Query:
     if cursor is not None:
         at, ident = decode_cursor(cursor, flt.sort)
         op = "<" if flt.sort == "desc" else ">"
-        q.where.append(f"(d.decided_at, d.id) {op} ({q.arg(at)}, {q.arg(ident)})")
+        q.parts.append(f"(d.decided_at, d.id) {op} ({q.arg(at)}, {q.arg(ident)})")
     return q
 
 
-def _sql(flt: DecisionFilter, q: _Query) -> str:
-    sql = f"SELECT {_COLUMNS} FROM decisions d"
-    if q.where:
-        sql += " WHERE " + " AND ".join(q.where)
+def _sql(flt: DecisionFilter, q: Conditions) -> str:
+    sql = f"SELECT {_COLUMNS} FROM decisions d{q.sql()}"
     direction = "DESC" if flt.sort == "desc" else "ASC"
     return sql + f" ORDER BY d.decided_at {direction}, d.id {direction}"
 
