@@ -17,6 +17,7 @@ inside it.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -68,8 +69,7 @@ RowMaker = Callable[[Verdict, Facts], DecisionRow]
 class MoneyCall:
     """The call as received: what a hold must keep to forward it later, unchanged."""
 
-    action: Action
-    customer_id: str
+    action: Action  # its customer_id names whose lock is taken
     make_row: RowMaker  # the decision row for a verdict (ids, times, request details)
     raw_query: str
     body: bytes
@@ -119,7 +119,8 @@ async def _names(
 
 async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> DecisionRow:
     """Decide and commit under the customer's lock; the caller acts only on the result."""
-    action, customer_id = call.action, call.customer_id
+    action, customer_id = call.action, call.action.customer_id
+    assert customer_id is not None, "a money call is always a customer's"
     direction = direction_of(action.kind)
     base = _aml_facts(app, action, facts, direction)
     settings = app[K.SETTINGS]
@@ -144,7 +145,9 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
                 await _write_effects(conn, app, call, row, facts.now)
                 await app[K.WRITER].commit_with(conn, transaction, row)
             except BaseException:
-                if not transaction.is_completed():
+                # Undo what the transaction wrote, unless it was committed (asyncpg then
+                # refuses the rollback) or the connection is gone (nothing to undo).
+                with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresError, *UNAVAILABLE_ERRORS):
                     await transaction.rollback()
                 raise
     except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:

@@ -35,7 +35,7 @@ from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
 from policy.action import Action, ActionKind, ParseProblem
 from policy.decision import Finding, Outcome, Verdict
 from policy.facts import Authentication, AuthStatus, Facts
-from rules.aml_stage import AML_FACTS_MISSING, PRICE_UNAVAILABLE
+from rules.aml_stage import AML_FACTS_MISSING, AML_KINDS, PRICE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ DECISION_HEADER = "X-Decision-Id"
 REVIEW_HEADER = "X-Review-Status"
 # Findings that mean "could not decide", not "refused": answered 503 and counted.
 FAIL_CLOSED_FINDINGS = frozenset({PRICE_UNAVAILABLE, AML_FACTS_MISSING})
-AML_KINDS = frozenset({ActionKind.WITHDRAWAL})
 WITHDRAW_HISTORY = "withdraw.history"
 REQUEST_ID_HEADER = "X-Request-Id"
 _FORM = "application/x-www-form-urlencoded"
@@ -216,9 +215,8 @@ async def _decide_money_call(
         return _decision_row(request, holder, action, verdict, facts.now, started, decided)
 
     call = MoneyCall(
-        action, holder.customer_id, make_row, request.rel_url.raw_query_string, body,
-        request.headers.get("Content-Type"),
-    )  # fmt: skip
+        action, make_row, request.rel_url.raw_query_string, body, request.headers.get("Content-Type")
+    )
     try:
         row = await money_calls.decide(request.app, call, facts)
     except CannotDecide as exc:
