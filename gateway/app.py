@@ -43,9 +43,7 @@ EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     if not settings.secret_key.get_secret_value():
         raise ValueError("GATEWAY_SECRET_KEY is required")
-    app = web.Application(
-        middlewares=[errors], client_max_size=settings.max_body_bytes
-    )
+    app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     app[K.SETTINGS] = settings
     app[K.METRICS] = GatewayMetrics()
     app[K.RULES] = RuleState(settings)  # a bad pack stops the start, naming file and field

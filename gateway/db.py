@@ -55,12 +55,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _release_as_is(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release. asyncpg rolls back a transaction left open before this
+    runs; its default reset then also sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN
+    *; RESET ALL`: one more round trip on every release, on the request path (the decision
+    writer's commit). The gateway keeps no session state to clear: its locks are
+    transaction locks (`pg_advisory_xact_lock`), its settings `SET LOCAL`, its cursors
+    live inside transactions, and it never LISTENs on a pooled connection."""
+
+
 async def create_pool(dsn: str, size: int, timeout: float) -> asyncpg.Pool:
     pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=size,
         init=_init_connection,
+        reset=_release_as_is,
         command_timeout=timeout,
         timeout=timeout,
     )

@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 def build_pipeline(book: RuleBook, settings: Settings) -> Pipeline:
     stages = [
         *core_stages(),
-        CountryRulesStage(
-            book, settings.home_country, settings.licences_held, settings.rules_as_of
-        ),
+        CountryRulesStage(book, settings.home_country, settings.licences_held, settings.rules_as_of),
         KycStage(book, settings.home_country, settings.rules_as_of),
         AmlStage(book, settings.home_country, settings.rules_as_of),
     ]

@@ -6,8 +6,13 @@ previous commit is in flight, so batching adds throughput under load and no late
 traffic is light.
 
 Hash chains: the writer owns one chain per table it appends to (decisions, upstream
-results). Rows are hashed here, in batch order, just before the COPY; the chain's head
+results). Rows are hashed here, in batch order, just before the write; the chain's head
 moves only after the commit (gateway/audit/chain.py), so a failed batch leaves no gap.
+
+A batch (both tables, and a new chain's registry row) is one INSERT statement outside any
+explicit transaction: atomic on its own and one round trip, where BEGIN, COPY, COPY and
+COMMIT were five. Every round trip waits for the event loop to come round, which under
+load is what a request's commit wait is made of.
 """
 
 from __future__ import annotations
@@ -16,12 +21,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
 import asyncpg
 from asyncpg.transaction import Transaction
 
-from gateway.audit.chain import Chain, Head, process_label
+from gateway.audit.chain import Chain, Entries, Head, append, process_label
 from gateway.audit.streams import DECISIONS, UPSTREAM
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.metrics import GatewayMetrics
@@ -103,7 +107,7 @@ class DecisionWriter:
     async def _append_commit(
         conn: asyncpg.Connection, transaction: Transaction, chain: Chain, row: DecisionRow
     ) -> None:
-        head = await _append(conn, chain, [row.record()])
+        (head,) = await append(conn, Entries(chain, [row.record()]))
         await transaction.commit()
         chain.committed(head)
 
@@ -162,21 +166,14 @@ class DecisionWriter:
         batch: list[tuple[DecisionRow, asyncio.Future[None]]],
         results: list[UpstreamResultRow],
     ) -> list[tuple[Chain, Head]]:
-        heads = []
-        async with self._pool.acquire() as conn, conn.transaction():
+        entries = [
+            Entries(chain, records)
             for chain, records in (
                 (self.decision_chain, [row.record() for row, _ in batch]),
                 (self.upstream_chain, [r.record() for r in results]),
-            ):
-                if records:
-                    heads.append((chain, await _append(conn, chain, records)))
-        return heads
-
-
-async def _append(conn: asyncpg.Connection, chain: Chain, records: list[tuple[Any, ...]]) -> Head:
-    """Seal `records` onto `chain` and copy them in, inside the caller's transaction; the
-    head moves only when the caller reports the commit (`chain.committed`)."""
-    await chain.prepare(conn)
-    sealed, head = chain.seal(records)
-    await conn.copy_records_to_table(chain.stream.name, records=sealed, columns=chain.stream.copy_columns)
-    return head
+            )
+            if records
+        ]
+        async with self._pool.acquire() as conn:
+            heads = await append(conn, *entries)
+        return [(e.chain, head) for e, head in zip(entries, heads, strict=True)]

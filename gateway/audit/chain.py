@@ -10,10 +10,16 @@ The head in memory advances only after a commit. After a failed batch the head i
 stale and re-read from the table in the next batch's transaction: if the failed commit
 did reach the database (connection lost while COMMIT was in flight), the chain continues
 after it; if not, after the last committed entry. Either way no gap and no fork.
+
+`append` writes the sealed entries of one or more chains, and the registry rows of chains
+new to the database, in one INSERT statement: one round trip, atomic even without an
+explicit transaction (the group-commit writer's batches), or part of the caller's
+transaction (a money call's decision, an admin change's events).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import uuid
@@ -50,25 +56,24 @@ class Chain:
     def head(self) -> Head:
         return self._head
 
-    async def prepare(self, conn: asyncpg.Connection) -> None:
-        """Inside the transaction that will append: declare the chain, and after a failure
-        find where it really ends."""
-        if not self._registered:
-            await conn.execute(
-                """INSERT INTO audit_chains (chain_id, stream, writer) VALUES ($1, $2, $3)
-                   ON CONFLICT (chain_id) DO NOTHING""",
-                self.chain_id,
-                self.stream.name,
-                self.writer,
-            )
-        if self._stale:
-            row = await conn.fetchrow(
-                f"""SELECT seq, entry_hash FROM {self.stream.name}
-                     WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1""",
-                self.chain_id,
-            )
-            self._head = Head(row["seq"], bytes(row["entry_hash"])) if row else Head(0, GENESIS)
-            self._stale = False
+    @property
+    def registered(self) -> bool:
+        """Known to be in audit_chains: an entry of it has been committed."""
+        return self._registered
+
+    async def refresh(self, conn: asyncpg.Connection) -> None:
+        """After a failure, find where the chain really ends before appending to it. Only
+        this chain's owner appends to it, one batch at a time, so reading before the
+        append's own statement sees the same end as reading inside it."""
+        if not self._stale:
+            return
+        row = await conn.fetchrow(
+            f"""SELECT seq, entry_hash FROM {self.stream.name}
+                 WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1""",
+            self.chain_id,
+        )
+        self._head = Head(row["seq"], bytes(row["entry_hash"])) if row else Head(0, GENESIS)
+        self._stale = False
 
     def seal(
         self, records: Sequence[tuple[Any, ...]], after: Head | None = None
@@ -91,3 +96,51 @@ class Chain:
 
     def failed(self) -> None:
         self._stale = True
+
+
+@dataclass(frozen=True, slots=True)
+class Entries:
+    """Records to append to one chain. `after`: an uncommitted head of the same
+    transaction to continue from (a second event in one admin change)."""
+
+    chain: Chain
+    records: Sequence[tuple[Any, ...]]
+    after: Head | None = None
+
+
+async def append(conn: asyncpg.Connection, *batches: Entries) -> list[Head]:
+    """Seal each batch onto its chain and insert them all, with the registry rows of chains
+    not yet registered, in one statement. Returns the head each chain reaches; the caller
+    moves it with `chain.committed(head)` once the statement (or its transaction) has
+    committed, or calls `chain.failed()`."""
+    for batch in batches:
+        if batch.after is None:
+            await batch.chain.refresh(conn)
+    new = [b.chain for b in batches if not b.chain.registered]
+    sealed = [b.chain.seal(b.records, b.after) for b in batches]
+    await conn.execute(
+        _append_statement(tuple(b.chain.stream for b in batches)),
+        [c.chain_id for c in new],
+        [c.stream.name for c in new],
+        [c.writer for c in new],
+        *(rows for rows, _ in sealed),
+    )
+    return [head for _, head in sealed]
+
+
+@functools.cache
+def _append_statement(streams: tuple[Stream, ...]) -> str:
+    # Data-modifying CTEs all run, referenced or not, in the one statement's transaction.
+    inserts = []
+    for n, stream in enumerate(streams):
+        columns = ", ".join(stream.entry_columns)
+        inserts.append(
+            f"""e{n} AS (INSERT INTO {stream.name} ({columns})
+                 SELECT {columns} FROM unnest(${n + 4}::{stream.entry_type}[]))"""
+        )
+    return f"""WITH registry AS (
+                   INSERT INTO audit_chains (chain_id, stream, writer)
+                   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
+                   ON CONFLICT (chain_id) DO NOTHING),
+               {", ".join(inserts)}
+               SELECT 1"""

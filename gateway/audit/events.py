@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.audit.chain import Chain, Head, process_label
+from gateway.audit.chain import Chain, Entries, Head, append, process_label
 from gateway.audit.streams import EVENTS
 from gateway.markets import utcnow
 from gateway.records import EventRow
@@ -82,11 +82,8 @@ class Appender:
         details: dict[str, Any] | None = None,
     ) -> EventRow:
         event = EventRow(kind.value, actor, utcnow(), subject_type, subject_id, reason, details or {})
-        if self.head is None:
-            await self._chain.prepare(self._conn)
         # Later events of the same transaction follow the earlier ones.
-        sealed, self.head = self._chain.seal([event.record()], after=self.head)
-        await self._conn.copy_records_to_table(EVENTS.name, records=sealed, columns=EVENTS.copy_columns)
+        (self.head,) = await append(self._conn, Entries(self._chain, [event.record()], after=self.head))
         return event
 
 

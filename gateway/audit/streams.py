@@ -18,6 +18,7 @@ CHAIN_COLUMNS = ("chain_id", "seq", "prev_hash", "entry_hash")
 @dataclass(frozen=True)
 class Stream:
     name: str  # also the table's name
+    entry_type: str  # the composite type an appender sends rows as (migration 0010)
     time_column: str  # the partition key
     entry_id: str  # the column that names an entry to a person reading a broken link
     columns: tuple[str, ...]  # hashed content, in the order the appender's records hold it
@@ -27,7 +28,8 @@ class Stream:
     late_columns: frozenset[str] = frozenset()
 
     @property
-    def copy_columns(self) -> tuple[str, ...]:
+    def entry_columns(self) -> tuple[str, ...]:
+        """The attributes of `entry_type`, in order: what an appended row carries."""
         return (*self.columns, *CHAIN_COLUMNS)
 
     def hash(self, values: Sequence[Any], chain_id: uuid.UUID, seq: int, prev_hash: bytes) -> bytes:
@@ -43,9 +45,19 @@ class Stream:
 
 # facts: migration 0006 (replay).
 DECISIONS = Stream(
-    "decisions", "decided_at", "id", DECISION_COLUMNS, frozenset({"findings", "facts"}), frozenset({"facts"})
+    "decisions",
+    "decision_entry",
+    "decided_at",
+    "id",
+    DECISION_COLUMNS,
+    frozenset({"findings", "facts"}),
+    frozenset({"facts"}),
 )
-UPSTREAM = Stream("upstream_results", "recorded_at", "decision_id", UPSTREAM_COLUMNS, frozenset())
-EVENTS = Stream("audit_events", "occurred_at", "id", EVENT_COLUMNS, frozenset({"details"}))
+UPSTREAM = Stream(
+    "upstream_results", "upstream_result_entry", "recorded_at", "decision_id", UPSTREAM_COLUMNS, frozenset()
+)
+EVENTS = Stream(
+    "audit_events", "audit_event_entry", "occurred_at", "id", EVENT_COLUMNS, frozenset({"details"})
+)
 STREAMS = (DECISIONS, UPSTREAM, EVENTS)
 BY_NAME = {s.name: s for s in STREAMS}

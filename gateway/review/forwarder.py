@@ -27,7 +27,7 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
-from gateway.audit.chain import Chain, process_label
+from gateway.audit.chain import Chain, Entries, append, process_label
 from gateway.audit.events import EventLog
 from gateway.audit.streams import UPSTREAM
 from gateway.db import UNAVAILABLE_ERRORS
@@ -174,11 +174,7 @@ class ReviewService:
             async with self._record_lock, self._pool.acquire() as conn:
                 try:
                     async with self._events.transaction(conn) as events:
-                        await self._answers.prepare(conn)
-                        sealed, head = self._answers.seal([result.record()])
-                        await conn.copy_records_to_table(
-                            UPSTREAM.name, records=sealed, columns=UPSTREAM.copy_columns
-                        )
+                        (head,) = await append(conn, Entries(self._answers, [result.record()]))
                         if answer is None or retry:
                             await queue.record_retry(
                                 conn, hold_id, error or f"http {answer.status if answer else ''}"

@@ -1,0 +1,102 @@
+"""The one-statement append (gateway/audit/chain.py): the entry types match their tables,
+a statement carrying several chains is all or nothing, and a chain is registered with its
+first committed entry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from gateway.audit.chain import Chain, Entries, append
+from gateway.audit.streams import DECISIONS, STREAMS, UPSTREAM
+from gateway.db import create_pool
+from gateway.markets import utcnow
+from gateway.records import UpstreamResultRow
+from tests.audit.support import decision
+from tests.conftest import runtime_dsn
+
+pytestmark = pytest.mark.asyncio
+
+_ATTRIBUTES = """SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+                  WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"""
+
+
+@pytest_asyncio.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    # The runtime role, as the gateway connects: it may insert, never update or delete.
+    pool = await create_pool(runtime_dsn(database_url), 2, 10)
+    yield pool
+    await pool.close()
+
+
+async def test_each_entry_type_has_its_tables_columns_in_the_appenders_order(pool: asyncpg.Pool) -> None:
+    for stream in STREAMS:
+        entry = [(r["attname"], r["type"]) for r in await pool.fetch(_ATTRIBUTES, stream.entry_type)]
+        table = {r["attname"]: r["type"] for r in await pool.fetch(_ATTRIBUTES, stream.name)}
+        assert [name for name, _ in entry] == list(stream.entry_columns), stream.name
+        assert entry == [(name, table[name]) for name in stream.entry_columns], stream.name
+
+
+async def test_chains_are_written_and_registered_together(pool: asyncpg.Pool) -> None:
+    decisions, answers = Chain(DECISIONS, "test"), Chain(UPSTREAM, "test")
+    rows = [decision(None) for _ in range(3)]
+    result = UpstreamResultRow(rows[0].id, utcnow(), 200, None, 1500)
+    async with pool.acquire() as conn:
+        heads = await append(
+            conn, Entries(decisions, [r.record() for r in rows]), Entries(answers, [result.record()])
+        )
+    assert [h.seq for h in heads] == [3, 1]
+    decisions.committed(heads[0])
+    answers.committed(heads[1])
+    stored = await pool.fetch("SELECT id, seq, entry_hash FROM decisions ORDER BY seq")
+    assert [(r["id"], r["seq"]) for r in stored] == [(r.id, n) for n, r in enumerate(rows, 1)]
+    assert bytes(stored[-1]["entry_hash"]) == heads[0].hash
+    registered = await pool.fetch("SELECT chain_id, stream FROM audit_chains ORDER BY stream")
+    assert [(r["chain_id"], r["stream"]) for r in registered] == [
+        (decisions.chain_id, "decisions"),
+        (answers.chain_id, "upstream_results"),
+    ]
+    # Registered once: the next append carries no registry row and the chain goes on.
+    async with pool.acquire() as conn:
+        (head,) = await append(conn, Entries(decisions, [decision(None).record()]))
+    assert head.seq == 4
+    assert await pool.fetchval("SELECT count(*) FROM audit_chains") == 2
+
+
+async def test_one_bad_entry_writes_nothing_of_any_chain(pool: asyncpg.Pool) -> None:
+    decisions, answers = Chain(DECISIONS, "test"), Chain(UPSTREAM, "test")
+    good = decision(None)
+    # Negative latency breaks a CHECK on upstream_results: the decisions in the same
+    # statement and the registry rows must not stay either.
+    bad = UpstreamResultRow(good.id, utcnow(), 200, None, -1)
+    async with pool.acquire() as conn:
+        with pytest.raises(asyncpg.CheckViolationError):
+            await append(conn, Entries(decisions, [good.record()]), Entries(answers, [bad.record()]))
+    assert await pool.fetchval("SELECT count(*) FROM decisions") == 0
+    assert await pool.fetchval("SELECT count(*) FROM upstream_results") == 0
+    assert await pool.fetchval("SELECT count(*) FROM audit_chains") == 0
+
+
+async def test_an_append_inside_a_transaction_is_undone_with_it(pool: asyncpg.Pool) -> None:
+    chain = Chain(DECISIONS, "test")
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        await append(conn, Entries(chain, [decision(None).record()]))
+        await transaction.rollback()
+    chain.failed()
+    assert await pool.fetchval("SELECT count(*) FROM decisions") == 0
+    # The chain starts again at 1: nothing of the rolled-back append is left to follow.
+    later = replace(decision(None), decided_at=utcnow() + timedelta(seconds=1))
+    async with pool.acquire() as conn:
+        (head,) = await append(conn, Entries(chain, [later.record()]))
+    chain.committed(head)
+    assert head.seq == 1
+    assert await pool.fetchval("SELECT chain_id FROM audit_chains") == chain.chain_id
+    assert isinstance(chain.chain_id, uuid.UUID)
