@@ -22,6 +22,8 @@ content column by name. Its SHA-256 is the entry hash (gateway/audit/streams.py)
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -33,6 +35,8 @@ import orjson
 HASH_BYTES = 32
 GENESIS = bytes(HASH_BYTES)  # prev_hash of every chain's first entry
 _MAX_JSON_INT = 2**63
+# orjson parses an integer token in this range as an int, any other as a float.
+_ORJSON_INTS = range(-(2**63), 2**64)
 
 
 def _decimal(value: Decimal) -> str:
@@ -54,6 +58,44 @@ def _json_value(value: Any) -> Any:
     if kind is int and abs(value) >= _MAX_JSON_INT:
         return str(value)
     return value
+
+
+def _canonical_float(value: float) -> float | int:
+    if value in (math.inf, -math.inf):
+        raise ValueError("number is infinity when parsed as double")
+    return int(value) if value.is_integer() and abs(value) < _MAX_JSON_INT else value
+
+
+def _canonical_int(text: str) -> int | float | str:
+    value = int(text)
+    if value not in _ORJSON_INTS:
+        try:
+            return _canonical_float(float(value))
+        except OverflowError:
+            raise ValueError("number is infinity when parsed as double") from None
+    return str(value) if abs(value) >= _MAX_JSON_INT else value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Parses JSON text straight into the form `_json_value(orjson.loads(text))` gives (the
+# form entries have always been hashed in), with the number rules applied by the C
+# scanner's hooks as it meets each number: twice as fast as parsing, then walking.
+_CANONICAL_JSON = json.JSONDecoder(
+    parse_float=lambda text: _canonical_float(float(text)),
+    parse_int=_canonical_int,
+    parse_constant=_no_constant,
+)
+
+
+def _parsed_json(value: Any) -> Any:
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        return _CANONICAL_JSON.decode(value)
+    return _json_value(value)
 
 
 def _default(value: Any) -> Any:
@@ -86,7 +128,7 @@ def canonical_bytes(
     for column in json_columns:
         value = entry.get(column)
         if value is not None:
-            entry[column] = _json_value(orjson.loads(value) if isinstance(value, str | bytes) else value)
+            entry[column] = _parsed_json(value)
     entry["_stream"] = stream
     entry["_chain_id"] = str(chain_id)
     entry["_seq"] = seq
