@@ -537,6 +537,26 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
     return report
 
 
+def cpu_per_request(result: dict[str, Any]) -> dict[str, float]:
+    """Microseconds of CPU each process spent per 200 answer: the capacity figure. On a
+    machine both sides share, throughput follows the whole stack's CPU per request."""
+    rps = result["rps"] or float("nan")
+    return {name: cores / rps * 1e6 for name, cores in result["cores_used"].items()}
+
+
+def print_cpu_per_request(report: dict[str, Any]) -> None:
+    print("\nCPU per answered request, microseconds (all processes of the side):")
+    for entry in report["rounds"]:
+        totals = {}
+        for side in ("bare", "gateway"):
+            per = cpu_per_request(entry[side])
+            totals[side] = sum(per.values())
+            text = "  ".join(f"{k} {v:.0f}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
+            print(f"  {side + ' r' + str(entry['round']):<12}{text}  (sum {totals[side]:.0f})")
+        print(f"  {'':<12}bare sum / gateway sum = {totals['bare'] / totals['gateway']:.2f}"
+              " (the ratio the CPU alone allows at equal machine use)")  # fmt: skip
+
+
 def print_report(report: dict[str, Any]) -> None:
     head = (
         f"{'side':<12}{'requests':>10}{'ok':>9}{'rps':>10}"
@@ -561,6 +581,7 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"  {side + ' r' + str(entry['round']):<12}{text}  (sum {sum(used.values()):.2f}; "
                   f"machine busy {m['busy']:.2f}, idle {m['idle']:.2f}, iowait {m['iowait']:.2f}, "
                   f"steal {m['steal']:.2f})")  # fmt: skip
+    print_cpu_per_request(report)
     print()
     for entry in report["rounds"]:
         db = entry["gateway"]["db"]
