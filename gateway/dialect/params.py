@@ -37,10 +37,11 @@ def read_params(raw: str) -> RawParams:
         if not piece:
             continue
         key, _, value = piece.partition("=")
-        try:
-            key, value = unquote_plus(key, errors="strict"), unquote_plus(value, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise MalformedEncoding(f"parameter {key[:40]!r} is not valid UTF-8") from exc
+        if "%" in piece or "+" in piece:  # most pieces need no decoding: skip the call
+            try:
+                key, value = unquote_plus(key, errors="strict"), unquote_plus(value, errors="strict")
+            except UnicodeDecodeError as exc:
+                raise MalformedEncoding(f"parameter {key[:40]!r} is not valid UTF-8") from exc
         if key == SIGNATURE:
             if signature is not None:
                 duplicates.append(key)
