@@ -28,14 +28,20 @@ The document, format `facts/1`:
   the travel-rule originator check, and the Action holds the travel-rule payload (IVMS101:
   names, addresses, ids). A value under a key naming such data (`_PERSONAL_KEYS`) is
   replaced by `"masked"` wherever it appears, and the document lists the masked paths
-  (`"masked": ["facts.aml.legal_name", ...]`). A decision whose inputs were masked cannot
-  be decided again faithfully, so replay counts it as not replayable
-  (`personal_data_masked`) instead of comparing against a mask.
+  (`"masked": ["facts.aml.legal_name", ...]`).
+- **Sealed for replay.** The masked values themselves go under `"sealed"`: one AES-GCM
+  ciphertext under the installation's secret key, bound to the decision's id (so it
+  opens for that decision only). Replay, holding the key, puts them back and decides the
+  call again as it was. Whoever reads the table without the key sees masks; a document
+  that cannot be opened (no key, another key, written before sealing) is counted as not
+  replayable (`personal_data_masked`) rather than compared against a mask.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import dataclasses
 import importlib
 import inspect
@@ -47,8 +53,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.sealing import SecretBox
 from policy.action import Action
 from policy.facts import Facts, MarketCatalog
 
@@ -153,14 +161,15 @@ def _scoped_catalog(catalog: MarketCatalog, action: Action) -> MarketCatalog:
     )
 
 
-def _mask(value: Any, path: str, masked: list[str]) -> Any:
-    """`value` with every personal value replaced by MASKED; their paths go to `masked`."""
+def _mask(value: Any, path: str, masked: list[tuple[str, Any]]) -> Any:
+    """`value` with every personal value replaced by MASKED; each path and the value it
+    held go to `masked`."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
             where = f"{path}.{key}"
             if key in _PERSONAL_KEYS and item is not None:
-                masked.append(where)
+                masked.append((where, item))
                 out[key] = MASKED
             else:
                 out[key] = _mask(item, where, masked)
@@ -170,9 +179,48 @@ def _mask(value: Any, path: str, masked: list[str]) -> Any:
     return value
 
 
-def encode(facts: Facts, action: Action) -> str:
-    """The document for `decisions.facts`, as JSON text. (On the writer's hot path: the
-    masking walk runs only when a personal key appears in the text at all.)"""
+def _restore(document: dict[str, Any], path: str, value: Any) -> None:
+    """Put a sealed value back where `_mask` found it (`facts.aml.legal_name`, `a.0.b`)."""
+    *parents, last = path.split(".")
+    node: Any = document
+    for step in parents:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalSeal:
+    """Seals one decision's personal inputs under the installation key, bound to the
+    decision's id: a sealed value copied into another decision's document does not open."""
+
+    box: SecretBox
+    decision_id: uuid.UUID
+
+    @property
+    def _binding(self) -> str:
+        return f"decision-facts:{self.decision_id}"
+
+    def seal(self, values: dict[str, Any]) -> str:
+        return base64.b64encode(self.box.seal(orjson.dumps(values).decode(), self._binding)).decode()
+
+    def open(self, token: Any) -> dict[str, Any] | None:
+        """The sealed values, or None when they cannot be opened here."""
+        if not isinstance(token, str):
+            return None
+        try:
+            values = orjson.loads(self.box.open(base64.b64decode(token, validate=True), self._binding))
+        except (InvalidTag, binascii.Error, ValueError):
+            return None
+        return values if isinstance(values, dict) else None
+
+
+def encode(facts: Facts, action: Action, personal: PersonalSeal | None = None) -> str:
+    """The document for `decisions.facts`, as JSON text, its personal values masked and,
+    given `personal`, sealed. (On the writer's hot path: the masking walk runs only when
+    a personal key holds a value in the text at all.)"""
     if facts.markets is not None:
         facts = dataclasses.replace(facts, markets=_scoped_catalog(facts.markets, action))
     document: dict[str, Any] = {
@@ -183,15 +231,19 @@ def encode(facts: Facts, action: Action) -> str:
     text = orjson.dumps(document).decode()
     if _PERSONAL_VALUE.search(text) is None:
         return text
-    masked: list[str] = []
+    masked: list[tuple[str, Any]] = []
     document["facts"] = _mask(document["facts"], "facts", masked)
     document["action"] = _mask(document["action"], "action", masked)
     if masked:
-        document["masked"] = masked
+        document["masked"] = [path for path, _ in masked]
+        if personal is not None:
+            document["sealed"] = personal.seal(dict(masked))
     return orjson.dumps(document).decode()
 
 
-def decode(text: str | bytes) -> StoredFacts:
+def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFacts:
+    """The stored facts; given `personal` (the key and the decision), with the sealed
+    personal values put back, so nothing is reported masked."""
     try:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -199,6 +251,8 @@ def decode(text: str | bytes) -> StoredFacts:
     form = document.get("format") if isinstance(document, dict) else None
     if form != FORMAT:
         raise FactsUnreadable("facts_format_unknown", f"format {form!r}, this code reads {FORMAT}")
+    if document.get("masked") and personal is not None:
+        _unseal(document, personal)
     raw = document.get("facts")
     extra = document.get("action") or {}
     if not isinstance(raw, dict) or not isinstance(extra, dict):
@@ -210,6 +264,18 @@ def decode(text: str | bytes) -> StoredFacts:
     defaulted = tuple(name for name in _FACT_FIELDS if name not in raw)
     masked = document.get("masked") or []
     return StoredFacts(facts, extra, defaulted, tuple(str(m) for m in masked))
+
+
+def _unseal(document: dict[str, Any], personal: PersonalSeal) -> None:
+    values = personal.open(document.get("sealed"))
+    if values is None or set(values) != set(document["masked"]):
+        return  # stays masked: not replayable
+    try:
+        for path, value in values.items():
+            _restore(document, path, value)
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise FactsUnreadable("facts_unreadable", "a sealed value's path is not in the document") from None
+    document["masked"] = []
 
 
 def action_from_row(row: Mapping[str, Any], extra: Mapping[str, Any]) -> Action:

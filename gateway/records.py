@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 
 from gateway import facts_codec
+from gateway.facts_codec import PersonalSeal
+from gateway.sealing import SecretBox
 from policy.action import Action
 from policy.decision import Verdict
 from policy.facts import Facts
@@ -63,6 +65,9 @@ class DecisionRow:
     # What the pipeline read, kept so the decision can be replayed under another rule-pack
     # version (gateway/facts_codec.py, gateway/replay.py); None when no facts were gathered.
     facts: Facts | None = None
+    # Seals the personal values in the facts (travel-rule payload, KYC names) so replay
+    # can open them; without it they are stored masked only (gateway/facts_codec.py).
+    personal_box: SecretBox | None = field(default=None, repr=False, compare=False)
 
     def record(self) -> tuple[Any, ...]:
         a, v = self.action, self.verdict
@@ -79,8 +84,14 @@ class DecisionRow:
             a.client_order_id, v.outcome.value, v.reasons, rule_ids,
             orjson.dumps([f.as_json() for f in v.findings], default=str).decode(),
             v.pack_version, self.decision_micros, self.country, None,
-            facts_codec.encode(self.facts, a) if self.facts is not None else None,
+            self._facts_document(),
         )  # fmt: skip
+
+    def _facts_document(self) -> str | None:
+        if self.facts is None:
+            return None
+        personal = PersonalSeal(self.personal_box, self.id) if self.personal_box is not None else None
+        return facts_codec.encode(self.facts, self.action, personal)
 
 
 @dataclass(frozen=True, slots=True)

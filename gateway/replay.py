@@ -6,8 +6,9 @@ cursor (constant memory), at most GATEWAY_REPLAY_MAX_DECISIONS of them.
 Each decision is rebuilt from its row: the Action from its columns plus the document's
 other fields, the Facts from the document (gateway/facts_codec.py). A decision without
 facts (logged before migration 0006, or a call too malformed to gather any), whose
-document this code cannot read, or whose inputs held personal data stored masked, is
-counted as not replayable (by reason), never guessed. The pipeline
+document this code cannot read, or whose personal inputs cannot be unsealed with the
+installation's key (stored masked only), is counted as not replayable (by reason), never
+guessed. The pipeline
 is the one the running gateway would build for that version with the running settings
 (home country, licences held, GATEWAY_RULES_AS_OF); a pinned as-of date applies to the
 replay as it does to live traffic.
@@ -27,8 +28,9 @@ import asyncpg
 import orjson
 
 from gateway import db, facts_codec
-from gateway.facts_codec import FactsUnreadable
+from gateway.facts_codec import FactsUnreadable, PersonalSeal
 from gateway.rulestate import build_pipeline
+from gateway.sealing import SecretBox
 from gateway.settings import Settings
 from policy.decision import Verdict
 from policy.pipeline import Pipeline
@@ -147,12 +149,13 @@ def _replayed(verdict: Verdict) -> Side:
     return Side(verdict.outcome.value, verdict.reasons, rule_ids, primary.message if primary else None)
 
 
-def _compare(report: ReplayReport, row: asyncpg.Record, pipeline: Pipeline) -> None:
+def _compare(report: ReplayReport, row: asyncpg.Record, pipeline: Pipeline, box: SecretBox | None) -> None:
     if row["facts"] is None:
         report.not_replayable[NO_FACTS] += 1
         return
+    personal = PersonalSeal(box, row["id"]) if box is not None else None
     try:
-        stored = facts_codec.decode(row["facts"])
+        stored = facts_codec.decode(row["facts"], personal)
         action = facts_codec.action_from_row(row, stored.action_extra)
     except FactsUnreadable as exc:
         report.not_replayable[exc.reason] += 1
@@ -203,6 +206,8 @@ async def replay(
         where += " AND customer_id = $3"
         args.append(customer_id)
     sql = f"SELECT {_COLUMNS} FROM decisions WHERE {where} ORDER BY decided_at, id LIMIT {most + 1}"
+    key = settings.secret_key.get_secret_value()
+    box = SecretBox(key) if key else None
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         pipeline = await load_pipeline(conn, version, settings)
         async for row in conn.cursor(sql, *args, prefetch=_PREFETCH):
@@ -210,7 +215,7 @@ async def replay(
                 report.truncated = True
                 break
             report.examined += 1
-            _compare(report, row, pipeline)
+            _compare(report, row, pipeline, box)
     return report
 
 

@@ -44,7 +44,7 @@ def test_the_shortcut_gives_what_the_walk_gives(document: Any) -> None:
         assert _parsed_json(text) == _json_value(orjson.loads(text))
 
 
-@pytest.mark.parametrize("text", ["[1e400]", "-1e400", "1" + "0" * 400, "[NaN]", "{\"a\": Infinity}"])
+@pytest.mark.parametrize("text", ["[1e400]", "-1e400", "1" + "0" * 400, "[NaN]", '{"a": Infinity}'])
 def test_numbers_orjson_refuses_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         orjson.loads(text)

@@ -27,8 +27,9 @@ from gateway import replay as replay_module
 from gateway.app import create_app
 from gateway.audit.canonical import canonical_bytes
 from gateway.audit.streams import DECISIONS
-from gateway.facts_codec import FactsUnreadable
+from gateway.facts_codec import FactsUnreadable, PersonalSeal
 from gateway.records import DecisionRow, new_decision_id
+from gateway.sealing import SecretBox, new_key_b64
 from gateway.settings import Settings
 from kyc.facts import BankAccountFacts, KycFacts
 from kyc.verification import Effectiveness, Missing
@@ -46,7 +47,17 @@ from policy.facts import (
 )
 from tests.conftest import Exchange, gateway_settings, runtime_dsn
 from tests.rules.synthetic import AX, BB, write_book
-from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, Customer, admin, ccxt_client, new_customer, serving
+from tests.support import (
+    AUDITOR_TOKEN,
+    OFFICER_TOKEN,
+    SECRET_KEY,
+    Customer,
+    admin,
+    ccxt_client,
+    new_customer,
+    serving,
+    travel_rule_params,
+)
 
 BAN_LIFTED = AX.replace("allowed = false", "allowed = true", 1)
 PRIVACY_BARRED = (
@@ -140,16 +151,37 @@ def test_personal_data_never_reaches_the_document() -> None:
     text = facts_codec.encode(_facts(), ORDER)
     assert "date_of_birth" not in text and "national_id" not in text and "account_number" not in text
     nested = {"a": [{"national_id": "900101-1234568", "ok": 1}], "account_number": "123-45", "iban": None}
-    paths: list[str] = []
-    assert facts_codec._mask(nested, "facts", paths) == {
+    found: list[tuple[str, Any]] = []
+    assert facts_codec._mask(nested, "facts", found) == {
         "a": [{"national_id": "masked", "ok": 1}], "account_number": "masked", "iban": None,
     }  # fmt: skip
-    assert paths == ["facts.a.0.national_id", "facts.account_number"]
+    assert found == [("facts.a.0.national_id", "900101-1234568"), ("facts.account_number", "123-45")]
     # The travel-rule payload (IVMS101: names, ids) is masked, and the document says so.
     payload = '{"originator": {"naturalPersonName": "Kim Minjun"}}'
     document = orjson.loads(facts_codec.encode(_facts(), dataclasses.replace(ORDER, travel_rule=payload)))
     assert "Kim" not in orjson.dumps(document).decode() and "action.travel_rule" in document["masked"]
+    assert "sealed" not in document  # nothing to open it with: masked only
     assert facts_codec.decode(orjson.dumps(document)).masked == tuple(document["masked"])
+
+
+def test_sealed_personal_inputs_open_only_with_the_key_for_that_decision() -> None:
+    payload = '{"originator": {"naturalPersonName": "Kim Minjun"}}'
+    action = dataclasses.replace(ORDER, travel_rule=payload)
+    decision, facts = uuid.uuid4(), _facts()
+    box = SecretBox(SECRET_KEY)
+    text = facts_codec.encode(facts, action, PersonalSeal(box, decision))
+    document = orjson.loads(text)
+    assert "Kim" not in text and document["masked"] == ["action.travel_rule"] and document["sealed"]
+    # With the key, for this decision: the inputs as they were, nothing masked.
+    opened = facts_codec.decode(text, PersonalSeal(box, decision))
+    assert opened.masked == () and opened.action_extra["travel_rule"] == payload
+    assert opened.facts == facts_codec.decode(facts_codec.encode(facts, ORDER)).facts
+    # Another decision's binding, or another key: masked, so not replayable.
+    for other in (PersonalSeal(box, uuid.uuid4()), PersonalSeal(SecretBox(new_key_b64()), decision)):
+        assert facts_codec.decode(text, other).masked == ("action.travel_rule",)
+    # A tampered ciphertext does not open either.
+    document["sealed"] = document["sealed"][:-4] + "AAAA"
+    assert facts_codec.decode(orjson.dumps(document), PersonalSeal(box, decision)).masked != ()
 
 
 def _row(action: Action, facts: Facts | None) -> DecisionRow:
@@ -209,12 +241,22 @@ async def _trade(url: str, customer: Customer, symbol: str, withdraw: bool = Fal
             lambda: client.create_order(symbol, "market", "buy", 0.01)
         ]
         if withdraw:
-            calls.append(lambda: client.withdraw("BTC", 0.001, ADDRESS))
+            # With travel-rule data: personal inputs, which the decision keeps sealed.
+            calls.append(lambda: client.withdraw("BTC", 0.001, ADDRESS, params=travel_rule_params()))
         for call in calls:
             with contextlib.suppress(ccxt.BaseError):  # refused: the decision is logged all the same
                 await call()
     finally:
         await client.close()
+
+
+async def _withdrawal_documents(dsn: str) -> list[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT facts::text AS facts FROM decisions WHERE action_kind = 'withdrawal'")
+        return [r["facts"] for r in rows]
+    finally:
+        await conn.close()
 
 
 async def _decision_ids(dsn: str, customer: Customer, kind: str, symbol: str | None = None) -> list[str]:
@@ -278,13 +320,16 @@ async def test_replay_lists_exactly_the_changed_decisions(site: Site, http: aioh
     # The same version changes nothing.
     status, same = await _replay(http, site, first, since)
     assert status == 200, same
-    # Withdrawals whose AML facts held personal data (stored masked) are not replayable.
-    masked = same["not_replayable"].pop("personal_data_masked", 0)
-    assert same["examined"] == count and same["replayed"] == count - 1 - masked
+    # Withdrawals whose AML facts held personal data replay too: sealed, then opened.
+    documents = await _withdrawal_documents(site.owner_dsn)
+    sealed = [d for d in documents if '"masked"' in d]
+    assert sealed and all('"sealed"' in d for d in sealed)
+    assert not any("Minjun" in d for d in documents)
+    assert same["examined"] == count and same["replayed"] == count - 1
     assert same["not_replayable"] == {"no_facts": 1}
     assert same["changed"] == same["reasons_changed"] == [] and same["changed_total"] == 0
     assert all(t["from"] == t["to"] for t in same["transitions"])
-    assert same["logged_versions"] == {first: count - 1 - masked}
+    assert same["logged_versions"] == {first: count - 1}
 
     # Åland lifts its trading ban; Bland bars privacy coins for its residents.
     (site.folder / "ax.toml").write_text(BAN_LIFTED)
@@ -302,8 +347,7 @@ async def test_replay_lists_exactly_the_changed_decisions(site: Site, http: aioh
     assert len(aland_btc) == len(aland_withdrawal) == len(aland_xmr) == len(bland_xmr) == 1
 
     changed = _by_id(report["changed"])
-    if not masked:
-        aland_btc += aland_withdrawal  # a withdrawal is lifted with the ban too
+    aland_btc += aland_withdrawal  # a withdrawal is lifted with the ban too
     assert set(changed) == {*aland_btc, *bland_xmr}
     assert report["changed_total"] == len(changed)
     for lifted in aland_btc:
