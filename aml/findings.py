@@ -31,6 +31,10 @@ class AmlReason(enum.StrEnum):
     TRAVEL_RULE_INVALID = "travel_rule_invalid"
     TRAVEL_RULE_ORIGINATOR_MISMATCH = "travel_rule_originator_mismatch"
     SELF_HOSTED_PROOF_MISSING = "self_hosted_proof_missing"
+    SELF_HOSTED_PROOF_INVALID = "self_hosted_proof_invalid"
+    # An address form no supported signature scheme covers (taproot, P2WSH, non-Bitcoin,
+    # non-EVM chains): control cannot be shown by a signed message.
+    SELF_HOSTED_PROOF_UNVERIFIABLE = "self_hosted_proof_unverifiable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from decimal import Decimal
 from aml.findings import AmlFinding, AmlReason, Cited, Value
 from aml.ivms101 import Ivms101Invalid, matches_customer, parse_payload
 from aml.money import Conversion, Valuer
+from aml.ownership import Ownership
 from rules.model import CashReportRule, Comparison, SelfHostedRule, Threshold, TravelRule
 
 
@@ -127,12 +128,14 @@ def self_hosted(
     valuer: Valuer,
     *,
     destination_self_hosted: bool,
-    ownership_proven: bool,
+    ownership: Ownership,
 ) -> list[AmlFinding]:
     """A transfer to a self-hosted address above the threshold needs proof that the
-    customer controls the address (EU TFR, Regulation (EU) 2023/1113 Art. 14(5))."""
-    if not destination_self_hosted or ownership_proven:
+    customer controls the address (EU TFR, Regulation (EU) 2023/1113 Art. 14(5)): a
+    message signed with the address's key (aml/ownership.py)."""
+    if not destination_self_hosted or ownership is Ownership.VERIFIED:
         return []
+    reason, message = _OWNERSHIP_REFUSALS[ownership]
     findings = []
     for cited in rules:
         hit, conversion = crossed(cited.rule.threshold, valuer)
@@ -141,10 +144,26 @@ def self_hosted(
                 AmlFinding(
                     cited.rule.id,
                     "deny",
-                    AmlReason.SELF_HOSTED_PROOF_MISSING,
-                    "a transfer of this value to a self-hosted address needs proof of control",
-                    _compared(cited.rule.threshold, conversion),
+                    reason,
+                    message,
+                    {**_compared(cited.rule.threshold, conversion), "ownership": ownership.value},
                     cited.citation,
                 )
             )
     return findings
+
+
+_OWNERSHIP_REFUSALS = {
+    Ownership.MISSING: (
+        AmlReason.SELF_HOSTED_PROOF_MISSING,
+        "a transfer of this value to a self-hosted address needs proof of control",
+    ),
+    Ownership.INVALID: (
+        AmlReason.SELF_HOSTED_PROOF_INVALID,
+        "the ownership proof is not a signature of the expected message by this address's key",
+    ),
+    Ownership.UNVERIFIABLE: (
+        AmlReason.SELF_HOSTED_PROOF_UNVERIFIABLE,
+        "control of this kind of address cannot be proven by a signed message",
+    ),
+}

@@ -17,6 +17,7 @@ from typing import Any
 from aml.facts import AmlFacts
 from aml.findings import AmlFinding
 from aml.money import Money, PriceUnavailable, Valuer
+from aml.ownership import Ownership, check_ownership
 from aml.single import cash_report, self_hosted, travel_rule
 from aml.structuring import evaluate_structuring
 from aml.windows import Movement, MovementDirection, evaluate_rolling_windows
@@ -118,7 +119,7 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet) -> list[Findin
                 rules.self_hosted,
                 valuer,
                 destination_self_hosted=action.self_hosted,
-                ownership_proven=action.ownership_proof is not None,
+                ownership=_ownership(action),
             )
         found += cash_report(rules.cash_reports, valuer)
         found += _patterns(rules, aml, valuer, action)
@@ -176,3 +177,10 @@ def report_kinds(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
 
 def direction_of(kind: ActionKind) -> MovementDirection:
     return MovementDirection.WITHDRAWAL if kind is ActionKind.WITHDRAWAL else MovementDirection.DEPOSIT
+
+
+def _ownership(action: Action) -> Ownership:
+    """Checked only for a self-hosted destination: a signature recovery is not free."""
+    if not action.self_hosted:
+        return Ownership.MISSING
+    return check_ownership(action.ownership_proof, action.address or "", action.customer_id or "")

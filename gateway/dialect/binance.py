@@ -160,7 +160,9 @@ def _new_order(r: _Reader) -> Action:
 # `ownershipProof`. The exchange ignores parameters it does not know.
 TRAVEL_RULE_PARAM = "questionnaire"
 _WALLET_TYPES = frozenset({"self_hosted", "vasp"})
-_PROOF = re.compile(r"^[\x21-\x7e]{16,1024}$")
+# Printable ASCII, spaces included: ccxt sends withdrawal parameters unencoded (its
+# `rawencode`), so a base64 signature's '+' arrives here decoded as a space.
+_PROOF = re.compile(r"^[\x20-\x7e]{16,1024}$")
 
 
 def _withdraw(r: _Reader) -> Action:

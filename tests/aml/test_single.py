@@ -13,6 +13,7 @@ import pytest
 
 from aml.findings import AmlReason, Cited
 from aml.money import PriceUnavailable, Quote
+from aml.ownership import Ownership
 from aml.single import cash_report, self_hosted, travel_rule
 from rules.loader import load_rule_book
 from rules.model import CashReportRule, SelfHostedRule, TravelRule
@@ -209,27 +210,29 @@ EE_SELF_HOSTED = self_hosted_rule("ee.self_hosted.current", "1000", "EUR", "more
 
 
 @pytest.mark.parametrize(
-    ("amount", "is_self_hosted", "proven", "denied"),
+    ("amount", "is_self_hosted", "ownership", "reason"),
     [
-        ("1250", True, False, False),  # exactly EUR 1,000: not more than
-        ("1250.01", True, False, True),
-        ("5000", True, True, False),
-        ("5000", False, False, False),
+        ("1250", True, Ownership.MISSING, None),  # exactly EUR 1,000: not more than
+        ("1250.01", True, Ownership.MISSING, AmlReason.SELF_HOSTED_PROOF_MISSING),
+        ("1250.01", True, Ownership.INVALID, AmlReason.SELF_HOSTED_PROOF_INVALID),
+        ("1250.01", True, Ownership.UNVERIFIABLE, AmlReason.SELF_HOSTED_PROOF_UNVERIFIABLE),
+        ("5000", True, Ownership.VERIFIED, None),
+        ("5000", False, Ownership.MISSING, None),
     ],
-    ids=["exactly-eur-1000", "just-over-eur-1000-no-proof", "proof-given", "hosted-destination"],
+    ids=["exactly-eur-1000", "no-proof", "invalid-proof", "unverifiable-address", "proven", "hosted-destination"],
 )
-def test_self_hosted(amount: str, is_self_hosted: bool, proven: bool, denied: bool) -> None:
+def test_self_hosted(amount: str, is_self_hosted: bool, ownership: Ownership, reason: AmlReason | None) -> None:
     findings = self_hosted(
-        [Cited(EE_SELF_HOSTED)], valuer(amount, "USDT"), destination_self_hosted=is_self_hosted, ownership_proven=proven
+        [Cited(EE_SELF_HOSTED)], valuer(amount, "USDT"), destination_self_hosted=is_self_hosted, ownership=ownership
     )
-    assert [(f.outcome, f.reason) for f in findings] == ([("deny", AmlReason.SELF_HOSTED_PROOF_MISSING)] if denied else [])
+    assert [(f.outcome, f.reason) for f in findings] == ([("deny", reason)] if reason else [])
 
 
 def test_shipped_ee_self_hosted_rule() -> None:
     book = load_rule_book()
     [(applicable, rule)] = book.of_kind(SelfHostedRule, book.applicable(home="EE", residence=None, region=None, on=TODAY))
     assert rule.id == "ee.self_hosted.current"
-    findings = self_hosted([Cited(rule, applicable.citation)], valuer("1250.01", "USDT"), destination_self_hosted=True, ownership_proven=False)
+    findings = self_hosted([Cited(rule, applicable.citation)], valuer("1250.01", "USDT"), destination_self_hosted=True, ownership=Ownership.MISSING)
     assert [f.rule_id for f in findings] == ["ee.self_hosted.current"] and findings[0].citation
 
 
