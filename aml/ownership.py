@@ -40,6 +40,8 @@ import re
 from coincurve import PublicKey
 from Crypto.Hash import RIPEMD160, keccak
 
+from aml import bech32
+
 
 class Ownership(enum.StrEnum):
     VERIFIED = "verified"
@@ -105,7 +107,6 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _P2PKH_VERSIONS = frozenset({0x00, 0x6F})  # mainnet, testnet
 _P2SH_VERSIONS = frozenset({0x05, 0xC4})
 _SEGWIT_HRPS = frozenset({"bc", "tb"})
-_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
 class _Form(enum.Enum):
@@ -190,27 +191,15 @@ def _segwit_v0_program(address: str) -> bytes | None:
         return None  # mixed case is invalid
     text = address.lower()
     hrp, _, data_part = text.rpartition("1")
-    if hrp not in _SEGWIT_HRPS or len(data_part) < 7 or any(c not in _BECH32 for c in data_part):
+    if hrp not in _SEGWIT_HRPS or len(data_part) < 7 or any(c not in bech32.CHARSET for c in data_part):
         return None
-    data = [_BECH32.index(c) for c in data_part]
-    if _bech32_polymod([ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp] + data) != 1:
+    if bech32.checksum(hrp, data_part) != bech32.BECH32:  # version 0 is bech32, not bech32m
         return None
+    data = [bech32.CHARSET.index(c) for c in data_part]
     version, words = data[0], data[1:-6]
     if version != 0:
         return None
     return _regroup(words)
-
-
-def _bech32_polymod(values: list[int]) -> int:
-    generators = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-    check = 1
-    for value in values:
-        top = check >> 25
-        check = (check & 0x1FFFFFF) << 5 ^ value
-        for i, generator in enumerate(generators):
-            if (top >> i) & 1:
-                check ^= generator
-    return check
 
 
 def _regroup(words: list[int]) -> bytes | None:

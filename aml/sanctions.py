@@ -37,6 +37,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Literal
 
+from aml import bech32
 from aml.findings import AmlFinding, AmlReason
 
 SANCTIONS_RULE_ID = "aml.sanctions.ofac_sdn"
@@ -51,9 +52,8 @@ MAX_ADDRESS_LENGTH = 128
 _EVM = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _HEX_BODY = re.compile(r"^0x[0-9a-fA-F]+$")
 _BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{25,110}$")
-_BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_CHARSET = bech32.CHARSET
 _BECH32_HRPS = ("bc", "tb", "bcrt", "ltc", "tltc")
-_BECH32_CONSTANTS = (1, 0x2BC830A3)  # BIP-173 bech32, BIP-350 bech32m
 _CASHADDR_PREFIX = "bitcoincash:"
 _CASHADDR = re.compile(rf"^[qp][{_BECH32_CHARSET}]{{41}}$")
 # Chains whose addresses are exactly 20 bytes: anything else after `0x` is a typo there.
@@ -84,18 +84,6 @@ class NormalisedAddress:
     key: str  # the form compared with the list
 
 
-def _bech32_polymod(values: Iterable[int]) -> int:
-    generator = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-    checksum = 1
-    for value in values:
-        top = checksum >> 25
-        checksum = (checksum & 0x1FFFFFF) << 5 ^ value
-        for i, g in enumerate(generator):
-            if (top >> i) & 1:
-                checksum ^= g
-    return checksum
-
-
 def _bech32(address: str) -> NormalisedAddress:
     if address not in (address.lower(), address.upper()):
         raise MalformedAddress(address, "bech32 address in mixed case (BIP-173)")
@@ -103,8 +91,7 @@ def _bech32(address: str) -> NormalisedAddress:
     hrp, _, data = lower.rpartition("1")
     if len(lower) > 90 or len(data) < 6 or any(ch not in _BECH32_CHARSET for ch in data):
         raise MalformedAddress(address, "not a bech32 address: bad length or character")
-    expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-    if _bech32_polymod(expanded + [_BECH32_CHARSET.index(c) for c in data]) not in _BECH32_CONSTANTS:
+    if bech32.checksum(hrp, data) not in (bech32.BECH32, bech32.BECH32M):
         raise MalformedAddress(address, "bech32 checksum does not verify")
     return NormalisedAddress(AddressFormat.BECH32, lower)
 

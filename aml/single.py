@@ -95,9 +95,7 @@ def travel_rule(
     values["required_by"] = [c.rule.id for c, _ in binding]
 
     def deny(reason: AmlReason, message: str, **extra: Value) -> list[AmlFinding]:
-        return [
-            AmlFinding(cited.rule.id, "deny", reason, message, values | extra, cited.citation)
-        ]
+        return [AmlFinding(cited.rule.id, "deny", reason, message, values | extra, cited.citation)]
 
     if not payload:
         message = "the withdrawal needs originator and beneficiary data (IVMS101)"
