@@ -23,6 +23,7 @@ from gateway.admin import sanctions as admin_sanctions
 from gateway.admin.tokens import AdminTokens
 from gateway.audit.maintenance import audit_context
 from gateway.auth import KeyDirectory
+from gateway.facts_codec import facts_box
 from gateway.markets import MarketList
 from gateway.metrics import GatewayMetrics
 from gateway.middleware import errors
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[K.METRICS] = GatewayMetrics()
     app[K.RULES] = RuleState(settings)  # a bad pack stops the start, naming file and field
     app[K.SECRET_BOX] = SecretBox(settings.secret_key.get_secret_value())
+    app[K.FACTS_BOX] = facts_box(settings.secret_key.get_secret_value())
     app[K.ADMIN_TOKENS] = AdminTokens(settings.admin_tokens)
     app.cleanup_ctx.append(_database(migrate))
     app.cleanup_ctx.append(_upstream)

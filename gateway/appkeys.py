@@ -31,6 +31,7 @@ MARKETS = web.AppKey("markets", MarketList)
 PRICES = web.AppKey("prices", PriceFeed)
 RULES = web.AppKey("rules", RuleState)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)
+FACTS_BOX = web.AppKey("facts_box", SecretBox)  # personal inputs in decisions' facts
 ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
 # The audit trail: this process's event chain, and the slots bounding long audit reads
 # (exports, verification), which use connections of their own, not the pool's.

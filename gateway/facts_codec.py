@@ -30,7 +30,8 @@ The document, format `facts/1`:
   replaced by `"masked"` wherever it appears, and the document lists the masked paths
   (`"masked": ["facts.aml.legal_name", ...]`).
 - **Sealed for replay.** The masked values themselves go under `"sealed"`: one AES-GCM
-  ciphertext under the installation's secret key, bound to the decision's id (so it
+  ciphertext under a key derived from the installation's secret key (`facts_box`), bound
+  to the decision's id (so it
   opens for that decision only). Replay, holding the key, puts them back and decides the
   call again as it was. Whoever reads the table without the key sees masks; a document
   that cannot be opened (no key, another key, written before sealing) is counted as not
@@ -56,7 +57,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from pydantic import TypeAdapter, ValidationError
 
-from gateway.sealing import SecretBox
+from gateway.sealing import SecretBox, derive_key
 from policy.action import Action
 from policy.facts import Facts, MarketCatalog
 
@@ -191,6 +192,13 @@ def _restore(document: dict[str, Any], path: str, value: Any) -> None:
         node[last] = value
 
 
+def facts_box(secret_key_b64: str) -> SecretBox:
+    """The box personal facts are sealed in: a key of its own, derived from the
+    installation's, so these many small ciphertexts (one per decision with personal
+    inputs) do not count against the key that guards API secrets and identities."""
+    return SecretBox(base64.b64encode(derive_key(secret_key_b64, "decision-facts")).decode())
+
+
 @dataclass(frozen=True, slots=True)
 class PersonalSeal:
     """Seals one decision's personal inputs under the installation key, bound to the
@@ -267,8 +275,12 @@ def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFac
 
 
 def _unseal(document: dict[str, Any], personal: PersonalSeal) -> None:
+    masked = document["masked"]
+    if not isinstance(masked, list) or not all(isinstance(p, str) for p in masked):
+        raise FactsUnreadable("facts_unreadable", "masked is not a list of paths")
     values = personal.open(document.get("sealed"))
-    if values is None or set(values) != set(document["masked"]):
+    # Two masked values at one path (a key holding a dot) cannot both be put back.
+    if values is None or len(set(masked)) != len(masked) or set(values) != set(masked):
         return  # stays masked: not replayable
     try:
         for path, value in values.items():

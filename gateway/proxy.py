@@ -260,7 +260,7 @@ def _decision_row(
         decision_micros=int((time.perf_counter() - started) * 1e6),
         country=holder.customer.jurisdiction,
         facts=facts,
-        personal_box=request.app[K.SECRET_BOX],
+        personal_box=request.app[K.FACTS_BOX],
     )
 
 

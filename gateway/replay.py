@@ -28,7 +28,7 @@ import asyncpg
 import orjson
 
 from gateway import db, facts_codec
-from gateway.facts_codec import FactsUnreadable, PersonalSeal
+from gateway.facts_codec import FactsUnreadable, PersonalSeal, facts_box
 from gateway.rulestate import build_pipeline
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
@@ -207,7 +207,7 @@ async def replay(
         args.append(customer_id)
     sql = f"SELECT {_COLUMNS} FROM decisions WHERE {where} ORDER BY decided_at, id LIMIT {most + 1}"
     key = settings.secret_key.get_secret_value()
-    box = SecretBox(key) if key else None
+    box = facts_box(key) if key else None
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         pipeline = await load_pipeline(conn, version, settings)
         async for row in conn.cursor(sql, *args, prefetch=_PREFETCH):

@@ -93,7 +93,7 @@ class DecisionWriter:
         try:
             await asyncio.wait_for(self._append_commit(conn, transaction, chain, row), self._timeout)
         except BaseException as exc:
-            chain.failed()
+            chain = chain.successor()  # whether the COMMIT landed may not be known yet
             self._metrics.decision_write_failures.inc()
             if not isinstance(exc, Exception):
                 raise
@@ -133,9 +133,11 @@ class DecisionWriter:
         try:
             heads = await asyncio.wait_for(self._write(batch, results), self._timeout)
         except BaseException as exc:
-            # Committed or not, we cannot tell: the chains re-read their heads next time.
-            self.decision_chain.failed()
-            self.upstream_chain.failed()
+            # Committed or not, we cannot tell yet: the chains that took part end here.
+            if batch:
+                self.decision_chain = self.decision_chain.successor()
+            if results:
+                self.upstream_chain = self.upstream_chain.successor()
             if not isinstance(exc, Exception):
                 raise
             # Whatever the cause (connection lost, timeout, a row Postgres refused), the

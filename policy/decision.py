@@ -47,7 +47,7 @@ class Finding:
             "message": self.message,
         }
         if self.values:
-            body["values"] = self.values
+            body["values"] = dict(self.values)  # findings may be shared (memoised rule sets)
         if self.citation:
             body["citation"] = self.citation
         return body

@@ -96,7 +96,7 @@ async def report_deposit(request: web.Request) -> web.Response:
             id=decision_id, decided_at=now, request_id=decision_id.hex, customer_id=customer_id,
             api_key_id=None, dialect=DIALECT, http_method=request.method, path=request.path,
             action=action, verdict=verdict, decision_micros=int((time.perf_counter() - started) * 1e6),
-            country=customer.jurisdiction, facts=decided, personal_box=app[K.SECRET_BOX],
+            country=customer.jurisdiction, facts=decided, personal_box=app[K.FACTS_BOX],
         )  # fmt: skip
 
     # A repeated tx_id is found under the customer's lock (AlreadyRecorded), so two

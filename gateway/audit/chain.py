@@ -6,10 +6,12 @@ restarted process does not resume its old chain: two processes could otherwise b
 they own the same head after a crash and fork it. The registry row in audit_chains is
 written in the transaction of the chain's first entry, so the verifier knows every chain.
 
-The head in memory advances only after a commit. After a failed batch the head is marked
-stale and re-read from the table in the next batch's transaction: if the failed commit
-did reach the database (connection lost while COMMIT was in flight), the chain continues
-after it; if not, after the last committed entry. Either way no gap and no fork.
+The head in memory advances only after a commit. After a failed append the appender
+abandons the chain and goes on with a new one (`successor`). Whether the failed append
+is in the table may not be knowable yet: a statement whose connection was lost can still
+be waiting for a lock and commit later, after any re-read of the head. So the old chain
+simply ends with its last entry that did commit, whichever that turns out to be, and
+nothing is ever appended after an uncertain one: no gap and no fork.
 
 `append` writes the sealed entries of one or more chains, and the registry rows of chains
 new to the database, in one INSERT statement: one round trip, atomic even without an
@@ -50,7 +52,6 @@ class Chain:
         self.chain_id = uuid.uuid4()
         self._head = Head(0, GENESIS)
         self._registered = False
-        self._stale = False
 
     @property
     def head(self) -> Head:
@@ -61,19 +62,9 @@ class Chain:
         """Known to be in audit_chains: an entry of it has been committed."""
         return self._registered
 
-    async def refresh(self, conn: asyncpg.Connection) -> None:
-        """After a failure, find where the chain really ends before appending to it. Only
-        this chain's owner appends to it, one batch at a time, so reading before the
-        append's own statement sees the same end as reading inside it."""
-        if not self._stale:
-            return
-        row = await conn.fetchrow(
-            f"""SELECT seq, entry_hash FROM {self.stream.name}
-                 WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1""",
-            self.chain_id,
-        )
-        self._head = Head(row["seq"], bytes(row["entry_hash"])) if row else Head(0, GENESIS)
-        self._stale = False
+    def successor(self) -> Chain:
+        """The chain to go on with after an append whose fate is not certain."""
+        return Chain(self.stream, self.writer)
 
     def seal(
         self, records: Sequence[tuple[Any, ...]], after: Head | None = None
@@ -94,9 +85,6 @@ class Chain:
         self._head = head
         self._registered = True
 
-    def failed(self) -> None:
-        self._stale = True
-
 
 @dataclass(frozen=True, slots=True)
 class Entries:
@@ -112,10 +100,7 @@ async def append(conn: asyncpg.Connection, *batches: Entries) -> list[Head]:
     """Seal each batch onto its chain and insert them all, with the registry rows of chains
     not yet registered, in one statement. Returns the head each chain reaches; the caller
     moves it with `chain.committed(head)` once the statement (or its transaction) has
-    committed, or calls `chain.failed()`."""
-    for batch in batches:
-        if batch.after is None:
-            await batch.chain.refresh(conn)
+    committed, or goes on with `chain.successor()` if that is not certain."""
     new = [b.chain for b in batches if not b.chain.registered]
     sealed = [b.chain.seal(b.records, b.after) for b in batches]
     await conn.execute(

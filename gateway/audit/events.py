@@ -104,7 +104,8 @@ class EventLog:
                 async with conn.transaction():
                     yield appender
             except BaseException:
-                self.chain.failed()
+                if appender.head is not None:  # events went in; their COMMIT may yet land
+                    self.chain = self.chain.successor()
                 raise
             if appender.head is not None:
                 self.chain.committed(appender.head)

@@ -185,7 +185,7 @@ class ReviewService:
                                 conn, events, hold_id, outcome, answer.status, text, _exchange_id(answer)
                             )
                 except BaseException:
-                    self._answers.failed()
+                    self._answers = self._answers.successor()
                     raise
                 self._answers.committed(head)
         except _EXPECTED as exc:

@@ -4,7 +4,6 @@ first committed entry."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -90,13 +89,13 @@ async def test_an_append_inside_a_transaction_is_undone_with_it(pool: asyncpg.Po
         await transaction.start()
         await append(conn, Entries(chain, [decision(None).record()]))
         await transaction.rollback()
-    chain.failed()
     assert await pool.fetchval("SELECT count(*) FROM decisions") == 0
-    # The chain starts again at 1: nothing of the rolled-back append is left to follow.
+    assert await pool.fetchval("SELECT count(*) FROM audit_chains") == 0
+    # Its owner goes on with a successor: a new chain, registered with its first entry.
+    successor = chain.successor()
     later = replace(decision(None), decided_at=utcnow() + timedelta(seconds=1))
     async with pool.acquire() as conn:
-        (head,) = await append(conn, Entries(chain, [later.record()]))
-    chain.committed(head)
-    assert head.seq == 1
-    assert await pool.fetchval("SELECT chain_id FROM audit_chains") == chain.chain_id
-    assert isinstance(chain.chain_id, uuid.UUID)
+        (head,) = await append(conn, Entries(successor, [later.record()]))
+    successor.committed(head)
+    assert head.seq == 1 and successor.chain_id != chain.chain_id
+    assert await pool.fetchval("SELECT chain_id FROM audit_chains") == successor.chain_id

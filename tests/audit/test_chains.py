@@ -15,7 +15,7 @@ import pytest
 
 from gateway import appkeys as K
 from gateway.app import create_app
-from gateway.audit.chain import Head
+from gateway.audit.chain import Chain, Entries, Head, append
 from gateway.audit.streams import DECISIONS
 from gateway.db import DatabaseUnavailable
 from gateway.records import DecisionRow
@@ -36,12 +36,55 @@ async def _seqs(gateway: Gateway, chain_id: uuid.UUID) -> list[int]:
 async def test_a_failed_batch_leaves_no_gap(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     writer = gateway.app[K.WRITER]
     await record_all(gateway, [decision(None) for _ in range(3)])
+    first = writer.decision_chain.chain_id
     # Postgres refuses the row (negative latency fails a CHECK): the whole batch is lost.
     bad = replace(decision(None), decision_micros=-1)
     with pytest.raises(DatabaseUnavailable):
         await writer.record(bad)
     await record_all(gateway, [decision(None) for _ in range(2)])
-    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2, 3, 4, 5]
+    # The failed batch ended its chain; the writer goes on with a new one.
+    assert await _seqs(gateway, first) == [1, 2, 3]
+    assert writer.decision_chain.chain_id != first
+    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2]
+    assert (await verify_api(http, gateway))["status"] == "intact"
+
+
+class StrandedOnce(DecisionWriter):
+    """Once, the batch's statement is stuck behind a lock when its connection is lost:
+    the writer reports failure, and the server commits the statement later, after the
+    writer has moved on. A head re-read from the table would fork the chain here."""
+
+    strand_next = False
+    stranded: tuple[Chain, list[tuple[Any, ...]]] | None = None
+
+    async def _write(self, batch: Any, results: Any) -> list[tuple[Any, Head]]:
+        if self.strand_next:
+            self.strand_next = False
+            self.stranded = (self.decision_chain, [row.record() for row, _ in batch])
+            raise ConnectionResetError("connection lost while the statement waited")
+        return await super()._write(batch, results)
+
+
+async def test_a_batch_that_commits_after_its_failure_forks_nothing(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    writer = StrandedOnce(gateway.pool, gateway.app[K.METRICS], batch_max=100, timeout=2.0)
+    writer.start()
+    try:
+        await writer.record(decision(None))
+        writer.strand_next = True
+        with pytest.raises(DatabaseUnavailable):
+            await writer.record(decision(None))
+        for _ in range(2):  # the writer goes on...
+            await writer.record(decision(None))
+    finally:
+        await writer.stop()
+    assert writer.stranded is not None
+    lost, records = writer.stranded
+    async with gateway.pool.acquire() as conn:  # ... then the stranded statement lands
+        (head,) = await append(conn, Entries(lost, records))
+    assert await _seqs(gateway, lost.chain_id) == [1, 2] and head.seq == 2
+    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2]
     assert (await verify_api(http, gateway))["status"] == "intact"
 
 
@@ -58,21 +101,24 @@ class LostAcknowledgement(DecisionWriter):
         return heads
 
 
-async def test_a_commit_whose_answer_was_lost_is_continued_not_forked(
+async def test_a_commit_whose_answer_was_lost_ends_its_chain_unforked(
     gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
     writer = LostAcknowledgement(gateway.pool, gateway.app[K.METRICS], batch_max=100, timeout=2.0)
     writer.start()
     try:
         await writer.record(decision(None))
+        first = writer.decision_chain
         writer.lose_next = True
         with pytest.raises(DatabaseUnavailable):
             await writer.record(decision(None))
-        assert writer.decision_chain.head.seq == 1, "the head did not move: the commit was not confirmed"
+        assert first.head.seq == 1, "the head did not move: the commit was not confirmed"
         await writer.record(decision(None))
     finally:
         await writer.stop()
-    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2, 3]
+    # The unconfirmed entry did commit: it ends the first chain; the next one starts anew.
+    assert await _seqs(gateway, first.chain_id) == [1, 2]
+    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1]
     assert (await verify_api(http, gateway))["status"] == "intact"
 
 
