@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -20,6 +22,7 @@ from exchange.app import create_exchange_app
 from exchange.settings import ExchangeSettings
 from gateway import appkeys as K
 from gateway.app import create_app
+from gateway.cli import main
 from gateway.migrations import migrate_up
 from gateway.pgserver import EmbeddedPostgres
 from gateway.settings import Settings
@@ -134,3 +137,25 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+Cli = Callable[..., Awaitable[tuple[int, Any]]]
+
+
+def gateway_cli(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, command: str
+) -> Cli:
+    """`python -m gateway <command> ...` against the test database, as an operator runs it
+    (the runtime role; migrations as the owner): the exit code and the JSON it printed."""
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", runtime_dsn(gateway.database_url))
+    monkeypatch.setenv("GATEWAY_MIGRATION_DATABASE_URL", gateway.database_url)
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET_KEY)
+    monkeypatch.setenv("GATEWAY_AUDIT_CHECKPOINT_KEY", CHECKPOINT_KEY)
+
+    async def run(*argv: str) -> tuple[int, Any]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as done:
+            await asyncio.to_thread(main, [command, *argv])
+        return int(done.value.code or 0), orjson.loads(capsys.readouterr().out)
+
+    return run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import hmac
 import itertools
@@ -185,3 +186,19 @@ def ccxt_client(base: str, customer: Customer) -> Any:
         if isinstance(url, str):
             exchange.urls["api"][name] = re.sub(r"^https?://[^/]+", base, url)
     return exchange
+
+
+# Packages domain code (kyc/, aml/) must not import: no HTTP, no database, no other layer
+# of the service (STYLE 1).
+IO_PACKAGES = frozenset({"aiohttp", "asyncpg", "gateway", "exchange", "socket", "urllib", "http", "requests"})
+
+
+def imported_packages(module: Path) -> set[str]:
+    """The top-level packages a module imports (absolute imports only)."""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            imported.add(node.module.split(".")[0])
+    return imported

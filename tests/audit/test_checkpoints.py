@@ -14,9 +14,8 @@ import pytest
 from gateway import appkeys as K
 from gateway.audit.checkpoint import CheckpointKey
 from gateway.sealing import new_key_b64
-from tests.audit.conftest import Cli
 from tests.audit.support import busy_log, superuser, verify_api
-from tests.conftest import Gateway
+from tests.conftest import Cli, Gateway
 from tests.support import AUDITOR_TOKEN, admin
 
 pytestmark = pytest.mark.asyncio

@@ -22,9 +22,8 @@ from gateway.markets import utcnow
 from rules.book import RuleBook
 from rules.loader import load_rule_book
 from rules.model import RetentionRule
-from tests.audit.conftest import Cli
 from tests.audit.support import decision, record_all, superuser, verify_api
-from tests.conftest import CHECKPOINT_KEY, Gateway
+from tests.conftest import CHECKPOINT_KEY, Cli, Gateway
 from tests.support import new_customer
 
 POLICIES = [

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
+from tests.support import IO_PACKAGES, imported_packages
+
 KYC = Path(__file__).resolve().parents[2] / "kyc"
-FORBIDDEN = ("aiohttp", "asyncpg", "gateway", "exchange", "socket", "urllib", "http", "requests")
 
 
 @pytest.mark.parametrize("module", sorted(KYC.glob("*.py")), ids=lambda p: p.name)
 def test_no_io_imports(module: Path) -> None:
-    tree = ast.parse(module.read_text(encoding="utf-8"))
-    imported: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    assert not imported & set(FORBIDDEN)
+    assert not imported_packages(module) & IO_PACKAGES

@@ -3,22 +3,19 @@ bodies derived from the packaged list, and the CLI as an operator runs it."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import pytest
 import pytest_asyncio
 from aiohttp import web
 
 from aml.sanctions import AddressList
 from gateway.app import create_app
-from gateway.cli import main
 from gateway.sanctions import packaged_snapshot
-from tests.conftest import CHECKPOINT_KEY, Exchange, Gateway, gateway_settings, runtime_dsn
-from tests.support import SECRET_KEY, serving
+from tests.conftest import Cli, Exchange, Gateway, gateway_cli, gateway_settings, runtime_dsn
+from tests.support import serving
 
 # Tornado Cash (ETH), listed in the packaged snapshot of 2024-09-27, delisted by OFAC in 2025.
 TORNADO = "0x8589427373D6D84E98730D7795D8f6f8731FDA16"
@@ -28,8 +25,6 @@ TRON = "TBHTJqAy4DhHhmT3dNceJYNRz4SdLofLre"
 BECH32 = "bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw"
 # Well-formed, and on no list.
 UNLISTED_EVM = "0x" + "ab" * 20
-
-Cli = Callable[..., Awaitable[tuple[int, Any]]]
 
 
 def body_of(snapshot: AddressList, *, without: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -69,17 +64,5 @@ async def second_replica(gateway: Gateway, exchange: Exchange) -> AsyncIterator[
 def sanctions_cli(
     gateway: Gateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Cli:
-    """`python -m gateway sanctions ...` against the test database, as the runtime role:
-    the exit code and the JSON it printed."""
-    monkeypatch.setenv("GATEWAY_DATABASE_URL", runtime_dsn(gateway.database_url))
-    monkeypatch.setenv("GATEWAY_MIGRATION_DATABASE_URL", gateway.database_url)
-    monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET_KEY)
-    monkeypatch.setenv("GATEWAY_AUDIT_CHECKPOINT_KEY", CHECKPOINT_KEY)
-
-    async def run(*argv: str) -> tuple[int, Any]:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as done:
-            await asyncio.to_thread(main, ["sanctions", *argv])
-        return int(done.value.code or 0), orjson.loads(capsys.readouterr().out)
-
-    return run
+    """`python -m gateway sanctions ...` against the test database, as the runtime role."""
+    return gateway_cli(gateway, capsys, monkeypatch, "sanctions")

@@ -9,8 +9,8 @@ import pytest
 
 from gateway import appkeys as K
 from gateway.sanctions import packaged_snapshot
-from tests.conftest import Gateway
-from tests.sanctions.conftest import TORNADO, Cli, packaged_without_tornado
+from tests.conftest import Cli, Gateway
+from tests.sanctions.conftest import TORNADO, packaged_without_tornado
 
 pytestmark = pytest.mark.asyncio
 PACKAGED_DIR = Path(__file__).resolve().parents[2] / "aml" / "data" / "sanctions"
