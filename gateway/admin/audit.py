@@ -8,7 +8,7 @@ import time
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway.admin.disclosure import UNMASK_PARAMS, viewer_for
+from gateway.admin.disclosure import UNMASK_PARAMS, page_answer
 from gateway.admin.errors import AdminError, json_response
 from gateway.admin.exports import audit_connection
 from gateway.admin.queries import check_params, invalid, query_pattern, query_uuid, time_range
@@ -18,7 +18,6 @@ from gateway.audit.checkpoint import CheckpointKey, CheckpointKeyMissing, heads_
 from gateway.audit.verify import ExtraCheck, Verification, verify
 from gateway.metrics import GatewayMetrics
 from gateway.store import audit_events as store
-from gateway.store.decisions import BadCursor
 
 routes = web.RouteTableDef()
 
@@ -80,11 +79,4 @@ async def list_events(request: web.Request) -> web.Response:
         since=since,
         until=until,
     )
-    limit = page_limit(request)
-    viewer = await viewer_for(request, role)
-    async with request.app[K.POOL].acquire() as conn:
-        try:
-            rows, next_cursor = await store.search(conn, flt, limit, request.query.get("cursor"))
-        except BadCursor as exc:
-            raise invalid("cursor", str(exc)) from exc
-    return json_response({"events": [viewer.present("event", r) for r in rows], "next_cursor": next_cursor})
+    return await page_answer(request, role, store.search, flt, "event", "events")

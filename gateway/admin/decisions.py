@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway.admin.disclosure import UNMASK_PARAMS, viewer_for
+from gateway.admin.disclosure import UNMASK_PARAMS, page_answer, viewer_for
 from gateway.admin.errors import AdminError, json_response
 from gateway.admin.exports import CONTENT_TYPES, stream_decisions
 from gateway.admin.queries import (
@@ -18,7 +18,7 @@ from gateway.admin.queries import (
     query_uuid,
     time_range,
 )
-from gateway.admin.requests import page_limit, path_uuid, require
+from gateway.admin.requests import path_uuid, require
 from gateway.admin.tokens import Permission
 from gateway.store import decisions as store
 from policy.action import ActionKind
@@ -63,16 +63,7 @@ async def list_decisions(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_DECISIONS)
     check_params(request, FILTERS | _PAGING | UNMASK_PARAMS)
     flt = decision_filter(request)
-    limit = page_limit(request)
-    viewer = await viewer_for(request, role)
-    async with request.app[K.POOL].acquire() as conn:
-        try:
-            rows, next_cursor = await store.search(conn, flt, limit, request.query.get("cursor"))
-        except store.BadCursor as exc:
-            raise invalid("cursor", str(exc)) from exc
-    return json_response(
-        {"decisions": [viewer.present("decision", r) for r in rows], "next_cursor": next_cursor}
-    )
+    return await page_answer(request, role, store.search, flt, "decision", "decisions")
 
 
 # Registered before /decisions/{decision_id}, which would otherwise take "export" for an id.

@@ -10,19 +10,29 @@ be logged does not happen.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+import asyncpg
 from aiohttp import web
 from cryptography.exceptions import InvalidTag
 
 from gateway import appkeys as K
-from gateway.admin.errors import AdminError
+from gateway.admin.errors import AdminError, json_response
 from gateway.admin.queries import invalid, query_uuid
+from gateway.admin.requests import page_limit
 from gateway.admin.tokens import Permission
 from gateway.audit.events import EventKind, admin_actor
 from gateway.audit.masking import Viewer
+from gateway.store.decisions import BadCursor
 
 UNMASK_PARAMS = frozenset({"unmask", "justification"})
 _JUSTIFICATION = (10, 500)
+F = TypeVar("F")
+# A store's keyset-paged listing: (connection, filter, limit, cursor) -> (rows, next cursor).
+Search = Callable[
+    [asyncpg.Connection, F, int, str | None], Awaitable[tuple[list[dict[str, Any]], str | None]]
+]
 
 
 def actor_of(request: web.Request, role: str) -> str:
@@ -54,6 +64,21 @@ async def viewer_for(request: web.Request, role: str) -> Viewer:
         )  # fmt: skip
     request.app[K.METRICS].audit_unmasked.inc()
     return Viewer(role, customer_id)
+
+
+async def page_answer(
+    request: web.Request, role: str, search: Search[F], flt: F, resource: str, key: str
+) -> web.Response:
+    """One page of a list endpoint, each row as this viewer may see it:
+    `{key: [...], "next_cursor": ...}`. A cursor this API did not issue is a bad request."""
+    limit = page_limit(request)
+    viewer = await viewer_for(request, role)
+    async with request.app[K.POOL].acquire() as conn:
+        try:
+            rows, next_cursor = await search(conn, flt, limit, request.query.get("cursor"))
+        except BadCursor as exc:
+            raise invalid("cursor", str(exc)) from exc
+    return json_response({key: [viewer.present(resource, r) for r in rows], "next_cursor": next_cursor})
 
 
 _SEALED = "sealed:"

@@ -11,16 +11,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import appkeys as K
-from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, viewer_for
+from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, page_answer, viewer_for
 from gateway.admin.errors import AdminError, json_response
 from gateway.admin.exports import CONTENT_TYPES, stream_rows
 from gateway.admin.queries import check_params, invalid, query_choice, query_uuid, time_range
-from gateway.admin.requests import page_limit, path_uuid, read_json, require
+from gateway.admin.requests import path_uuid, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.masking import Viewer
 from gateway.review import queries, queue
 from gateway.review.store import REPORT_KINDS
-from gateway.store.decisions import BadCursor
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -60,14 +59,7 @@ async def list_reports(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_REPORTS)
     check_params(request, _FILTERS | _PAGING | UNMASK_PARAMS)
     flt = report_filter(request)
-    limit = page_limit(request)
-    viewer = await viewer_for(request, role)
-    async with request.app[K.POOL].acquire() as conn:
-        try:
-            rows, next_cursor = await queries.list_reports(conn, flt, limit, request.query.get("cursor"))
-        except BadCursor as exc:
-            raise invalid("cursor", str(exc)) from exc
-    return json_response({"reports": [viewer.present("report", r) for r in rows], "next_cursor": next_cursor})
+    return await page_answer(request, role, queries.list_reports, flt, "report", "reports")
 
 
 # Registered before /reports/{report_id}, which would otherwise take "export" for an id.

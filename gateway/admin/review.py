@@ -8,17 +8,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway import appkeys as K
-from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, viewer_for
+from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, page_answer, viewer_for
 from gateway.admin.errors import AdminError, json_response
-from gateway.admin.queries import check_params, invalid, query_choice, query_uuid
-from gateway.admin.requests import page_limit, path_uuid, read_json, require
+from gateway.admin.queries import check_params, query_choice, query_uuid
+from gateway.admin.requests import path_uuid, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.masking import Viewer
 from gateway.review import queries
 from gateway.review.forwarder import HoldExpired
 from gateway.review.queue import Conflict, NotFound
 from gateway.store import decisions as decision_store
-from gateway.store.decisions import BadCursor
 
 routes = web.RouteTableDef()
 
@@ -48,14 +47,7 @@ async def list_holds(request: web.Request) -> web.Response:
     flt = queries.HoldFilter(
         state=query_choice(request, "state", HOLD_STATES), customer_id=query_uuid(request, "customer_id")
     )
-    limit = page_limit(request)
-    viewer = await viewer_for(request, role)
-    async with request.app[K.POOL].acquire() as conn:
-        try:
-            rows, next_cursor = await queries.list_holds(conn, flt, limit, request.query.get("cursor"))
-        except BadCursor as exc:
-            raise invalid("cursor", str(exc)) from exc
-    return json_response({"holds": [viewer.present("hold", r) for r in rows], "next_cursor": next_cursor})
+    return await page_answer(request, role, queries.list_holds, flt, "hold", "holds")
 
 
 async def _hold_answer(request: web.Request, viewer: Viewer, status: int = 200) -> web.Response:
