@@ -115,6 +115,7 @@ async def _upstream(app: web.Application) -> AsyncIterator[None]:
         settings.upstream_url,
         settings.upstream_token.get_secret_value(),
         timeout=settings.upstream_timeout_seconds,
+        connections=settings.upstream_connections,
     )
     await upstream.open()
     markets = MarketList(

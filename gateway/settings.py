@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     upstream_timeout_seconds: float = Field(
         default=10.0, gt=0, description="Timeout of one call to the exchange."
     )
+    upstream_connections: int = Field(
+        default=256, gt=0, description="Most calls to the exchange in flight (and connections open)."
+    )
     decision_batch_max: int = Field(
         default=500, gt=0, description="Most decision rows written in one commit."
     )

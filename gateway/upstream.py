@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 import orjson
 
+from gateway.http1 import Http1Error, Http1Pool
 from policy.facts import Market, MarketCatalog
 
 SERVICE_TOKEN_HEADER = "X-Gateway-Token"
@@ -41,21 +41,19 @@ class UpstreamAnswer:
 
 
 class Upstream:
-    def __init__(self, base_url: str, token: str, *, timeout: float) -> None:
-        self._base = base_url.rstrip("/")
+    def __init__(self, base_url: str, token: str, *, timeout: float, connections: int = 256) -> None:
+        self._base_url = base_url
         self._token = token
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
+        self._timeout = timeout
+        self._connections = connections
+        self._pool: Http1Pool | None = None
 
     async def open(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, auto_decompress=True
-        )
+        self._pool = Http1Pool(self._base_url, limit=self._connections)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            await self._pool.close()
 
     async def forward(
         self,
@@ -65,23 +63,21 @@ class Upstream:
         content_type: str | None,
         customer_id: str | None,
     ) -> UpstreamAnswer:
-        assert self._session is not None, "Upstream.open() not called"
-        headers = {SERVICE_TOKEN_HEADER: self._token}
+        """`path_qs`: the path and query string as the client sent them (percent-encoded)."""
+        assert self._pool is not None, "Upstream.open() not called"
+        headers = [(SERVICE_TOKEN_HEADER, self._token)]
         if customer_id is not None:
-            headers[CUSTOMER_HEADER] = customer_id
+            headers.append((CUSTOMER_HEADER, customer_id))
         if content_type:
-            headers["Content-Type"] = content_type
+            headers.append(("Content-Type", content_type))
         try:
-            async with self._session.request(
-                method, self._base + path_qs, data=body or None, headers=headers
-            ) as response:
-                payload = await response.read()
-                kept = {k: v for k, v in response.headers.items() if k.lower() not in _DROPPED}
-                return UpstreamAnswer(response.status, payload, kept)
+            response = await self._pool.request(method, path_qs, headers, body, timeout=self._timeout)
         except TimeoutError as exc:
-            raise UpstreamTimeout(str(exc)) from exc
-        except (aiohttp.ClientError, OSError) as exc:
+            raise UpstreamTimeout(f"no answer within {self._timeout} s") from exc
+        except Http1Error as exc:
             raise UpstreamUnavailable(str(exc) or type(exc).__name__) from exc
+        kept = {k: v for k, v in response.headers if k.lower() not in _DROPPED}
+        return UpstreamAnswer(response.status, response.body, kept)
 
     async def fetch_markets(self) -> MarketCatalog:
         answer = await self.forward("GET", "/api/v3/exchangeInfo", b"", None, None)

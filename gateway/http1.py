@@ -1,0 +1,318 @@
+"""A lean HTTP/1.1 client for the one link on the hot path: gateway → exchange.
+
+aiohttp's client cost about a fifth of the gateway's CPU per forwarded order (profiled with
+`bench/run.py --profile`): per request it builds a URL object, a multidict of headers, a
+payload object, cookie and tracing hooks, a timer context and a task. This link needs none
+of that: one origin, keep-alive connections, a handful of headers the gateway writes
+itself. Answers are parsed by httptools (llhttp, the parser of Node.js and uvicorn), so
+framing (Content-Length, chunked, keep-alive or close) is not hand-written here.
+
+Nothing that may have reached the exchange is ever sent twice: a request is retried only
+when it is idempotent (GET/HEAD/OPTIONS) and its reused connection was lost before any
+byte of an answer came back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+from urllib.parse import quote, urlsplit
+
+import httptools
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Anything that could end the request line or a header early (request smuggling).
+_UNSAFE_TARGET = re.compile(r"[\x00-\x20\x7f]")
+_UNSAFE_VALUE = re.compile(r"[\x00\r\n]")
+_TARGET_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_METHOD = re.compile(r"[A-Z]{1,16}")
+
+
+class Http1Error(Exception):
+    """The exchange could not be reached, or its answer could not be read."""
+
+
+class ConnectFailed(Http1Error):
+    pass
+
+
+class ConnectionLost(Http1Error):
+    pass
+
+
+class BadResponse(Http1Error):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    # In the order received; names as sent.
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; one request at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_body: int) -> None:
+        self._loop = loop
+        self._max_body = max_body
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[Response] | None = None
+        self._headers: list[tuple[str, str]] = []
+        self._body: list[bytes] = []
+        self._size = 0
+        self._headers_done = False
+        self._head_request = False
+        self.answered = False  # a byte of an answer to the current request arrived
+        self.reusable = False
+        self.closed = False
+        self.idle_since = 0.0
+
+    # -- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport; they have its methods.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None or self._waiter.done():
+            self.abort()  # unsolicited bytes: this connection's framing cannot be trusted
+            return
+        self.answered = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(BadResponse(f"malformed answer: {exc}"))
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.reusable = False
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._headers_done and self._close_delimited():
+            self._complete()  # the body ran to the end of the connection, as the answer said
+            return
+        waiter.set_exception(ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed"))
+
+    # -- httptools callbacks -----------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        if self._head_request:
+            # A HEAD answer has no body whatever its Content-Length says; rather than teach
+            # the parser, the connection is not reused.
+            self._complete()
+            self.abort()
+
+    def on_body(self, body: bytes) -> None:
+        self._size += len(body)
+        if self._size > self._max_body:
+            self._fail(BadResponse(f"answer larger than {self._max_body} bytes"))
+            return
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._parser.get_status_code() < 200:
+            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
+            self._headers, self._body, self._size, self._headers_done = [], [], 0, False
+            return
+        self.reusable = self._parser.should_keep_alive()
+        self._complete()
+
+    # -- use ---------------------------------------------------------------------------
+
+    async def exchange(self, request: bytes, head: bool) -> Response:
+        assert self._transport is not None
+        self._waiter = self._loop.create_future()
+        self._headers, self._body, self._size = [], [], 0
+        self._headers_done, self._head_request = False, head
+        self.answered = self.reusable = False
+        self._transport.write(request)
+        try:
+            return await self._waiter
+        finally:
+            self._waiter = None
+
+    def abort(self) -> None:
+        self.closed = True
+        self.reusable = False
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _complete(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        status = self._parser.get_status_code()
+        body = b"".join(self._body)
+        try:
+            body = _decoded(body, self._headers)
+        except (zlib.error, BadResponse) as exc:
+            self._fail(BadResponse(str(exc)))
+            return
+        waiter.set_result(Response(status, self._headers, body))
+
+    def _fail(self, exc: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc)
+        self.abort()
+
+    def _close_delimited(self) -> bool:
+        names = {name.lower() for name, _ in self._headers}
+        return "content-length" not in names and "transfer-encoding" not in names
+
+
+def _decoded(body: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """The body without its content coding. None is asked for (no Accept-Encoding is sent),
+    but a server may still send gzip or deflate."""
+    for name, value in headers:
+        if name.lower() == "content-encoding":
+            coding = value.strip().lower()
+            if coding in ("", "identity"):
+                return body
+            if coding in ("gzip", "x-gzip"):
+                return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+            if coding == "deflate":
+                try:
+                    return zlib.decompress(body)
+                except zlib.error:
+                    return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some send
+            raise BadResponse(f"unsupported content coding {value!r}")
+    return body
+
+
+class Http1Pool:
+    """Keep-alive connections to one origin (http or https).
+
+    `limit` bounds the requests in flight, and so the connections; `idle_seconds` drops a
+    connection unused that long, well before a server's own keep-alive timeout (aiohttp's
+    is 75 s), so a request is rarely written onto a connection the server is closing."""
+
+    def __init__(
+        self, base_url: str, *, limit: int = 256, idle_seconds: float = 15.0, max_body: int = 64 << 20
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if parts.scheme == "https" else None
+        default_port = self._port == (443 if parts.scheme == "https" else 80)
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self._host_header = host if default_port else f"{host}:{self._port}"
+        self._prefix = parts.path.rstrip("/")
+        self._limit = asyncio.Semaphore(limit)
+        self._idle: deque[_Connection] = deque()
+        self._idle_seconds = idle_seconds
+        self._max_body = max_body
+        self._closed = False
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        timeout: float,
+    ) -> Response:
+        """Send one request and read its answer. `target`: the path and query as received
+        (already percent-encoded). Raises Http1Error subclasses or TimeoutError."""
+        data = self._serialise(method, target, headers, body)
+        async with self._limit, asyncio.timeout(timeout):
+            conn, reused = await self._acquire()
+            try:
+                response = await conn.exchange(data, method == "HEAD")
+            except ConnectionLost:
+                if not (reused and not conn.answered and method in _IDEMPOTENT):
+                    raise
+                # The server had closed the idle connection before reading it: once more,
+                # on a fresh one.
+                conn = await self._connect()
+                response = await self._exchange_fresh(conn, data, method)
+            except BaseException:
+                conn.abort()  # cancelled or timed out mid-answer: its framing is lost
+                raise
+            self._release(conn)
+            return response
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._idle:
+            self._idle.pop().abort()
+
+    async def _exchange_fresh(self, conn: _Connection, data: bytes, method: str) -> Response:
+        try:
+            return await conn.exchange(data, method == "HEAD")
+        except BaseException:
+            conn.abort()
+            raise
+
+    def _serialise(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
+        if not _METHOD.fullmatch(method):
+            raise ValueError(f"bad method {method!r}")
+        if not target.isascii():
+            # As a client library would: non-ASCII is sent percent-encoded (as UTF-8).
+            target = quote(target, safe=_TARGET_SAFE, encoding="utf-8", errors="surrogateescape")
+        if not target.startswith("/") or _UNSAFE_TARGET.search(target):
+            raise ValueError(f"bad request target {target!r}")
+        lines = [f"{method} {self._prefix}{target} HTTP/1.1\r\nHost: {self._host_header}\r\n"]
+        for name, value in headers:
+            if _UNSAFE_TARGET.search(name) or _UNSAFE_VALUE.search(value):
+                raise ValueError(f"bad header {name!r}")
+            lines.append(f"{name}: {value}\r\n")
+        if body or method not in _BODYLESS:
+            lines.append(f"Content-Length: {len(body)}\r\n")
+        lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")
+        return head + body if body else head
+
+    async def _acquire(self) -> tuple[_Connection, bool]:
+        now = time.monotonic()
+        while self._idle:
+            conn = self._idle.pop()  # the most recently used: least likely to be stale
+            if not conn.closed and now - conn.idle_since < self._idle_seconds:
+                return conn, True
+            conn.abort()
+        return await self._connect(), False
+
+    async def _connect(self) -> _Connection:
+        if self._closed:
+            raise ConnectFailed("the connection pool is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            _, conn = await loop.create_connection(
+                lambda: _Connection(loop, self._max_body),
+                self._host,
+                self._port,
+                ssl=self._ssl,
+                server_hostname=self._host if self._ssl else None,
+            )
+        except OSError as exc:
+            raise ConnectFailed(f"cannot connect to {self._host}:{self._port}: {exc}") from exc
+        return conn
+
+    def _release(self, conn: _Connection) -> None:
+        if conn.reusable and not conn.closed and not self._closed:
+            conn.idle_since = time.monotonic()
+            self._idle.append(conn)
+        else:
+            conn.abort()
