@@ -23,6 +23,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from gateway.cli import settle_heap
+
 TOKEN_HEADER = "X-Gateway-Token"
 CUSTOMER_HEADER = "X-Customer-Id"
 API_KEY_HEADER = "X-MBX-APIKEY"
@@ -69,6 +71,9 @@ def create_app(upstream: str, token: str, keys: dict[str, str]) -> web.Applicati
 
     app = web.Application()
     app.cleanup_ctx.append(session_ctx)
+    # The same garbage-collector tuning as the gateway's server, so that the ceiling
+    # stays a ceiling.
+    app.on_startup.append(settle_heap)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
