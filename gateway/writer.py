@@ -74,15 +74,18 @@ class DecisionWriter:
 
     async def record(self, row: DecisionRow) -> None:
         """Return once `row` is committed; raise DatabaseUnavailable if it was not."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._decisions.append((row, future))
         self._wake.set()
+        # The writer answers within its own timeout; this bound only guards against the
+        # writer itself being gone, so a request can never hang undecided. A timer on the
+        # future itself: asyncio.wait_for costs a second future and callbacks per request.
+        guard = loop.call_later(self._timeout * 2 + 1, _give_up, future)
         try:
-            # The writer answers within its own timeout; this bound only guards against
-            # the writer itself being gone, so a request can never hang undecided.
-            await asyncio.wait_for(future, self._timeout * 2 + 1)
-        except TimeoutError as exc:
-            raise DatabaseUnavailable("decision writer did not answer") from exc
+            await future
+        finally:
+            guard.cancel()
 
     async def commit_with(self, conn: asyncpg.Connection, transaction: Transaction, row: DecisionRow) -> None:
         """Append `row` to the caller's open transaction (which holds its locks and has
@@ -179,3 +182,8 @@ class DecisionWriter:
         async with self._pool.acquire() as conn:
             heads = await append(conn, *entries)
         return [(e.chain, head) for e, head in zip(entries, heads, strict=True)]
+
+
+def _give_up(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(DatabaseUnavailable("decision writer did not answer"))

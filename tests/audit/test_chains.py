@@ -180,3 +180,13 @@ async def test_hashes_see_every_difference_and_survive_the_round_trip(
     )
     await record_all(gateway, [one, two])
     assert (await verify_api(http, gateway))["status"] == "intact", "what Postgres gives back hashes the same"
+
+
+async def test_a_request_never_hangs_when_the_writer_is_gone(gateway: Gateway) -> None:
+    """The writer task is not running (crashed, or stopped under it): the request is
+    answered 'not recorded' within twice the writer's timeout plus a second, not never."""
+    writer = DecisionWriter(
+        gateway.app[K.POOL], gateway.app[K.METRICS], batch_max=10, timeout=0.05
+    )  # never started
+    with pytest.raises(DatabaseUnavailable, match="did not answer"):
+        await asyncio.wait_for(writer.record(decision(None)), 5)
