@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from gateway.cli import settle_heap
+from gateway.heap import settle_heap
 
 TOKEN_HEADER = "X-Gateway-Token"
 CUSTOMER_HEADER = "X-Customer-Id"
