@@ -207,14 +207,24 @@ class Http1Pool:
     is 75 s), so a request is rarely written onto a connection the server is closing."""
 
     def __init__(
-        self, base_url: str, *, limit: int = 256, idle_seconds: float = 15.0, max_body: int = 64 << 20
+        self,
+        base_url: str,
+        *,
+        limit: int = 256,
+        idle_seconds: float = 15.0,
+        max_body: int = 64 << 20,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if parts.scheme == "https" else None
+        # https: the system's trust store and hostname checks (SSL_CERT_FILE names another
+        # bundle); `ssl_context` for a private CA.
+        self._ssl: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self._ssl = ssl_context or ssl.create_default_context()
         default_port = self._port == (443 if parts.scheme == "https" else 80)
         host = f"[{self._host}]" if ":" in self._host else self._host
         self._host_header = host if default_port else f"{host}:{self._port}"

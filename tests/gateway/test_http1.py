@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import orjson
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from gateway.http1 import BadResponse, ConnectFailed, ConnectionLost, Http1Pool
 from gateway.upstream import Upstream, UpstreamTimeout, UpstreamUnavailable
@@ -376,3 +384,77 @@ async def test_upstream_maps_failures_to_its_own_errors() -> None:
             await down.forward("GET", "/api/v3/account", b"", None, "c1")
     finally:
         await down.close()
+
+
+def _certificate(names: list[x509.GeneralName]) -> tuple[bytes, bytes, bytes]:
+    """A CA, and a server certificate it signed for `names`: (ca, cert, key) in PEM."""
+    now = datetime.now(UTC)
+
+    def build(
+        subject: str, key: ec.EllipticCurvePrivateKey, signer: ec.EllipticCurvePrivateKey, ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = build("test CA", ca_key, ca_key, ca=True)
+    cert = build("exchange", key, ca_key, ca=False)
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return ca.public_bytes(pem), cert.public_bytes(pem), key_pem
+
+
+@asynccontextmanager
+async def tls_server(
+    tmp_path: Path, names: list[x509.GeneralName]
+) -> AsyncIterator[tuple[str, ssl.SSLContext]]:
+    """The echo app over TLS; yields its URL and a client context trusting its CA."""
+    ca, cert, key = _certificate(names)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    runner = web.AppRunner(echo_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"https://127.0.0.1:{port}", ssl.create_default_context(cadata=ca.decode())
+    finally:
+        await runner.cleanup()
+
+
+async def test_https_to_a_trusted_certificate(tmp_path: Path) -> None:
+    async with tls_server(tmp_path, [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]) as (url, trust):
+        pool = Http1Pool(url, ssl_context=trust)
+        try:
+            first = orjson.loads((await pool.request("GET", "/a", [], b"", timeout=5)).body)
+            second = orjson.loads((await pool.request("POST", "/b", [], b"x=1", timeout=5)).body)
+        finally:
+            await pool.close()
+    assert (first["path_qs"], second["body"]) == ("/a", "x=1")
+    assert first["peer_port"] == second["peer_port"]  # keep-alive over TLS too
+    assert first["headers"]["Host"] == url.removeprefix("https://")
+
+
+async def test_https_refuses_an_untrusted_or_misnamed_certificate(tmp_path: Path) -> None:
+    async with tls_server(tmp_path, [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]) as (url, _):
+        pool = Http1Pool(url)  # the system's trust store does not know the test CA
+        with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            await pool.request("GET", "/a", [], b"", timeout=5)
+    async with tls_server(tmp_path, [x509.DNSName("exchange.example")]) as (url, trust):
+        pool = Http1Pool(url, ssl_context=trust)  # trusted, but issued for another name
+        with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            await pool.request("GET", "/a", [], b"", timeout=5)
