@@ -18,12 +18,14 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from gateway.heap import settle_heap
+from gateway.http1 import Http1Error, Http1Pool
 
 TOKEN_HEADER = "X-Gateway-Token"
 CUSTOMER_HEADER = "X-Customer-Id"
@@ -36,41 +38,78 @@ _DROPPED = frozenset(
               "Server", "Date")
 )  # fmt: skip
 
-SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
+Headers = list[tuple[str, str]]
+# (method, path and query, headers, body) -> (status, body, headers)
+Forward = Callable[[str, str, Headers, bytes], Awaitable[tuple[int, bytes, Headers]]]
+FORWARD: web.AppKey[Forward] = web.AppKey("forward", object)  # type: ignore[arg-type]
 
 
-def create_app(upstream: str, token: str, keys: dict[str, str]) -> web.Application:
+def _aiohttp_client(base: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """aiohttp's client: the baseline as the issue defines it."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
+        session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10))
+
+        async def forward(
+            method: str, target: str, headers: Headers, body: bytes
+        ) -> tuple[int, bytes, Headers]:
+            async with session.request(method, base + target, data=body or None, headers=headers) as answer:
+                return answer.status, await answer.read(), list(answer.headers.items())
+
+        app[FORWARD] = forward
+        yield
+        await session.close()
+
+    return ctx
+
+
+def _http1_client(base: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The gateway's own client (gateway/http1.py): the stronger baseline."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        pool = Http1Pool(base)
+
+        async def forward(
+            method: str, target: str, headers: Headers, body: bytes
+        ) -> tuple[int, bytes, Headers]:
+            answer = await pool.request(method, target, headers, body, timeout=10)
+            return answer.status, answer.body, answer.headers
+
+        app[FORWARD] = forward
+        yield
+        await pool.close()
+
+    return ctx
+
+
+CLIENTS = {"aiohttp": _aiohttp_client, "http1": _http1_client}
+
+
+def create_app(upstream: str, token: str, keys: dict[str, str], client: str = "aiohttp") -> web.Application:
     base = upstream.rstrip("/")
 
-    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30)
-        app[SESSION] = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10))
-        yield
-        await app[SESSION].close()
-
     async def handle(request: web.Request) -> web.StreamResponse:
-        headers = {TOKEN_HEADER: token}
+        headers = [(TOKEN_HEADER, token)]
         customer = keys.get(request.headers.get(API_KEY_HEADER, ""))
         if customer is not None:
-            headers[CUSTOMER_HEADER] = customer
+            headers.append((CUSTOMER_HEADER, customer))
         content_type = request.headers.get("Content-Type")
         if content_type:
-            headers["Content-Type"] = content_type
+            headers.append(("Content-Type", content_type))
         body = await request.read()
         qs = request.rel_url.raw_query_string
-        url = base + request.rel_url.raw_path + ("?" + qs if qs else "")
+        target = request.rel_url.raw_path + ("?" + qs if qs else "")
         try:
-            async with request.app[SESSION].request(
-                request.method, url, data=body or None, headers=headers
-            ) as answer:
-                payload = await answer.read()
-                kept = {k: v for k, v in answer.headers.items() if k.lower() not in _DROPPED}
-                return web.Response(body=payload, status=answer.status, headers=kept)
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            forward = request.app[FORWARD]
+            status, payload, answer_headers = await forward(request.method, target, headers, body)
+        except (aiohttp.ClientError, Http1Error, OSError, TimeoutError) as exc:
             return web.json_response({"code": -1001, "msg": f"upstream: {exc!r}"}, status=502)
+        kept = {k: v for k, v in answer_headers if k.lower() not in _DROPPED}
+        return web.Response(body=payload, status=status, headers=kept)
 
     app = web.Application()
-    app.cleanup_ctx.append(session_ctx)
+    app.cleanup_ctx.append(CLIENTS[client](base))
     # The same garbage-collector tuning as the gateway's server, so that the ceiling
     # stays a ceiling.
     app.on_startup.append(settle_heap)
@@ -87,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream", required=True, help="the exchange's base URL")
     parser.add_argument("--token", required=True, help="the exchange's service token")
     parser.add_argument("--keys", type=Path, required=True, help="JSON object: api_key -> customer_id")
+    parser.add_argument(
+        "--client", choices=sorted(CLIENTS), default="aiohttp", help="how to reach the exchange"
+    )
     args = parser.parse_args(argv)
     keys = json.loads(args.keys.read_text())
     if not isinstance(keys, dict):
@@ -99,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(
-        create_app(args.upstream, args.token, {str(k): str(v) for k, v in keys.items()}),
+        create_app(args.upstream, args.token, {str(k): str(v) for k, v in keys.items()}, args.client),
         host=args.host,
         port=args.port,
         access_log=None,

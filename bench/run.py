@@ -364,6 +364,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run gateway/exchange from this source tree instead of this checkout",
     )
+    parser.add_argument(
+        "--bare-client",
+        choices=["aiohttp", "http1"],
+        default="aiohttp",
+        help="the bare proxy's client to the exchange: aiohttp's (the issue's baseline) or the "
+        "gateway's own gateway/http1.py (a stronger baseline)",
+    )
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, pgdata)")
     args = parser.parse_args(argv)
@@ -461,7 +468,8 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
 
     bare = stack.spawn("bare_proxy", [py, str(BENCH / "bare_proxy.py"), "--port", str(bare_port),
                                       "--upstream", f"http://127.0.0.1:{exchange_port}",
-                                      "--token", service_token, "--keys", str(keys_file)])  # fmt: skip
+                                      "--token", service_token, "--keys", str(keys_file),
+                                      "--client", args.bare_client])  # fmt: skip
     bare_url = f"http://127.0.0.1:{bare_port}"
     wait_http(bare_url + "/api/v3/ping", bare, "bare proxy")
     pids = {name: p.pid for name, p in stack.procs.items()}
@@ -596,7 +604,8 @@ def print_report(report: dict[str, Any]) -> None:
                   f"{gc['avg_commit_ms']} ms each on average")  # fmt: skip
     t = report["targets"]
     bare_rps, gw_rps = report["best"]["bare"]["rps"], report["best"]["gateway"]["rps"]
-    print(f"\nbest rps: bare {bare_rps:.1f}, gateway {gw_rps:.1f}"
+    print(f"\nbare proxy's client to the exchange: {report['settings']['bare_client']}")
+    print(f"best rps: bare {bare_rps:.1f}, gateway {gw_rps:.1f}"
           f"   ratio gateway / bare = {report['ratio']:.3f}"
           f"  (target >= {t['ratio']}: {'met' if t['ratio_met'] else 'NOT met'};"
           f" gateway >= {t['gateway_rps']:.0f}/s: {'met' if t['rps_met'] else 'NOT met'})")  # fmt: skip
