@@ -74,6 +74,7 @@ class _Connection(asyncio.Protocol):
         self._size = 0
         self._headers_done = False
         self._head_request = False
+        self._finished = False  # the final answer to the current request is complete
         self.answered = False  # a byte of an answer to the current request arrived
         self.reusable = False
         self.closed = False
@@ -92,8 +93,10 @@ class _Connection(asyncio.Protocol):
         self.answered = True
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(BadResponse(f"malformed answer: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            # Also bytes after the answer (see on_message_begin): the answer stands, the
+            # connection goes.
+            self._fail(BadResponse(f"malformed answer: {exc!r}"))
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -104,19 +107,30 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
-        if self._headers_done and self._close_delimited():
-            self._complete()  # the body ran to the end of the connection, as the answer said
+        if exc is None and self._headers_done and self._close_delimited():
+            # The body ran to the end of the connection, as the answer said. Not after a
+            # reset: that cuts a body short. (Over TLS a missing close_notify is not
+            # reported by the loop; such truncation cannot be told from an end.)
+            self._complete()
             return
         waiter.set_exception(ConnectionLost(f"connection lost: {exc!r}" if exc else "connection closed"))
 
     # -- httptools callbacks -----------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self._finished:
+            # Another message after the answer, in the same packet: never the next call's
+            # answer. Raising stops the parser; data_received drops the connection.
+            raise BadResponse("bytes after the answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._headers_done:
+            return  # a chunked body's trailer fields: not to be merged into the header fields
         self._headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
-        if self._head_request:
+        if self._head_request and self._parser.get_status_code() >= 200:
             # A HEAD answer has no body whatever its Content-Length says; rather than teach
             # the parser, the connection is not reused.
             self._complete()
@@ -134,8 +148,9 @@ class _Connection(asyncio.Protocol):
             # An interim answer (100 Continue, 103 Early Hints): the real one follows.
             self._headers, self._body, self._size, self._headers_done = [], [], 0, False
             return
-        self.reusable = self._parser.should_keep_alive()
-        self._complete()
+        if not self._finished:
+            self.reusable = self._parser.should_keep_alive()
+            self._complete()
 
     # -- use ---------------------------------------------------------------------------
 
@@ -144,12 +159,16 @@ class _Connection(asyncio.Protocol):
         self._waiter = self._loop.create_future()
         self._headers, self._body, self._size = [], [], 0
         self._headers_done, self._head_request = False, head
-        self.answered = self.reusable = False
+        self.answered = self.reusable = self._finished = False
         self._transport.write(request)
         try:
             return await self._waiter
         finally:
             self._waiter = None
+
+    @property
+    def closing(self) -> bool:
+        return self.closed or self._transport is None or self._transport.is_closing()
 
     def abort(self) -> None:
         self.closed = True
@@ -158,13 +177,14 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
 
     def _complete(self) -> None:
+        self._finished = True
         waiter = self._waiter
         if waiter is None or waiter.done():
             return
         status = self._parser.get_status_code()
         body = b"".join(self._body)
         try:
-            body = _decoded(body, self._headers)
+            body = _decoded(body, self._headers, self._max_body)
         except (zlib.error, BadResponse) as exc:
             self._fail(BadResponse(str(exc)))
             return
@@ -176,27 +196,49 @@ class _Connection(asyncio.Protocol):
         self.abort()
 
     def _close_delimited(self) -> bool:
-        names = {name.lower() for name, _ in self._headers}
-        return "content-length" not in names and "transfer-encoding" not in names
+        """Framed by the end of the connection (RFC 9112 6.3): a Transfer-Encoding whose
+        last coding is not chunked, or neither it nor a Content-Length."""
+        length, coding = False, None
+        for name, value in self._headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                length = True
+            elif lowered == "transfer-encoding":
+                coding = value
+        if coding is not None:
+            return coding.rsplit(",", 1)[-1].strip().lower() != "chunked"
+        return not length
 
 
-def _decoded(body: bytes, headers: list[tuple[str, str]]) -> bytes:
-    """The body without its content coding. None is asked for (no Accept-Encoding is sent),
-    but a server may still send gzip or deflate."""
+def _decoded(body: bytes, headers: list[tuple[str, str]], limit: int) -> bytes:
+    """The body without its content coding, at most `limit` bytes decoded. None is asked
+    for (no Accept-Encoding is sent), but a server may still send gzip or deflate."""
+    if not body:
+        return body  # 204, 304, HEAD: nothing to decode, whatever coding is named
     for name, value in headers:
         if name.lower() == "content-encoding":
             coding = value.strip().lower()
             if coding in ("", "identity"):
                 return body
             if coding in ("gzip", "x-gzip"):
-                return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+                return _inflate(body, 16 + zlib.MAX_WBITS, limit)
             if coding == "deflate":
                 try:
-                    return zlib.decompress(body)
+                    return _inflate(body, zlib.MAX_WBITS, limit)
                 except zlib.error:
-                    return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some send
+                    return _inflate(body, -zlib.MAX_WBITS, limit)  # raw deflate, as some send
             raise BadResponse(f"unsupported content coding {value!r}")
     return body
+
+
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit:
+        raise BadResponse(f"answer larger than {limit} bytes once decoded")
+    if not inflater.eof:
+        raise BadResponse("compressed answer cut short")
+    return out
 
 
 class Http1Pool:
@@ -247,7 +289,9 @@ class Http1Pool:
         """Send one request and read its answer. `target`: the path and query as received
         (already percent-encoded). Raises Http1Error subclasses or TimeoutError."""
         data = self._serialise(method, target, headers, body)
-        async with self._limit, asyncio.timeout(timeout):
+        # The deadline covers the wait for a free connection too: a call queued past it
+        # must not go out late.
+        async with asyncio.timeout(timeout), self._limit:
             conn, reused = await self._acquire()
             try:
                 response = await conn.exchange(data, method == "HEAD")
@@ -292,14 +336,15 @@ class Http1Pool:
         if body or method not in _BODYLESS:
             lines.append(f"Content-Length: {len(body)}\r\n")
         lines.append("\r\n")
-        head = "".join(lines).encode("latin-1")
+        # The client's own bytes: aiohttp decodes header values as UTF-8 with surrogateescape.
+        head = "".join(lines).encode("utf-8", "surrogateescape")
         return head + body if body else head
 
     async def _acquire(self) -> tuple[_Connection, bool]:
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()  # the most recently used: least likely to be stale
-            if not conn.closed and now - conn.idle_since < self._idle_seconds:
+            if not conn.closing and now - conn.idle_since < self._idle_seconds:
                 return conn, True
             conn.abort()
         return await self._connect(), False
