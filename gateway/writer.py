@@ -134,7 +134,10 @@ class DecisionWriter:
         del self._results[: len(results)]
         started = time.perf_counter()
         try:
-            heads = await asyncio.wait_for(self._write(batch, results), self._timeout)
+            # A deadline on this task, not wait_for: that would run the write as a task of
+            # its own, and each task start and finish waits for a turn of a busy loop.
+            async with asyncio.timeout(self._timeout):
+                heads = await self._write(batch, results)
         except BaseException as exc:
             # Committed or not, we cannot tell yet: the chains that took part end here.
             if batch:

@@ -190,3 +190,31 @@ async def test_a_request_never_hangs_when_the_writer_is_gone(gateway: Gateway) -
     )  # never started
     with pytest.raises(DatabaseUnavailable, match="did not answer"):
         await asyncio.wait_for(writer.record(decision(None)), 5)
+
+
+async def test_a_batch_past_its_deadline_is_not_committed_and_ends_its_chain(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    """The write waits on a lock past the writer's deadline: the request is answered 'not
+    recorded', the statement is cancelled in Postgres, and the writer goes on with a new
+    chain once the lock is gone."""
+    writer = DecisionWriter(gateway.pool, gateway.app[K.METRICS], batch_max=100, timeout=0.5)
+    writer.start()
+    blocker = await asyncpg.connect(gateway.database_url)
+    try:
+        await writer.record(decision(None))
+        first = writer.decision_chain
+        transaction = blocker.transaction()
+        await transaction.start()
+        await blocker.execute("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(DatabaseUnavailable):
+            await writer.record(decision(None))
+        await transaction.rollback()
+        await writer.record(decision(None))
+    finally:
+        await blocker.close()
+        await writer.stop()
+    assert await _seqs(gateway, first.chain_id) == [1]
+    assert writer.decision_chain.chain_id != first.chain_id
+    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1]
+    assert (await verify_api(http, gateway))["status"] == "intact"
