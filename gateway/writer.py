@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 import asyncpg
 from asyncpg.transaction import Transaction
@@ -44,7 +45,9 @@ class DecisionWriter:
         self._metrics = metrics
         self._batch_max = batch_max
         self._timeout = timeout
-        self._decisions: list[tuple[DecisionRow, asyncio.Future[None]]] = []
+        # Each decision as its table row, built when queued: while one commit is in
+        # flight the next batch's rows are ready, not built on the commit's path.
+        self._decisions: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
         self._results: list[UpstreamResultRow] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -73,10 +76,11 @@ class DecisionWriter:
                 await self._flush_once()
 
     async def record(self, row: DecisionRow) -> None:
-        """Return once `row` is committed; raise DatabaseUnavailable if it was not."""
+        """Return once `row` is committed; raise DatabaseUnavailable if it was not. A row
+        that cannot be turned into its table row fails here, alone, not its whole batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._decisions.append((row, future))
+        self._decisions.append((row.record(), future))
         self._wake.set()
         # The writer answers within its own timeout; this bound only guards against the
         # writer itself being gone, so a request can never hang undecided. A timer on the
@@ -171,13 +175,13 @@ class DecisionWriter:
 
     async def _write(
         self,
-        batch: list[tuple[DecisionRow, asyncio.Future[None]]],
+        batch: list[tuple[tuple[Any, ...], asyncio.Future[None]]],
         results: list[UpstreamResultRow],
     ) -> list[tuple[Chain, Head]]:
         entries = [
             Entries(chain, records)
             for chain, records in (
-                (self.decision_chain, [row.record() for row, _ in batch]),
+                (self.decision_chain, [record for record, _ in batch]),
                 (self.upstream_chain, [r.record() for r in results]),
             )
             if records

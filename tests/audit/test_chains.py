@@ -60,7 +60,7 @@ class StrandedOnce(DecisionWriter):
     async def _write(self, batch: Any, results: Any) -> list[tuple[Any, Head]]:
         if self.strand_next:
             self.strand_next = False
-            self.stranded = (self.decision_chain, [row.record() for row, _ in batch])
+            self.stranded = (self.decision_chain, [record for record, _ in batch])
             raise ConnectionResetError("connection lost while the statement waited")
         return await super()._write(batch, results)
 
