@@ -468,7 +468,7 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
 
     bare = stack.spawn("bare_proxy", [py, str(BENCH / "bare_proxy.py"), "--port", str(bare_port),
                                       "--upstream", f"http://127.0.0.1:{exchange_port}",
-                                      "--token", service_token, "--keys", str(keys_file),
+                                      f"--token={service_token}", "--keys", str(keys_file),
                                       "--client", args.bare_client])  # fmt: skip
     bare_url = f"http://127.0.0.1:{bare_port}"
     wait_http(bare_url + "/api/v3/ping", bare, "bare proxy")
