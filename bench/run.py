@@ -528,6 +528,11 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
             "gateway": statistics.median(x["gateway"]["rps"] for x in rounds),
         },
         "ratio": round(ratio, 3),
+        # Each gateway round against the bare round just before it: on a noisy host the
+        # median of these moves less than best against best.
+        "paired_ratios": [
+            round(x["gateway"]["rps"] / x["bare"]["rps"], 3) if x["bare"]["rps"] else 0.0 for x in rounds
+        ],
         "targets": {
             "ratio": TARGET_RATIO,
             "gateway_rps": TARGET_RPS,
@@ -605,6 +610,9 @@ def print_report(report: dict[str, Any]) -> None:
     t = report["targets"]
     bare_rps, gw_rps = report["best"]["bare"]["rps"], report["best"]["gateway"]["rps"]
     print(f"\nbare proxy's client to the exchange: {report['settings']['bare_client']}")
+    paired = report["paired_ratios"]
+    print(f"per-round ratios (gateway round / the bare round before it): {paired},"
+          f" median {statistics.median(paired):.3f}")  # fmt: skip
     print(f"best rps: bare {bare_rps:.1f}, gateway {gw_rps:.1f}"
           f"   ratio gateway / bare = {report['ratio']:.3f}"
           f"  (target >= {t['ratio']}: {'met' if t['ratio_met'] else 'NOT met'};"
