@@ -98,7 +98,8 @@ class DecisionWriter:
         chain = await self._own_chains.get()
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(self._append_commit(conn, transaction, chain, row), self._timeout)
+            async with asyncio.timeout(self._timeout):  # no extra task: see _flush_once
+                await self._append_commit(conn, transaction, chain, row)
         except BaseException as exc:
             chain = chain.successor()  # whether the COMMIT landed may not be known yet
             self._metrics.decision_write_failures.inc()
