@@ -261,15 +261,15 @@ class Http1Pool:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self._host = parts.hostname
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        default_port = 443 if parts.scheme == "https" else 80
+        self._port = parts.port or default_port
         # https: the system's trust store and hostname checks (SSL_CERT_FILE names another
         # bundle); `ssl_context` for a private CA.
         self._ssl: ssl.SSLContext | None = None
         if parts.scheme == "https":
             self._ssl = ssl_context or ssl.create_default_context()
-        default_port = self._port == (443 if parts.scheme == "https" else 80)
         host = f"[{self._host}]" if ":" in self._host else self._host
-        self._host_header = host if default_port else f"{host}:{self._port}"
+        self._host_header = host if self._port == default_port else f"{host}:{self._port}"
         self._prefix = parts.path.rstrip("/")
         self._limit = asyncio.Semaphore(limit)
         self._idle: deque[_Connection] = deque()
@@ -294,31 +294,27 @@ class Http1Pool:
         async with asyncio.timeout(timeout), self._limit:
             conn, reused = await self._acquire()
             try:
-                response = await conn.exchange(data, method == "HEAD")
+                return await self._exchange(conn, data, method)
             except ConnectionLost:
                 if not (reused and not conn.answered and method in _IDEMPOTENT):
                     raise
-                # The server had closed the idle connection before reading it: once more,
-                # on a fresh one.
-                conn = await self._connect()
-                response = await self._exchange_fresh(conn, data, method)
-            except BaseException:
-                conn.abort()  # cancelled or timed out mid-answer: its framing is lost
-                raise
-            self._release(conn)
-            return response
+            # The server had closed the idle connection before reading it: once more, on a
+            # fresh one.
+            return await self._exchange(await self._connect(), data, method)
 
     async def close(self) -> None:
         self._closed = True
         while self._idle:
             self._idle.pop().abort()
 
-    async def _exchange_fresh(self, conn: _Connection, data: bytes, method: str) -> Response:
+    async def _exchange(self, conn: _Connection, data: bytes, method: str) -> Response:
         try:
-            return await conn.exchange(data, method == "HEAD")
+            response = await conn.exchange(data, method == "HEAD")
         except BaseException:
-            conn.abort()
+            conn.abort()  # lost, malformed, cancelled or timed out mid-answer: framing unknown
             raise
+        self._release(conn)
+        return response
 
     def _serialise(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> bytes:
         if not _METHOD.fullmatch(method):

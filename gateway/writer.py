@@ -35,6 +35,8 @@ from gateway.records import DecisionRow, UpstreamResultRow
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 OWN_TRANSACTION_CHAINS = 4
+# A decision's table row, and the future its request waits on for the commit.
+Queued = tuple[tuple[Any, ...], "asyncio.Future[None]"]
 
 
 class DecisionWriter:
@@ -47,7 +49,7 @@ class DecisionWriter:
         self._timeout = timeout
         # Each decision as its table row, built when queued: while one commit is in
         # flight the next batch's rows are ready, not built on the commit's path.
-        self._decisions: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._decisions: list[Queued] = []
         self._results: list[UpstreamResultRow] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -176,7 +178,7 @@ class DecisionWriter:
 
     async def _write(
         self,
-        batch: list[tuple[tuple[Any, ...], asyncio.Future[None]]],
+        batch: list[Queued],
         results: list[UpstreamResultRow],
     ) -> list[tuple[Chain, Head]]:
         entries = [
