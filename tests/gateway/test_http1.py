@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -59,6 +60,16 @@ async def raw_server(handler: Handler) -> AsyncIterator[str]:
         await server.wait_closed()
 
 
+@asynccontextmanager
+async def pooled(url: str, **options: Any) -> AsyncIterator[Http1Pool]:
+    """A pool to `url`, closed when the block ends."""
+    pool = Http1Pool(url, **options)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
 async def read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str], bytes]:
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
     line, *fields = head.split("\r\n")[:-2]
@@ -104,19 +115,15 @@ def echo_app() -> web.Application:
 
 
 async def test_requests_carry_method_target_headers_and_body_and_reuse_one_connection() -> None:
-    async with serving(echo_app()) as url:
-        pool = Http1Pool(url)
-        try:
-            first = await pool.request(
-                "POST",
-                "/api/v3/order?symbol=BTCUSDT&x=%20y",
-                [("X-Gateway-Token", "t0k"), ("Content-Type", "application/x-www-form-urlencoded")],
-                b"side=BUY&quantity=1",
-                timeout=5,
-            )
-            second = await pool.request("GET", "/api/v3/account", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with serving(echo_app()) as url, pooled(url) as pool:
+        first = await pool.request(
+            "POST",
+            "/api/v3/order?symbol=BTCUSDT&x=%20y",
+            [("X-Gateway-Token", "t0k"), ("Content-Type", "application/x-www-form-urlencoded")],
+            b"side=BUY&quantity=1",
+            timeout=5,
+        )
+        second = await pool.request("GET", "/api/v3/account", [], b"", timeout=5)
     assert first.status == 200
     sent = orjson.loads(first.body)
     assert sent["method"] == "POST"
@@ -131,26 +138,18 @@ async def test_requests_carry_method_target_headers_and_body_and_reuse_one_conne
 
 
 async def test_chunked_and_gzip_answers_are_read_whole() -> None:
-    async with serving(echo_app()) as url:
-        pool = Http1Pool(url)
-        try:
-            chunked = await pool.request("GET", "/chunked", [], b"", timeout=5)
-            packed = await pool.request("GET", "/gzip", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with serving(echo_app()) as url, pooled(url) as pool:
+        chunked = await pool.request("GET", "/chunked", [], b"", timeout=5)
+        packed = await pool.request("GET", "/gzip", [], b"", timeout=5)
     assert chunked.body == b'{"a":"chunked","n":3}'
     assert packed.body == b'{"packed":true}'
 
 
 async def test_connection_close_answer_is_not_reused() -> None:
-    async with serving(echo_app()) as url:
-        pool = Http1Pool(url)
-        try:
-            bye = await pool.request("GET", "/close", [], b"", timeout=5)
-            first = orjson.loads((await pool.request("GET", "/a", [], b"", timeout=5)).body)
-            second = orjson.loads((await pool.request("GET", "/b", [], b"", timeout=5)).body)
-        finally:
-            await pool.close()
+    async with serving(echo_app()) as url, pooled(url) as pool:
+        bye = await pool.request("GET", "/close", [], b"", timeout=5)
+        first = orjson.loads((await pool.request("GET", "/a", [], b"", timeout=5)).body)
+        second = orjson.loads((await pool.request("GET", "/b", [], b"", timeout=5)).body)
     assert bye.body == b"bye"
     assert first["peer_port"] == second["peer_port"]
     assert len(pool._idle) == 0  # closed with the pool
@@ -164,12 +163,8 @@ async def test_body_delimited_by_close_and_interim_answers() -> None:
         await writer.drain()
         writer.close()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            answer = await pool.request("GET", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        answer = await pool.request("GET", "/x", [], b"", timeout=5)
     assert (answer.status, answer.body) == (200, b"to the end")
 
 
@@ -194,27 +189,19 @@ def dropping_server(seen: list[str]) -> Handler:
 
 async def test_idempotent_request_on_a_lost_keep_alive_connection_is_sent_again() -> None:
     seen: list[str] = []
-    async with raw_server(dropping_server(seen)) as url:
-        pool = Http1Pool(url)
-        try:
-            await pool.request("GET", "/one", [], b"", timeout=5)
-            answer = await pool.request("GET", "/two", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(dropping_server(seen)) as url, pooled(url) as pool:
+        await pool.request("GET", "/one", [], b"", timeout=5)
+        answer = await pool.request("GET", "/two", [], b"", timeout=5)
     assert answer.body == b"ok"
     assert seen == ["GET /one HTTP/1.1", "GET /two HTTP/1.1", "GET /two HTTP/1.1"]
 
 
 async def test_an_order_on_a_lost_connection_is_never_sent_twice() -> None:
     seen: list[str] = []
-    async with raw_server(dropping_server(seen)) as url:
-        pool = Http1Pool(url)
-        try:
-            await pool.request("GET", "/one", [], b"", timeout=5)
-            with pytest.raises(ConnectionLost):
-                await pool.request("POST", "/api/v3/order", [], b"side=BUY", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(dropping_server(seen)) as url, pooled(url) as pool:
+        await pool.request("GET", "/one", [], b"", timeout=5)
+        with pytest.raises(ConnectionLost):
+            await pool.request("POST", "/api/v3/order", [], b"side=BUY", timeout=5)
     assert seen == ["GET /one HTTP/1.1", "POST /api/v3/order HTTP/1.1"]
 
 
@@ -263,13 +250,9 @@ async def test_malformed_answers_are_refused(reply: bytes) -> None:
         await asyncio.sleep(0.5)
         writer.close()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            with pytest.raises(BadResponse):
-                await pool.request("GET", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        with pytest.raises(BadResponse):
+            await pool.request("GET", "/x", [], b"", timeout=5)
 
 
 async def test_an_answer_over_the_size_limit_is_refused() -> None:
@@ -278,13 +261,9 @@ async def test_an_answer_over_the_size_limit_is_refused() -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"x" * 5000)
         await writer.drain()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url, max_body=1000)
-        try:
-            with pytest.raises(BadResponse, match="larger than 1000"):
-                await pool.request("GET", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url, max_body=1000) as pool:
+        with pytest.raises(BadResponse, match="larger than 1000"):
+            await pool.request("GET", "/x", [], b"", timeout=5)
 
 
 async def test_nothing_listening_is_connect_failed() -> None:
@@ -313,12 +292,8 @@ async def test_nothing_can_smuggle_a_line_into_the_request(
 
 
 async def test_non_ascii_in_the_target_is_percent_encoded() -> None:
-    async with serving(echo_app()) as url:
-        pool = Http1Pool(url)
-        try:
-            answer = await pool.request("GET", "/x?memo=é", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with serving(echo_app()) as url, pooled(url) as pool:
+        answer = await pool.request("GET", "/x?memo=é", [], b"", timeout=5)
     assert orjson.loads(answer.body)["path_qs"] == "/x?memo=%C3%A9"
 
 
@@ -340,26 +315,16 @@ async def test_the_limit_bounds_calls_in_flight_and_connections() -> None:
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             await writer.drain()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url, limit=3)
-        try:
-            answers = await asyncio.gather(
-                *(pool.request("GET", "/x", [], b"", timeout=10) for _ in range(20))
-            )
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url, limit=3) as pool:
+        answers = await asyncio.gather(*(pool.request("GET", "/x", [], b"", timeout=10) for _ in range(20)))
     assert [a.body for a in answers] == [b"ok"] * 20
     assert peak == 3 and connections == 3
 
 
 async def test_head_answer_has_no_body() -> None:
-    async with serving(echo_app()) as url:
-        pool = Http1Pool(url)
-        try:
-            head = await pool.request("HEAD", "/x", [], b"", timeout=5)
-            after = await pool.request("GET", "/y", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with serving(echo_app()) as url, pooled(url) as pool:
+        head = await pool.request("HEAD", "/x", [], b"", timeout=5)
+        after = await pool.request("GET", "/y", [], b"", timeout=5)
     assert (head.status, head.body) == (200, b"")
     assert orjson.loads(after.body)["path_qs"] == "/y"
 
@@ -437,13 +402,12 @@ async def tls_server(
 
 
 async def test_https_to_a_trusted_certificate(tmp_path: Path) -> None:
-    async with tls_server(tmp_path, [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]) as (url, trust):
-        pool = Http1Pool(url, ssl_context=trust)
-        try:
-            first = orjson.loads((await pool.request("GET", "/a", [], b"", timeout=5)).body)
-            second = orjson.loads((await pool.request("POST", "/b", [], b"x=1", timeout=5)).body)
-        finally:
-            await pool.close()
+    async with (
+        tls_server(tmp_path, [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]) as (url, trust),
+        pooled(url, ssl_context=trust) as pool,
+    ):
+        first = orjson.loads((await pool.request("GET", "/a", [], b"", timeout=5)).body)
+        second = orjson.loads((await pool.request("POST", "/b", [], b"x=1", timeout=5)).body)
     assert (first["path_qs"], second["body"]) == ("/a", "x=1")
     assert first["peer_port"] == second["peer_port"]  # keep-alive over TLS too
     assert first["headers"]["Host"] == url.removeprefix("https://")

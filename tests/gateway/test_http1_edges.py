@@ -18,7 +18,7 @@ import pytest
 from gateway import http1
 from gateway.http1 import BadResponse, ConnectFailed, ConnectionLost, Http1Error, Http1Pool
 from gateway.upstream import Upstream
-from tests.gateway.test_http1 import raw_server, read_request
+from tests.gateway.test_http1 import pooled, raw_server, read_request
 
 pytestmark = pytest.mark.asyncio
 
@@ -58,13 +58,9 @@ async def test_bytes_after_an_answer_never_answer_the_next_call() -> None:
                 writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nsecond")
             await writer.drain()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            first = await pool.request("GET", "/api/v3/account", [], b"", timeout=5)
-            second = await pool.request("POST", "/api/v3/order", [], b"side=BUY", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        first = await pool.request("GET", "/api/v3/account", [], b"", timeout=5)
+        second = await pool.request("POST", "/api/v3/order", [], b"side=BUY", timeout=5)
     assert (first.status, first.body) == (200, b"first")
     assert (second.status, second.body) == (201, b"second")
     assert first.headers == [("Content-Length", "5")]
@@ -114,12 +110,8 @@ async def test_head_after_an_interim_answer_gets_the_final_status() -> None:
         await writer.drain()
         await reader.read()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            answer = await pool.request("HEAD", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        answer = await pool.request("HEAD", "/x", [], b"", timeout=5)
     assert (answer.status, answer.body) == (200, b"")
 
 
@@ -142,12 +134,8 @@ async def test_answers_without_a_body_are_read_whatever_their_content_coding(
         await writer.drain()
         await reader.read()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            answer = await pool.request(method, "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        answer = await pool.request(method, "/x", [], b"", timeout=5)
     assert (answer.status, answer.body) == (status, b"")
 
 
@@ -162,13 +150,9 @@ async def test_a_compressed_answer_is_bounded_after_decoding_too() -> None:
         await writer.drain()
         await reader.read()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url, max_body=1 << 20)
-        try:
-            with pytest.raises(BadResponse, match="larger than"):
-                await pool.request("GET", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url, max_body=1 << 20) as pool:
+        with pytest.raises(BadResponse, match="larger than"):
+            await pool.request("GET", "/x", [], b"", timeout=5)
 
 
 async def test_a_close_delimited_body_cut_by_a_reset_is_not_complete(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -192,13 +176,9 @@ async def test_a_close_delimited_body_cut_by_a_reset_is_not_complete(monkeypatch
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         writer.transport.abort()  # RST, not FIN
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            with pytest.raises(ConnectionLost):
-                await pool.request("GET", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        with pytest.raises(ConnectionLost):
+            await pool.request("GET", "/x", [], b"", timeout=5)
 
 
 @pytest.mark.parametrize(
@@ -267,12 +247,8 @@ async def test_a_body_delimited_by_close_is_read_when_transfer_encoding_is_not_c
         writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nto the end")
         await writer.drain()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            answer = await pool.request("GET", "/x", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        answer = await pool.request("GET", "/x", [], b"", timeout=5)
     assert (answer.status, answer.body) == (200, b"to the end")
 
 
@@ -289,14 +265,10 @@ async def test_a_101_answer_is_refused_without_crashing_the_protocol(
         await writer.drain()
         await reader.read()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(Http1Error):
-                await pool.request("GET", "/x", [], b"", timeout=5)
-            fatal = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(Http1Error):
+            await pool.request("GET", "/x", [], b"", timeout=5)
+        fatal = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
     assert fatal == []
 
 
@@ -321,12 +293,8 @@ async def test_answers_in_one_byte_pieces_with_interim_answers_over_keep_alive()
                 await writer.drain()
                 await asyncio.sleep(0)
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            answers = [await pool.request("GET", f"/{n}", [], b"", timeout=5) for n in range(3)]
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        answers = [await pool.request("GET", f"/{n}", [], b"", timeout=5) for n in range(3)]
     assert [(a.status, a.body, dict(a.headers)["X-N"]) for a in answers] == [
         (200, b"abcde", "0"),
         (200, b"abcde", "1"),
@@ -353,14 +321,10 @@ async def test_answers_without_a_body_keep_the_connection_in_step() -> None:
             writer.write(reply)
             await writer.drain()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            answers = [
-                await pool.request(method, "/x", [], b"", timeout=5) for method in ("DELETE", "GET", "GET")
-            ]
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        answers = [
+            await pool.request(method, "/x", [], b"", timeout=5) for method in ("DELETE", "GET", "GET")
+        ]
     assert [(a.status, a.body) for a in answers] == [(204, b""), (304, b""), (200, b"last")]
     assert connections == 1
 
@@ -380,14 +344,10 @@ async def test_a_get_whose_answer_was_cut_off_on_a_reused_connection_is_not_sent
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\npart")
         await writer.drain()
 
-    async with raw_server(handler) as url:
-        pool = Http1Pool(url)
-        try:
-            await pool.request("GET", "/one", [], b"", timeout=5)
-            with pytest.raises(ConnectionLost):
-                await pool.request("GET", "/two", [], b"", timeout=5)
-        finally:
-            await pool.close()
+    async with raw_server(handler) as url, pooled(url) as pool:
+        await pool.request("GET", "/one", [], b"", timeout=5)
+        with pytest.raises(ConnectionLost):
+            await pool.request("GET", "/two", [], b"", timeout=5)
     assert seen == ["GET /one HTTP/1.1", "GET /two HTTP/1.1"]
 
 
