@@ -8,7 +8,7 @@ from aiohttp import web
 from gateway import appkeys as K
 from gateway.admin.disclosure import UNMASK_PARAMS, page_answer, viewer_for
 from gateway.admin.errors import AdminError, json_response
-from gateway.admin.exports import CONTENT_TYPES, stream_decisions
+from gateway.admin.exports import export_format, stream_decisions
 from gateway.admin.queries import (
     check_params,
     invalid,
@@ -71,9 +71,7 @@ async def list_decisions(request: web.Request) -> web.Response:
 async def export_decisions(request: web.Request) -> web.StreamResponse:
     role = require(request, Permission.EXPORT_DECISIONS)
     check_params(request, FILTERS | UNMASK_PARAMS | {"format"})
-    fmt = query_choice(request, "format", CONTENT_TYPES)
-    if fmt is None:
-        raise invalid("format", f"required: one of {', '.join(CONTENT_TYPES)}")
+    fmt = export_format(request)
     flt = decision_filter(request)
     viewer = await viewer_for(request, role)
     return await stream_decisions(request, viewer, flt, fmt)

@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from gateway import appkeys as K
+from gateway.admin.queries import invalid, query_choice
 from gateway.audit.masking import Viewer
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.store import decisions as store
@@ -30,6 +31,14 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 _BATCH_ROWS = 500
+
+
+def export_format(request: web.Request) -> str:
+    """The export's required `format` query parameter, one of CONTENT_TYPES."""
+    fmt = query_choice(request, "format", CONTENT_TYPES)
+    if fmt is None:
+        raise invalid("format", f"required: one of {', '.join(CONTENT_TYPES)}")
+    return fmt
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway import appkeys as K
 from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, page_answer, viewer_for
 from gateway.admin.errors import AdminError, json_response
-from gateway.admin.exports import CONTENT_TYPES, stream_rows
-from gateway.admin.queries import check_params, invalid, query_choice, query_uuid, time_range
+from gateway.admin.exports import export_format, stream_rows
+from gateway.admin.queries import check_params, query_choice, query_uuid, time_range
 from gateway.admin.requests import path_uuid, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.masking import Viewer
@@ -67,9 +67,7 @@ async def list_reports(request: web.Request) -> web.Response:
 async def export_reports(request: web.Request) -> web.StreamResponse:
     role = require(request, Permission.EXPORT_REPORTS)
     check_params(request, _FILTERS | UNMASK_PARAMS | {"format"})
-    fmt = query_choice(request, "format", CONTENT_TYPES)
-    if fmt is None:
-        raise invalid("format", f"required: one of {', '.join(CONTENT_TYPES)}")
+    fmt = export_format(request)
     flt = report_filter(request)
     viewer = await viewer_for(request, role)
     return await _stream(request, viewer, flt, fmt)
