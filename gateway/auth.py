@@ -153,10 +153,11 @@ def authenticate(
     raw_ts = params.get("timestamp")
     if raw_ts is None:
         return Authentication(AuthStatus.MISSING_TIMESTAMP)
-    if not raw_ts.isdigit() or len(raw_ts) > 16:
+    # isdigit() alone accepts "²" and other digits int() refuses or reads otherwise.
+    if not (raw_ts.isascii() and raw_ts.isdigit()) or len(raw_ts) > 16:
         return Authentication(AuthStatus.BAD_TIMESTAMP)
     raw_window = params.get("recvWindow", "5000")
-    if not raw_window.isdigit() or not 0 < int(raw_window) <= recv_window_max_ms:
+    if not (raw_window.isascii() and raw_window.isdigit()) or not 0 < int(raw_window) <= recv_window_max_ms:
         return Authentication(
             AuthStatus.BAD_RECV_WINDOW,
             f"recvWindow must be between 1 and {recv_window_max_ms}.",

@@ -4,6 +4,7 @@ sends its verification back to pending) and verifying it."""
 from __future__ import annotations
 
 import functools
+import string
 import uuid
 from datetime import date, datetime
 
@@ -29,7 +30,7 @@ def _number_key(secret_key_b64: str) -> bytes:
 def account_number_hash(secret_key_b64: str, number: str) -> str:
     """The keyed hash of an account number's digits: the same for "123-456-789" as typed
     at registration and "123456789" as a withdrawal address."""
-    return keyed_hash(_number_key(secret_key_b64), "".join(c for c in number if c.isdigit()))
+    return keyed_hash(_number_key(secret_key_b64), "".join(c for c in number if c in string.digits))
 
 
 async def submit_identity(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
@@ -44,7 +44,19 @@ def query_time(request: web.Request, name: str) -> datetime | None:
         raise invalid(name, "expected an ISO 8601 time") from exc
     if value.tzinfo is None:
         raise invalid(name, "the time needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
-    return value
+    try:
+        return in_utc(value)
+    except ValueError as exc:
+        raise invalid(name, str(exc)) from exc
+
+
+def in_utc(value: datetime) -> datetime:
+    """`value` in UTC, as Postgres will store it. A time near year 1 or 9999 with an offset
+    falls outside what a datetime can hold once in UTC: ValueError, not a 500 later."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("out of range once in UTC") from exc
 
 
 def time_range(request: web.Request) -> tuple[datetime | None, datetime | None]:

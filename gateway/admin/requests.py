@@ -67,7 +67,8 @@ def path_uuid(request: web.Request, name: str) -> uuid.UUID:
 
 def page_limit(request: web.Request) -> int:
     raw = request.query.get("limit", "100")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # ASCII digits only: isdigit() alone accepts "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise AdminError(
             422, "validation_failed", f"limit must be 1..{MAX_PAGE}", [{"field": "limit", "problem": raw}]
         )

@@ -4,15 +4,16 @@ decisions under a version."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from gateway import appkeys as K
 from gateway.admin.disclosure import actor_of
 from gateway.admin.errors import AdminError, json_response
 from gateway.admin.exports import audit_connection
+from gateway.admin.queries import in_utc
 from gateway.admin.requests import MAX_PAGE, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.events import EventKind
@@ -107,8 +108,8 @@ async def reload_packs(request: web.Request) -> web.Response:
 class ReplayRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Annotated[AwareDatetime, AfterValidator(in_utc)]
+    until: Annotated[AwareDatetime, AfterValidator(in_utc)]
     customer_id: uuid.UUID | None = None
     limit: int = Field(default=100, ge=1, le=MAX_PAGE, description="most changed decisions listed")
 
@@ -123,7 +124,7 @@ async def replay_decisions(request: web.Request) -> web.Response:
     body = await read_json(request, ReplayRequest)
     if body.since >= body.until:
         problem = [{"field": "until", "problem": "must be later than since"}]
-        raise AdminError(400, "validation_failed", "The range is empty.", problem)
+        raise AdminError(422, "validation_failed", "The range is empty.", problem)
     version = request.match_info["version"]
     async with audit_connection(request.app) as conn:
         try:

@@ -47,7 +47,7 @@ def _ms(at: datetime) -> int:
 
 def _int(params: Mapping[str, str], name: str) -> int | None:
     raw = params.get(name)
-    return int(raw) if raw is not None and raw.isdigit() else None
+    return int(raw) if raw is not None and raw.isascii() and raw.isdigit() else None
 
 
 def _wanted(row: asyncpg.Record, params: Mapping[str, str]) -> bool:

@@ -13,7 +13,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -69,7 +69,10 @@ def decode_cursor(cursor: str, sort: Sort) -> tuple[datetime, uuid.UUID]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         at, ident = datetime.fromisoformat(data["t"]), uuid.UUID(data["i"])
-    except (ValueError, TypeError, KeyError, binascii.Error, orjson.JSONDecodeError) as exc:
+        if at.tzinfo is None:
+            raise ValueError("no UTC offset")
+        at = at.astimezone(UTC)  # a crafted time can overflow here rather than in asyncpg
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise BadCursor("cursor is not one this API issued") from exc
     if data.get("s") != sort:
         raise BadCursor("the cursor belongs to the other sort order")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 
 from gateway.admin.errors import ERROR_CODES
@@ -186,13 +188,24 @@ async def test_decision_search_filters_and_pagination(gateway: Gateway, http: ai
     assert detail["upstream"] == [], "a denied call never reached the exchange"
 
 
+def _cursor(at: str) -> str:
+    """A cursor in the form the API issues, carrying `at` as its time."""
+    raw = orjson.dumps({"s": "desc", "t": at, "i": "00000000-0000-0000-0000-000000000000"})
+    return base64.urlsafe_b64encode(raw).decode()
+
+
 BAD_QUERIES = [
     ("bad-outcome", "?outcome=maybe"),
     ("bad-kind", "?action_kind=teleport"),
     ("bad-customer", "?customer_id=42"),
     ("naive-time", "?since=2026-01-01T00:00:00"),
     ("bad-cursor", "?cursor=bm9wZQ"),
+    ("cursor-out-of-range-in-utc", "?cursor=" + _cursor("0001-01-01T00:00:00+01:00")),
+    ("cursor-without-offset", "?cursor=" + _cursor("2026-01-01T00:00:00")),
     ("bad-limit", "?limit=0"),
+    ("non-ascii-digit-limit", "?limit=%C2%B2"),
+    ("since-out-of-range-in-utc", "?since=0001-01-01T00:00:00%2B01:00"),
+    ("until-out-of-range-in-utc", "?until=9999-12-31T23:59:59-01:00"),
     ("unknown-filter", "?colour=red"),
     ("duplicated-filter", "?outcome=deny&outcome=allow"),
 ]

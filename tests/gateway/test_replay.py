@@ -413,11 +413,15 @@ async def test_replay_errors_and_roles(site: Site, http: aiohttp.ClientSession) 
     assert status == 404 and body["error"]["code"] == "not_found"
     backwards = {"since": good["until"], "until": good["since"]}
     status, body = await admin(http, site.url, "POST", path, token=AUDITOR_TOKEN, json=backwards)
-    assert status == 400 and body["error"]["code"] == "validation_failed"
+    assert status == 422 and body["error"]["code"] == "validation_failed"
     status, body = await admin(
         http, site.url, "POST", path, token=AUDITOR_TOKEN, json={**good, "until": "2026-01-01T00:00:00"}
     )
     assert status == 422 and body["error"]["details"][0]["field"] == "until"
+    status, body = await admin(
+        http, site.url, "POST", path, token=AUDITOR_TOKEN, json={**good, "since": "0001-01-01T00:00:00+01:00"}
+    )
+    assert status == 422 and body["error"]["details"][0]["field"] == "since", "out of range once in UTC"
     # Operators read rules but not decisions: a per-decision report is decision data.
     status, body = await admin(http, site.url, "POST", path, json=good)
     assert status == 403 and body["error"]["code"] == "forbidden"
