@@ -131,6 +131,9 @@ class KeyDirectory:
 
 
 def signature_matches(secret: str, payload: str, signature: str) -> bool:
+    # compare_digest takes ASCII strings only: anything else is simply not our hex digest.
+    if len(signature) != 64 or not signature.isascii():
+        return False
     expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature.lower())
 

@@ -128,7 +128,8 @@ def _order_ref(r: _Reader) -> Action:
                 "Param 'origClientOrderId' or 'orderId' must be sent.",
             )
         )
-    return r.action(symbol=symbol, client_order_id=r.params.get("origClientOrderId"))
+    client_order_id = r.text("origClientOrderId", _CLIENT_ORDER_ID, required=False)
+    return r.action(symbol=symbol, client_order_id=client_order_id)
 
 
 def _new_order(r: _Reader) -> Action:
@@ -163,6 +164,8 @@ _WALLET_TYPES = frozenset({"self_hosted", "vasp"})
 # Printable ASCII, spaces included: ccxt sends withdrawal parameters unencoded (its
 # `rawencode`), so a base64 signature's '+' arrives here decoded as a space.
 _PROOF = re.compile(r"^[\x20-\x7e]{16,1024}$")
+# A destination tag or memo (XRP, XLM, EOS …): printable ASCII, as long as the longest memo.
+_ADDRESS_TAG = re.compile(r"^[\x20-\x7e]{1,256}$")
 
 
 def _withdraw(r: _Reader) -> Action:
@@ -171,7 +174,7 @@ def _withdraw(r: _Reader) -> Action:
         address=r.text("address", _ADDRESS),
         quantity=r.amount("amount"),
         network=r.text("network", _ASSET, required=False),
-        address_tag=r.params.get("addressTag"),
+        address_tag=r.text("addressTag", _ADDRESS_TAG, required=False),
         client_order_id=r.text("withdrawOrderId", _CLIENT_ORDER_ID, required=False),
         travel_rule=r.params.get(TRAVEL_RULE_PARAM) or None,
         self_hosted=r.choice("walletType", _WALLET_TYPES, required=False) == "self_hosted",

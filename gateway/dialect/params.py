@@ -3,6 +3,13 @@
 The signature covers the raw bytes, so parsing keeps the raw text alongside the values and
 never re-encodes. A parameter given twice is reported, not silently resolved: which copy
 the exchange would use is exactly what an attacker would like to choose.
+
+The query and the body are read apart. Binance signs "totalParams", the query string
+followed directly by the body, with no separator between them; parsing that joined text
+would glue the body's first pair onto the query's last value (`x=` + `quantity=0.5` reads
+as `x=quantity=0.5`), so the policy would judge other parameters than the exchange runs.
+Read apart, the body's `quantity` is a parameter of its own, and a duplicate of the
+query's one.
 """
 
 from __future__ import annotations
@@ -13,14 +20,19 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote_plus
 
 SIGNATURE = "signature"
-_DECIMAL = re.compile(r"^-?\d{1,20}(\.\d{1,18})?$")
+# ASCII digits only: `\d` also matches other scripts' digits, which Decimal reads as
+# numbers and the exchange refuses.
+_DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,18})?$")
+# Control characters have no use in a parameter, and Postgres refuses NUL in text: a row
+# carrying one would fail its whole group-commit batch.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
 class RawParams:
     values: dict[str, str]
     duplicates: tuple[str, ...]
-    signed_payload: str  # the raw text the client signed: every pair but `signature`
+    signed_payload: str  # the raw text the client signed: query then body, minus `signature`
     signature: str | None
 
 
@@ -28,31 +40,48 @@ class MalformedEncoding(ValueError):
     pass
 
 
-def read_params(raw: str) -> RawParams:
+class MalformedParameter(ValueError):
+    pass
+
+
+def read_params(query: str, body: str = "") -> RawParams:
     values: dict[str, str] = {}
     duplicates: list[str] = []
     signed: list[str] = []
     signature: str | None = None
-    for piece in raw.split("&") if raw else ():
-        if not piece:
-            continue
-        key, _, value = piece.partition("=")
-        if "%" in piece or "+" in piece:  # most pieces need no decoding: skip the call
-            try:
-                key, value = unquote_plus(key, errors="strict"), unquote_plus(value, errors="strict")
-            except UnicodeDecodeError as exc:
-                raise MalformedEncoding(f"parameter {key[:40]!r} is not valid UTF-8") from exc
-        if key == SIGNATURE:
-            if signature is not None:
+    for part in (query, body):
+        kept: list[str] = []  # the part's pieces as sent, empty ones too, bar `signature`
+        for piece in part.split("&") if part else ():
+            if not piece:
+                kept.append(piece)
+                continue
+            key, value = _decoded(piece)
+            if key == SIGNATURE:
+                if signature is not None:
+                    duplicates.append(key)
+                signature = value
+                continue
+            kept.append(piece)
+            if key in values:
                 duplicates.append(key)
-            signature = value
-            continue
-        signed.append(piece)
-        if key in values:
-            duplicates.append(key)
-        else:
-            values[key] = value
-    return RawParams(values, tuple(duplicates), "&".join(signed), signature)
+            else:
+                values[key] = value
+        signed.append("&".join(kept))
+    return RawParams(values, tuple(duplicates), "".join(signed), signature)
+
+
+def _decoded(piece: str) -> tuple[str, str]:
+    key, _, value = piece.partition("=")
+    if "%" in piece or "+" in piece:  # most pieces need no decoding: skip the call
+        try:
+            key, value = unquote_plus(key, errors="strict"), unquote_plus(value, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise MalformedEncoding(f"parameter {key[:40]!r} is not valid UTF-8") from exc
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            raise MalformedParameter(f"parameter {key[:40]!r} holds a control character")
+    elif _CONTROL.search(piece):
+        raise MalformedParameter(f"parameter {key[:40]!r} holds a control character")
+    return key, value
 
 
 def parse_decimal(text: str) -> Decimal | None:

@@ -20,7 +20,7 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
-from gateway.dialect.params import MalformedEncoding, read_params
+from gateway.dialect.params import MalformedEncoding, MalformedParameter, read_params
 from gateway.records import new_decision_id
 
 POLICY_ACTOR: Final = "system:policy"
@@ -70,10 +70,9 @@ class ReportCandidate:
 
 def call_params(raw_query: str, body: bytes) -> Mapping[str, str]:
     """The call's parameters as the exchange reads them (query, then form body)."""
-    text = raw_query + ("&" if raw_query and body else "") + body.decode("utf-8", "replace")
     try:
-        return read_params(text).values
-    except MalformedEncoding:
+        return read_params(raw_query, body.decode("utf-8", "replace")).values
+    except (MalformedEncoding, MalformedParameter):
         return {}
 
 

@@ -3,11 +3,17 @@ known, and nothing reaches the exchange."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import time
 import uuid
+from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 import pytest
 
 from tests.conftest import Exchange, Gateway
@@ -40,6 +46,10 @@ async def _decision(gateway: Gateway, decision_id: str) -> dict[str, Any]:
     )
     assert row is not None, "the refusal must be on the customer's record"
     return dict(row)
+
+
+WITHDRAWAL = {"coin": "BTC", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "amount": "0.001"}
+LISTED_ADDRESS = "123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX"  # in the packaged OFAC snapshot
 
 
 def _now_ms() -> int:
@@ -109,7 +119,7 @@ SIGNED_CASES = [
         lambda c: (
             "POST",
             "/sapi/v1/capital/withdraw/apply",
-            {"coin": "BTC", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "amount": "-1"},
+            {**WITHDRAWAL, "amount": "-1"},
             {},
         ),
         400,
@@ -143,6 +153,35 @@ SIGNED_CASES = [
         400,
         -1102,
         "invalid_value",
+    ),
+    (
+        "non-ascii-digit-amount",
+        lambda c: ("POST", "/sapi/v1/capital/withdraw/apply", {**WITHDRAWAL, "amount": "0.00\u0661"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
+    # Postgres refuses NUL in text: such a row would have failed its whole batch.
+    (
+        "nul-in-client-order-id",
+        lambda c: ("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "\x00"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
+    (
+        "nul-in-address-tag",
+        lambda c: ("POST", "/sapi/v1/capital/withdraw/apply", {**WITHDRAWAL, "addressTag": "\x00"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
+    (
+        "nul-in-a-duplicated-name",
+        lambda c: ("GET", "/api/v3/account", [("k\x00", "1"), ("k\x00", "2")], {}),
+        400,
+        -1100,
+        "malformed_parameter",
     ),
 ]
 
@@ -191,6 +230,28 @@ async def test_unknown_and_missing_api_key(
     assert (status, body["code"]) == (401, -2014) and body["msg"].startswith("missing_api_key:")
     assert await gateway.pool.fetchval("SELECT count(*) FROM decisions") == 0
     assert await _received(exchange, http) == before
+
+
+async def test_api_key_that_is_not_utf8(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /api/v3/account?timestamp=1&signature=00 HTTP/1.1\r\nHost: x\r\n"
+        b"X-MBX-APIKEY: \xff\xfe\r\nConnection: close\r\n\r\n"
+    )
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 401")
+    assert orjson.loads(body)["code"] == -2015
+
+
+async def test_signature_that_is_not_ascii(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    customer = await new_customer(http, gateway.url, "accented")
+    url = f"{gateway.url}/api/v3/account?timestamp={_now_ms()}&signature=%C3%A9"
+    status, body, headers = await _raw(http, "GET", url, headers={"X-MBX-APIKEY": customer.api_key})
+    assert (status, body["code"]) == (400, -1022) and body["msg"].startswith("bad_signature:")
+    assert (await _decision(gateway, headers["X-Decision-Id"]))["reasons"] == ["bad_signature"]
 
 
 async def test_missing_signature(gateway: Gateway, http: aiohttp.ClientSession) -> None:
@@ -249,3 +310,66 @@ async def test_refusals_are_counted(gateway: Gateway, http: aiohttp.ClientSessio
         text = await response.text()
     assert 'gateway_refusals_total{reason="unknown_symbol"} 1.0' in text
     assert 'gateway_decisions_total{action_kind="order",outcome="deny",reason="unknown_symbol"} 1.0' in text
+
+
+async def _split_call(
+    http: aiohttp.ClientSession, gateway: Gateway, customer: Customer, path: str, query: str, body: str
+) -> tuple[int, Any, Any]:
+    """Parameters split between the query string and the form body, signed as Binance
+    defines it: HMAC over the query followed directly by the body."""
+    signature = hmac.new(customer.secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
+    return await _raw(
+        http, "POST", f"{gateway.url}{path}?{query}", data=f"{body}&signature={signature}".encode(),
+        headers={"X-MBX-APIKEY": customer.api_key, "Content-Type": "application/x-www-form-urlencoded"},
+    )  # fmt: skip
+
+
+async def test_parameters_split_between_query_and_body_are_all_seen(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    customer = await new_customer(http, gateway.url, "splitter")
+    before = await _received(exchange, http)
+    # A body pair is not glued onto the query's last value: the policy sees both
+    # quantities, and the call is refused instead of deciding on one and sending the other.
+    order = f"timestamp={_now_ms()}&{urlencode(ORDER)}&x="
+    status, answer, headers = await _split_call(
+        http, gateway, customer, "/api/v3/order", order, "quantity=0.5"
+    )
+    assert (status, answer["code"]) == (400, -1101) and answer["msg"].startswith("duplicate_parameter:")
+    assert (await _decision(gateway, headers["X-Decision-Id"]))["reasons"] == ["duplicate_parameter"]
+    # The same trick once hid a sanctioned payee behind a clean address.
+    payout = f"timestamp={_now_ms()}&{urlencode(WITHDRAWAL)}&x="
+    status, answer, headers = await _split_call(
+        http, gateway, customer, "/sapi/v1/capital/withdraw/apply", payout, f"address={LISTED_ADDRESS}"
+    )
+    assert (status, answer["code"]) == (400, -1101) and answer["msg"].startswith("duplicate_parameter:")
+    assert await _received(exchange, http) == before
+
+
+async def test_a_call_split_as_binance_documents_it_is_decided_on_every_parameter(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    customer = await new_customer(http, gateway.url, "documented")
+    query = "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC"
+    body = f"quantity=0.002&price=50000&timestamp={_now_ms()}"
+    status, answer, headers = await _split_call(http, gateway, customer, "/api/v3/order", query, body)
+    assert status == 200, answer
+    assert (answer["timeInForce"], answer["origQty"]) == ("GTC", "0.00200000")
+    row = await gateway.pool.fetchrow(
+        "SELECT outcome, quantity, price FROM decisions WHERE id = $1", uuid.UUID(headers["X-Decision-Id"])
+    )
+    assert (row["outcome"], row["quantity"], row["price"]) == ("allow", Decimal("0.002"), Decimal("50000"))
+
+
+async def test_many_duplicates_make_a_bounded_record(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    customer = await new_customer(http, gateway.url, "repeater")
+    pairs = [("a", "1")] * 2000 + [(f"k{n}", "1") for n in range(30) for _ in range(2)]
+    status, body, headers = await signed(
+        http, gateway.url, "POST", "/api/v3/order", customer, [*ORDER.items(), *pairs]
+    )
+    assert (status, body["code"]) == (400, -1101)
+    findings = await gateway.pool.fetchval(
+        "SELECT findings::text FROM decisions WHERE id = $1", uuid.UUID(headers["X-Decision-Id"])
+    )
+    problems = orjson.loads(findings)
+    assert len(problems) == 10 and len({p["message"] for p in problems}) == 10

@@ -9,34 +9,91 @@ from decimal import Decimal
 import pytest
 
 from gateway.auth import authenticate
-from gateway.dialect.params import parse_decimal, read_params
+from gateway.dialect.params import MalformedParameter, parse_decimal, read_params
 from policy.facts import AuthStatus
 
 PARSE_CASES = [
-    ("plain", "a=1&b=2", {"a": "1", "b": "2"}, (), "a=1&b=2", None),
-    ("signature-last", "a=1&signature=ff", {"a": "1"}, (), "a=1", "ff"),
-    ("signature-in-middle", "a=1&signature=ff&b=2", {"a": "1", "b": "2"}, (), "a=1&b=2", "ff"),
-    ("percent-decoded", "name=my%20wallet", {"name": "my wallet"}, (), "name=my%20wallet", None),
-    ("raw-space-kept", "name=my wallet", {"name": "my wallet"}, (), "name=my wallet", None),
-    ("duplicate-reported", "q=1&q=2", {"q": "1"}, ("q",), "q=1&q=2", None),
-    ("duplicate-signature", "signature=a&signature=b", {}, ("signature",), "", "b"),
-    ("empty", "", {}, (), "", None),
+    ("plain", "a=1&b=2", "", {"a": "1", "b": "2"}, (), "a=1&b=2", None),
+    ("signature-last", "a=1&signature=ff", "", {"a": "1"}, (), "a=1", "ff"),
+    ("signature-in-middle", "a=1&signature=ff&b=2", "", {"a": "1", "b": "2"}, (), "a=1&b=2", "ff"),
+    ("percent-decoded", "name=my%20wallet", "", {"name": "my wallet"}, (), "name=my%20wallet", None),
+    ("raw-space-kept", "name=my wallet", "", {"name": "my wallet"}, (), "name=my wallet", None),
+    ("duplicate-reported", "q=1&q=2", "", {"q": "1"}, ("q",), "q=1&q=2", None),
+    ("duplicate-signature", "signature=a&signature=b", "", {}, ("signature",), "", "b"),
+    ("empty", "", "", {}, (), "", None),
+    ("empty-pieces-signed-as-sent", "a=1&&b=2&", "", {"a": "1", "b": "2"}, (), "a=1&&b=2&", None),
+    ("body-only", "", "a=1&signature=ff", {"a": "1"}, (), "a=1", "ff"),
+    # Binance's own example: totalParams is the query, then the body, with no "&".
+    (
+        "binance-split-example",
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC",
+        "quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559",
+        {
+            "symbol": "LTCBTC",
+            "side": "BUY",
+            "type": "LIMIT",
+            "timeInForce": "GTC",
+            "quantity": "1",
+            "price": "0.1",
+            "recvWindow": "5000",
+            "timestamp": "1499827319559",
+        },
+        (),
+        "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC"
+        "quantity=1&price=0.1&recvWindow=5000&timestamp=1499827319559",
+        None,
+    ),
+    # The body's first pair is its own parameter, not the tail of the query's last value.
+    (
+        "split-not-glued",
+        "a=1&x=",
+        "quantity=0.5",
+        {"a": "1", "x": "", "quantity": "0.5"},
+        (),
+        "a=1&x=quantity=0.5",
+        None,
+    ),
+    (
+        "duplicate-across-query-and-body",
+        "quantity=1",
+        "quantity=2",
+        {"quantity": "1"},
+        ("quantity",),
+        "quantity=1quantity=2",
+        None,
+    ),
+    ("signature-in-both", "signature=a", "signature=b", {}, ("signature",), "", "b"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("raw", "values", "duplicates", "payload", "signature"),
+    ("query", "body", "values", "duplicates", "payload", "signature"),
     [c[1:] for c in PARSE_CASES],
     ids=[c[0] for c in PARSE_CASES],
 )
 def test_read_params(
-    raw: str, values: dict[str, str], duplicates: tuple[str, ...], payload: str, signature: str | None
+    query: str,
+    body: str,
+    values: dict[str, str],
+    duplicates: tuple[str, ...],
+    payload: str,
+    signature: str | None,
 ) -> None:
-    params = read_params(raw)
+    params = read_params(query, body)
     assert params.values == values
     assert params.duplicates == duplicates
     assert params.signed_payload == payload
     assert params.signature == signature
+
+
+@pytest.mark.parametrize(
+    ("query", "body"),
+    [("a=%00", ""), ("k%00=1", ""), ("", "a=\x00"), ("", "note=line%0Abreak"), ("a=\x7f", "")],
+    ids=["encoded-nul", "nul-in-key", "raw-nul-in-body", "encoded-newline", "raw-del"],
+)
+def test_control_characters_are_refused(query: str, body: str) -> None:
+    with pytest.raises(MalformedParameter):
+        read_params(query, body)
 
 
 DECIMALS = [
@@ -49,6 +106,8 @@ DECIMALS = [
     ("comma", "1,5", None),
     ("too-long", "1" * 30, None),
     ("blank", "", None),
+    ("arabic-indic-digits", "0.00\u0661", None),
+    ("fullwidth-digits", "\uff11", None),
 ]
 
 
