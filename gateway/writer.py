@@ -34,6 +34,9 @@ from gateway.records import DecisionRow, UpstreamResultRow
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+# A data error (class 22) or a broken constraint (class 23): that row's fault, not the
+# database's, so the batch's other rows can still be written.
+_REFUSED_ROW = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 OWN_TRANSACTION_CHAINS = 4
 # A decision's table row, and the future its request waits on for the commit.
 Queued = tuple[tuple[Any, ...], "asyncio.Future[None]"]
@@ -139,6 +142,9 @@ class DecisionWriter:
         del self._decisions[: len(batch)]
         results = self._results[: self._batch_max]
         del self._results[: len(results)]
+        await self._commit(batch, results)
+
+    async def _commit(self, batch: list[Queued], results: list[UpstreamResultRow]) -> None:
         started = time.perf_counter()
         try:
             # A deadline on this task, not wait_for: that would run the write as a task of
@@ -153,6 +159,18 @@ class DecisionWriter:
                 self.upstream_chain = self.upstream_chain.successor()
             if not isinstance(exc, Exception):
                 raise
+            if isinstance(exc, _REFUSED_ROW) and len(batch) + len(results) > 1:
+                # Postgres answered that a row breaks a rule (nothing was committed). Which
+                # row is not said: write them one by one, so the others' requests go on
+                # and only the refused one fails.
+                log.warning("decision batch of %d refused (%r): writing its rows one by one", len(batch), exc)
+                for item in batch:
+                    with contextlib.suppress(DatabaseUnavailable):
+                        await self._commit([item], [])
+                for result in results:
+                    with contextlib.suppress(DatabaseUnavailable):
+                        await self._commit([], [result])
+                return
             # Whatever the cause (connection lost, timeout, a row Postgres refused), the
             # batch is not committed: its requests must not be forwarded.
             if isinstance(exc, _EXPECTED):

@@ -65,6 +65,25 @@ class StrandedOnce(DecisionWriter):
         return await super()._write(batch, results)
 
 
+async def test_a_row_postgres_refuses_fails_alone(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    """One bad row in a batch of good ones: Postgres refuses the statement without saying
+    which row, so the writer writes them one by one. Only the bad row's request fails."""
+    writer = DecisionWriter(gateway.pool, gateway.app[K.METRICS], batch_max=100, timeout=2.0)
+    good = [decision(None) for _ in range(3)]
+    bad = replace(decision(None), decision_micros=-1)  # fails a CHECK
+    waiting = [asyncio.create_task(writer.record(r)) for r in (good[0], bad, *good[1:])]
+    await asyncio.sleep(0)  # all four queued before the writer starts: one batch
+    writer.start()
+    try:
+        outcomes = await asyncio.gather(*waiting, return_exceptions=True)
+    finally:
+        await writer.stop()
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "DatabaseUnavailable", "NoneType", "NoneType"]
+    stored = await gateway.pool.fetch("SELECT id FROM decisions")
+    assert {r["id"] for r in stored} == {r.id for r in good}
+    assert (await verify_api(http, gateway))["status"] == "intact"
+
+
 async def test_a_batch_that_commits_after_its_failure_forks_nothing(
     gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
