@@ -29,7 +29,7 @@ from gateway.kyc_service import account_number_hash
 from gateway.markets import utcnow
 from gateway.money_calls import CannotDecide, MoneyCall
 from gateway.records import DecisionRow, UpstreamResultRow, new_decision_id
-from gateway.review.history import merge_withdraw_history
+from gateway.review.history import exchange_query, merge_withdraw_history
 from gateway.settings import Settings
 from gateway.upstream import UpstreamTimeout, UpstreamUnavailable
 from policy.action import Action, ActionKind, ParseProblem
@@ -376,9 +376,10 @@ async def _forward(
     app = request.app
     metrics = app[K.METRICS]
     started = time.perf_counter()
-    path_qs = request.path + (
-        "?" + request.rel_url.raw_query_string if request.rel_url.raw_query_string else ""
-    )
+    query = request.rel_url.raw_query_string
+    if route.operation == WITHDRAW_HISTORY and customer_id is not None and "idList=" in query:
+        query = await _history_query(request, customer_id, query)
+    path_qs = request.path + ("?" + query if query else "")
     status: int | None = None
     error: str | None = None
     try:
@@ -412,6 +413,16 @@ async def _forward(
     if route.operation == WITHDRAW_HISTORY and answer.status == 200 and customer_id is not None:
         body = await _with_held_withdrawals(request, customer_id, body)
     return web.Response(body=body, status=answer.status, headers=headers)
+
+
+async def _history_query(request: web.Request, customer_id: str, query: str) -> str:
+    """The history query with forwarded holds' ids as the exchange knows them. Without the
+    database the client's ids go as sent: the answer is then only incomplete."""
+    try:
+        return await exchange_query(request.app[K.POOL], uuid.UUID(customer_id), query)
+    except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        log.warning("held withdrawals' ids not swapped in the history query: %r", exc)
+        return query
 
 
 async def _with_held_withdrawals(request: web.Request, customer_id: str, body: bytes) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -166,7 +167,9 @@ async def signed(
     else:
         kwargs = {}
         url = f"{base}{path}?{query}"
-    async with session.request(method, url, headers=headers, **kwargs) as response:
+    # Sent as signed, like ccxt does: a plain str URL would be re-quoted by yarl first.
+    url_as_signed = yarl.URL(url, encoded=True)
+    async with session.request(method, url_as_signed, headers=headers, **kwargs) as response:
         return response.status, await response.json(content_type=None), response.headers
 
 

@@ -8,7 +8,9 @@ A held withdrawal was answered `{"id": "<decision id>"}`, so the client looks fo
 - forwarded: the exchange's own row is shown, under the id the client was given (the
   exchange's withdrawOrderId on it is the hold's idempotency key).
 
-Hook (gateway/proxy.py, after forwarding `withdraw.history` for a customer, on a 200):
+Hooks (gateway/proxy.py, for `withdraw.history` of a customer): before forwarding,
+`exchange_query` swaps the ids of forwarded holds in `idList` for the exchange's ids (the
+exchange filters by its own); after, on a 200,
     body = await merge_withdraw_history(app[K.POOL], uuid.UUID(customer_id), request.query, answer.body)
 """
 
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
+from urllib.parse import quote
 
 import asyncpg
 import orjson
@@ -35,6 +38,41 @@ _STATUS: Final = {
     "expired": (1, "Cancelled: not reviewed in time"),
 }
 HISTORY_LIMIT_MAX: Final = 1000  # Binance's largest page
+
+
+async def exchange_query(
+    conn_or_pool: asyncpg.Connection | asyncpg.Pool, customer_id: uuid.UUID, raw_query: str
+) -> str:
+    """`raw_query` as the exchange must see it: in `idList`, a forwarded hold's id (the one
+    the client was answered with) becomes the exchange's id for that withdrawal."""
+    pieces = raw_query.split("&")
+    at = next((n for n, p in enumerate(pieces) if p.startswith("idList=")), None)
+    if at is None:
+        return raw_query
+    ids = call_params(pieces[at], b"").get("idList", "").split(",")
+    held = [uuid.UUID(i) for i in ids if _is_uuid(i)]
+    if not held:
+        return raw_query
+    rows = await conn_or_pool.fetch(
+        """SELECT id, exchange_withdraw_id FROM held_calls
+            WHERE customer_id = $1 AND id = ANY($2::uuid[]) AND exchange_withdraw_id IS NOT NULL""",
+        customer_id,
+        held,
+    )
+    swapped = {r["id"]: r["exchange_withdraw_id"] for r in rows}
+    if not swapped:
+        return raw_query
+    ids = [swapped.get(uuid.UUID(i), i) if _is_uuid(i) else i for i in ids]
+    pieces[at] = "idList=" + quote(",".join(ids), safe=",")
+    return "&".join(pieces)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _binance_time(at: datetime) -> str:

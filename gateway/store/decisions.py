@@ -35,6 +35,9 @@ _EXPRESSIONS = {
     "id": "d.id::text", "customer_id": "d.customer_id::text", "api_key_id": "d.api_key_id::text",
     "chain_id": "d.chain_id::text", "findings": "d.findings::text",
     "prev_hash": "encode(d.prev_hash, 'hex')", "entry_hash": "encode(d.entry_hash, 'hex')",
+    # The row is append-only and keeps its own column NULL: a hold's review lives in
+    # held_calls (migration 0008), keyed by the decision's id.
+    "review_status": "(SELECT r.review_status FROM decision_reviews r WHERE r.decision_id = d.id)",
 }  # fmt: skip
 _COLUMNS = ", ".join(f"{_EXPRESSIONS.get(f, 'd.' + f)} AS {f}" for f in EXPORT_FIELDS)
 

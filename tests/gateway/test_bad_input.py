@@ -373,3 +373,13 @@ async def test_many_duplicates_make_a_bounded_record(gateway: Gateway, http: aio
     )
     problems = orjson.loads(findings)
     assert len(problems) == 10 and len({p["message"] for p in problems}) == 10
+
+
+async def test_the_signature_covers_the_query_as_sent(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    """ccxt signs `a%2Cb` and sends it so (yarl.URL(..., encoded=True)): the gateway must
+    check the query as it arrived, not a re-quoted form of it (`a,b`)."""
+    customer = await new_customer(http, gateway.url, "encoder")
+    status, body, _ = await signed(
+        http, gateway.url, "GET", "/api/v3/account", customer, {"note": "a,b~c:d/e"}
+    )
+    assert status == 200, body

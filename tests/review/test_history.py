@@ -15,9 +15,10 @@ from gateway import appkeys as K
 from gateway.review.history import merge_withdraw_history
 from tests.conftest import Exchange, Gateway
 from tests.review.support import make_hold, review
-from tests.support import SERVICE_TOKEN, new_customer
+from tests.support import SERVICE_TOKEN, new_customer, signed
 
 pytestmark = pytest.mark.asyncio
+HISTORY = "/sapi/v1/capital/withdraw/history"
 
 
 async def _exchange_history(http: aiohttp.ClientSession, exchange: Exchange, customer_id: str) -> bytes:
@@ -79,6 +80,27 @@ async def test_held_withdrawals_appear_with_binance_statuses(
     assert other_coin == []
     limited = orjson.loads(await merge_withdraw_history(gateway.pool, customer, {"limit": "2"}, upstream))
     assert len(limited) == 2
+    # A limit in another script's digits is no limit, not an error.
+    unlimited = orjson.loads(
+        await merge_withdraw_history(gateway.pool, customer, {"limit": "\u00b2"}, upstream)
+    )
+    assert len(unlimited) == 4
+
+
+async def test_a_released_hold_is_found_by_the_id_the_client_was_given(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    """The exchange filters idList by its own ids; the gateway asks for the exchange's id
+    of a forwarded hold and shows the row under the hold's id."""
+    alice = await new_customer(http, gateway.url, "alice")
+    released, pending = await make_hold(gateway, alice), await make_hold(gateway, alice)
+    assert (await review(http, gateway.url, released, "approve"))[0] == 200
+    for wanted in ([released], [released, pending], [pending]):
+        status, rows, _ = await signed(
+            http, gateway.url, "GET", HISTORY, alice, {"idList": ",".join(map(str, wanted))}
+        )
+        assert status == 200, rows
+        assert sorted(r["id"] for r in rows) == sorted(map(str, wanted))
 
 
 async def test_exchange_errors_pass_unchanged(gateway: Gateway, http: aiohttp.ClientSession) -> None:

@@ -72,6 +72,23 @@ async def test_approve_forwards_once_and_money_moves_once(
         "SELECT review_status FROM decision_reviews WHERE decision_id = $1", hold_id
     )
     assert review_status == "approved"
+    # ... and the decision log shows it, in search and detail.
+    _, one = await admin(http, gateway.url, "GET", f"/admin/v1/decisions/{hold_id}", token=AUDITOR_TOKEN)
+    assert one["review_status"] == "approved"
+
+
+async def test_the_decision_log_shows_each_holds_review_status(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    alice = await new_customer(http, gateway.url, "alice")
+    pending, rejected = await make_hold(gateway, alice), await make_hold(gateway, alice)
+    assert (await review(http, gateway.url, rejected, "reject"))[0] == 200
+    for wanted, shown in (("pending", pending), ("rejected", rejected)):
+        status, found = await admin(
+            http, gateway.url, "GET", f"/admin/v1/decisions?review_status={wanted}", token=AUDITOR_TOKEN
+        )
+        assert status == 200
+        assert [(d["id"], d["review_status"]) for d in found["decisions"]] == [(str(shown), wanted)]
 
 
 async def test_concurrent_approvals_forward_once(
