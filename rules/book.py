@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Generic, Protocol, TypeVar
 
-from rules.model import AppliesAs, AssetClass, PackFile, Rule
+from rules.model import AppliesAs, AssetClass, PackFile, RealNameAccountRule, Rule
 
 DEFAULT_COUNTRY = "ZZ"
 _MEMO_MAX = 4096  # distinct (home, residence, region, day) questions kept
@@ -77,6 +77,16 @@ class RuleBook:
 
     def asset_class(self, asset: str) -> AssetClass | None:
         return self.assets.get(asset)
+
+    def bank_currencies(self) -> frozenset[str]:
+        """Currencies moved only through bank accounts under some pack (Korea's real-name
+        system: KRW), on any date: a withdrawal of one goes to an account number."""
+        return frozenset(
+            rule.currency
+            for pack in self.packs.values()
+            for rule in pack.rules
+            if isinstance(rule, RealNameAccountRule)
+        )
 
     def all_rules(self) -> dict[str, dict[str, Any]]:
         """Every rule by id, as data: what the diff between two versions compares."""

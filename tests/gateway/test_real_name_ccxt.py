@@ -21,10 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import asyncpg
 import ccxt.async_support as ccxt
 import pytest
 
 from gateway.app import create_app
+from gateway.kyc_service import account_number_hash
 from rules.kyc_rules import kyc_rule_set
 from rules.loader import load_rule_book
 from tests.conftest import Exchange, gateway_settings
@@ -166,6 +168,23 @@ def _destination(case: Case) -> str:
     return case.accounts[0].number if case.accounts else KRW_ACCOUNT
 
 
+async def _check_destination_at_rest(
+    database_url: str, decision_id: str, destination: str, settings: Any
+) -> None:
+    """A won withdrawal's account number is personal data: the append-only decision log
+    keeps its keyed hash (the one bank_accounts keeps), a coin's address as it is."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        stored = await conn.fetchval("SELECT address FROM decisions WHERE id = $1::uuid", decision_id)
+    finally:
+        await conn.close()
+    if destination == BTC_ADDRESS:
+        assert stored == BTC_ADDRESS
+        return
+    secret = settings.secret_key.get_secret_value()
+    assert stored == "account-hash:" + account_number_hash(secret, destination)
+
+
 async def _call(client: Any, case: Case) -> dict[str, Any]:
     if case.call == "deposit_address":
         address: dict[str, Any] = await client.fetch_deposit_address(case.coin)
@@ -232,6 +251,8 @@ async def test_real_name_rule_through_ccxt(
             http, url, "GET", f"/admin/v1/decisions/{decision_id}", token=AUDITOR_TOKEN
         )
     assert status == 200, decision
+    if case.call == "withdraw":
+        await _check_destination_at_rest(database_url, decision_id, _destination(case), settings)
     denied = [f for f in decision["findings"] if f["outcome"] == "deny"]
     assert [f["rule_id"] for f in denied] == ([case.rule] if case.rule else [])
     assert [f["reason"] for f in denied] == ([case.reason] if case.reason else [])
