@@ -14,7 +14,8 @@ from gateway.admin.exports import audit_connection
 from gateway.admin.queries import check_params, invalid, query_pattern, query_uuid, time_range
 from gateway.admin.requests import page_limit, require
 from gateway.admin.tokens import Permission
-from gateway.audit.checkpoint import CheckpointKey, CheckpointKeyMissing, heads_check, stored_checkpoint
+from gateway.audit.checkpoint import heads_check, stored_checkpoint
+from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing
 from gateway.audit.verify import ExtraCheck, Verification, verify
 from gateway.metrics import GatewayMetrics
 from gateway.store import audit_events as store

@@ -4,67 +4,27 @@ A checkpoint lists, for every declared chain, its newest entry's sequence number
 hash, signed with Ed25519 (the private key is GATEWAY_AUDIT_CHECKPOINT_KEY). An operator
 publishes or stores it elsewhere; later, verification checks that every head it names is
 still in the log with the same hash. That catches what the chains alone cannot: a chain's
-newest entries deleted, or a whole chain with its declaration. Ed25519 rather than an
-HMAC, so whoever checks a checkpoint needs only the public key and cannot forge one.
+newest entries deleted, or a whole chain with its declaration. The signing is in
+gateway/audit/signing.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import uuid
 from typing import Any
 
 import asyncpg
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.events import EventKind, EventLog
+from gateway.audit.signing import CheckpointKey, signed_as, signed_bytes
 from gateway.audit.streams import BY_NAME, STREAMS
 from gateway.audit.verify import BrokenLink, ExtraCheck, Retired
 from gateway.markets import utcnow
 
 FORMAT = "gateway-audit-checkpoint/1"
-
-
-class CheckpointKeyMissing(Exception):
-    pass
-
-
-def _body_bytes(doc: dict[str, Any]) -> bytes:
-    body = {k: v for k, v in doc.items() if k != "signature"}
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-
-
-def public_key(public_b64: str) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(base64.b64decode(public_b64, validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError("a checkpoint public key is base64 of 32 bytes") from exc
-
-
-class CheckpointKey:
-    def __init__(self, seed_b64: str) -> None:
-        if not seed_b64:
-            raise CheckpointKeyMissing("GATEWAY_AUDIT_CHECKPOINT_KEY is not set")
-        self._private = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed_b64, validate=True))
-        self.public = self._private.public_key()
-        self.public_b64 = base64.b64encode(self.public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
-
-    def sign(self, doc: dict[str, Any]) -> dict[str, Any]:
-        signed = {**doc, "public_key": self.public_b64}
-        return {**signed, "signature": base64.b64encode(self._private.sign(_body_bytes(signed))).decode()}
-
-
-def signature_ok(doc: dict[str, Any], key: Ed25519PublicKey) -> bool:
-    try:
-        key.verify(base64.b64decode(str(doc.get("signature", "")), validate=True), _body_bytes(doc))
-    except (InvalidSignature, binascii.Error, ValueError):
-        return False
-    return True
 
 
 async def chain_heads(conn: asyncpg.Connection) -> list[dict[str, Any]]:
@@ -105,7 +65,7 @@ async def create_checkpoint(
             "entries": sum(h["seq"] for h in heads),
         }
     )
-    digest = hashlib.sha256(_body_bytes(doc)).hexdigest()
+    digest = hashlib.sha256(signed_bytes(doc)).hexdigest()
     async with events.transaction(conn) as log:
         await conn.execute(
             "INSERT INTO audit_checkpoints (id, created_at, document) VALUES ($1, $2, $3::text::jsonb)",
@@ -129,7 +89,7 @@ def heads_check(doc: dict[str, Any], key: Ed25519PublicKey) -> ExtraCheck:
     """The check verify() runs in its snapshot: signature, then every head still there."""
 
     async def check(conn: asyncpg.Connection, retired: Retired) -> BrokenLink | None:
-        if not signature_ok(doc, key) or doc.get("format") != FORMAT:
+        if not signed_as(doc, FORMAT, key):
             return BrokenLink(
                 "checkpoint", None, None, str(doc.get("id")), "checkpoint_signature_invalid",
                 "a checkpoint signed with the configured key", "a signature that does not verify",

@@ -19,16 +19,11 @@ import orjson
 
 from gateway import db
 from gateway.audit import partitions
-from gateway.audit.checkpoint import (
-    CheckpointKey,
-    CheckpointKeyMissing,
-    create_checkpoint,
-    heads_check,
-    public_key,
-)
+from gateway.audit.checkpoint import create_checkpoint, heads_check
 from gateway.audit.drop import DropRefused, execute_drop, plan_drop
 from gateway.audit.events import EventLog, cli_actor
 from gateway.audit.retention import RetentionPolicy, policy_for
+from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing, public_key
 from gateway.audit.verify import ExtraCheck, verify
 from gateway.markets import utcnow
 from gateway.rulestate import load_book

@@ -17,10 +17,11 @@ from typing import Any
 
 import asyncpg
 
-from gateway.audit.checkpoint import CheckpointKey, create_checkpoint
+from gateway.audit.checkpoint import create_checkpoint
 from gateway.audit.events import EventKind, EventLog
 from gateway.audit.partitions import Partition, list_partitions
 from gateway.audit.retention import RetentionPolicy, years_before
+from gateway.audit.signing import CheckpointKey
 from gateway.audit.streams import STREAMS
 from gateway.audit.verify import verify
 

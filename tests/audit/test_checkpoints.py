@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from gateway import appkeys as K
-from gateway.audit.checkpoint import CheckpointKey
+from gateway.audit.signing import CheckpointKey
 from gateway.sealing import new_key_b64
 from tests.audit.support import busy_log, superuser, verify_api
 from tests.conftest import Cli, Gateway

@@ -14,10 +14,10 @@ import asyncpg
 import pytest
 
 from gateway import appkeys as K
-from gateway.audit.checkpoint import CheckpointKey
 from gateway.audit.drop import DropRefused, execute_drop, plan_drop
 from gateway.audit.events import EventLog
 from gateway.audit.retention import policy_for, years_before
+from gateway.audit.signing import CheckpointKey
 from gateway.markets import utcnow
 from rules.book import RuleBook
 from rules.loader import load_rule_book
