@@ -1,5 +1,5 @@
-"""Helpers for the audit-trail tests: decision rows made to order, a busy log, superuser
-access for tampering, and verification through the admin API."""
+"""Helpers for the audit-trail tests: decision rows made to order, a busy log, partitions
+old enough to drop, superuser access for tampering, and verification through the admin API."""
 
 from __future__ import annotations
 
@@ -82,6 +82,22 @@ async def busy_log(http: aiohttp.ClientSession, gateway: Gateway, calls: int = 4
 async def settle(gateway: Gateway) -> None:
     """Upstream results ride with the next batch; one more lone decision flushes them."""
     await record_all(gateway, [decision(None, kind=ActionKind.ACCOUNT_READ)])
+
+
+OLD = datetime(2014, 1, 10, tzinfo=UTC)  # in a partition old enough for retention to drop
+
+
+async def old_partitions(gateway: Gateway) -> None:
+    """January 2014 for every log table (the automatic ones start at this month)."""
+    conn = await asyncpg.connect(gateway.database_url)
+    try:
+        for table in ("decisions", "upstream_results", "audit_events"):
+            await conn.execute(
+                f"CREATE TABLE {table}_p201401 PARTITION OF {table}"
+                " FOR VALUES FROM ('2014-01-01 00:00Z') TO ('2014-02-01 00:00Z')"
+            )
+    finally:
+        await conn.close()
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from gateway.markets import utcnow
 from rules.book import RuleBook
 from rules.loader import load_rule_book
 from rules.model import RetentionRule
-from tests.audit.support import decision, record_all, superuser, verify_api
+from tests.audit.support import OLD, decision, old_partitions, record_all, superuser, verify_api
 from tests.conftest import CHECKPOINT_KEY, Cli, Gateway
 from tests.support import new_customer
 
@@ -84,22 +84,6 @@ def test_a_book_without_a_verified_period_is_refused(book: RuleBook) -> None:
         policy_for(replace(book, packs=packs), ["JP"], TODAY)
 
 
-OLD = datetime(2014, 1, 10, tzinfo=UTC)
-
-
-async def _old_partitions(gateway: Gateway) -> None:
-    """January 2014 for every log table (the automatic ones start at this month)."""
-    conn = await asyncpg.connect(gateway.database_url)
-    try:
-        for table in ("decisions", "upstream_results", "audit_events"):
-            await conn.execute(
-                f"CREATE TABLE {table}_p201401 PARTITION OF {table}"
-                " FOR VALUES FROM ('2014-01-01 00:00Z') TO ('2014-02-01 00:00Z')"
-            )
-    finally:
-        await conn.close()
-
-
 @pytest.mark.asyncio
 async def test_dropping_old_partitions_is_checkpointed_logged_and_verifies(
     gateway: Gateway,
@@ -108,7 +92,7 @@ async def test_dropping_old_partitions_is_checkpointed_logged_and_verifies(
     audit_cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    await _old_partitions(gateway)
+    await old_partitions(gateway)
     await record_all(gateway, [decision(None, at=OLD) for _ in range(3)])
     await record_all(gateway, [decision(None) for _ in range(2)])
     monkeypatch.setenv("GATEWAY_RETENTION_JURISDICTIONS", "JP")  # 7 years
@@ -163,7 +147,7 @@ REFUSALS = [
 async def test_drops_that_are_refused_drop_nothing(
     gateway: Gateway, http: aiohttp.ClientSession, served: list[str], before: str, why: str
 ) -> None:
-    await _old_partitions(gateway)
+    await old_partitions(gateway)
     customer = await new_customer(http, gateway.url, "still-a-customer")
     await record_all(gateway, [decision(customer.id, at=OLD), decision(None, at=OLD), decision(None)])
     if why == "does not verify":
