@@ -106,7 +106,8 @@ class Settings(BaseSettings):
         description="DSN of the schema owner, for `migrate` and start-up migration; unset: the database URL.",
     )
     audit_checkpoint_key: SecretStr = Field(
-        default=SecretStr(""), description="Base64 of a 32-byte Ed25519 seed that signs checkpoints."
+        default=SecretStr(""),
+        description="Base64 of a 32-byte Ed25519 seed that signs checkpoints and retention drop records.",
     )
     retention_jurisdictions: Annotated[frozenset[str], NoDecode] = Field(
         default_factory=frozenset,

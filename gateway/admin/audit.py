@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway import appkeys as K
 from gateway.admin.disclosure import UNMASK_PARAMS, page_answer
@@ -29,24 +30,31 @@ def observe(metrics: GatewayMetrics, result: Verification) -> None:
     metrics.audit_verify_entries.set(result.entries)
 
 
+def _checkpoint_key(app: web.Application) -> Ed25519PublicKey | None:
+    """The public key that checks checkpoints and the signed records of retention drops."""
+    try:
+        return CheckpointKey(app[K.SETTINGS].audit_checkpoint_key.get_secret_value()).public
+    except CheckpointKeyMissing:
+        return None
+
+
 @routes.get("/admin/v1/audit/verify")
 async def verify_chains(request: web.Request) -> web.Response:
     require(request, Permission.VERIFY_AUDIT)
     check_params(request, frozenset({"since", "until", "checkpoint_id"}))
     since, until = time_range(request)
     checkpoint_id = query_uuid(request, "checkpoint_id")
+    key = _checkpoint_key(request.app)
     async with audit_connection(request.app) as conn:
         extra: ExtraCheck | None = None
         if checkpoint_id is not None:
             doc = await stored_checkpoint(conn, checkpoint_id)
             if doc is None:
                 raise AdminError(404, "not_found", "No checkpoint with that id.")
-            try:
-                key = CheckpointKey(request.app[K.SETTINGS].audit_checkpoint_key.get_secret_value())
-            except CheckpointKeyMissing as exc:
-                raise invalid("checkpoint_id", "no checkpoint key is configured to check it with") from exc
-            extra = heads_check(doc, key.public)
-        result = await verify(conn, since=since, until=until, extra=extra)
+            if key is None:
+                raise invalid("checkpoint_id", "no checkpoint key is configured to check it with")
+            extra = heads_check(doc, key)
+        result = await verify(conn, since=since, until=until, extra=extra, key=key)
     if checkpoint_id is not None:
         result.checkpoint_id = str(checkpoint_id)
     observe(request.app[K.METRICS], result)

@@ -103,8 +103,8 @@ def heads_check(doc: dict[str, Any], key: Ed25519PublicKey) -> ExtraCheck:
                 seq,
             )
             if stored is None:
-                if retired.through.get((stream.name, chain_id), 0) >= seq:
-                    continue  # dropped by retention, recorded as such
+                if retired.first_kept(stream.name, chain_id, seq) > seq:
+                    continue  # dropped by retention, recorded in a signed drop record
                 last = await conn.fetchval(
                     f"SELECT max(seq) FROM {stream.name} WHERE chain_id = $1", uuid.UUID(chain_id)
                 )

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway import db
 from gateway.audit import partitions
@@ -37,7 +38,9 @@ def add_parser(sub: Any) -> None:
     check.add_argument("--since", type=datetime.fromisoformat, help="only entries at or after (ISO 8601)")
     check.add_argument("--until", type=datetime.fromisoformat, help="only entries before (ISO 8601)")
     check.add_argument("--checkpoint", type=Path, help="also check the heads of this checkpoint file")
-    check.add_argument("--public-key", help="base64 key to check the checkpoint with (default: settings)")
+    check.add_argument(
+        "--public-key", help="base64 key to check the checkpoint and retention drops with (default: settings)"
+    )
     point = commands.add_parser("checkpoint", help="sign the chain heads; print (and store) the checkpoint")
     point.add_argument("--out", type=Path, help="also write the checkpoint to this file")
     ahead = commands.add_parser("partitions", help="create partitions ahead and list them")
@@ -58,13 +61,25 @@ def _write(path: Path | None, doc: dict[str, Any]) -> None:
         path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 
+def _public_key(args: argparse.Namespace, settings: Settings) -> Ed25519PublicKey | None:
+    """What checks checkpoints and the signed records of retention drops: --public-key,
+    else the public half of the configured checkpoint key, if any."""
+    if args.public_key:
+        return public_key(args.public_key)
+    seed = settings.audit_checkpoint_key.get_secret_value()
+    return CheckpointKey(seed).public if seed else None
+
+
 async def _verify(conn: asyncpg.Connection, args: argparse.Namespace, settings: Settings) -> int:
+    key = _public_key(args, settings)
     extra: ExtraCheck | None = None
     if args.checkpoint is not None:
-        doc = orjson.loads(args.checkpoint.read_bytes())
-        key = public_key(args.public_key) if args.public_key else _key(settings).public
-        extra = heads_check(doc, key)
-    result = await verify(conn, since=args.since, until=args.until, extra=extra)
+        if key is None:
+            raise SystemExit(
+                "GATEWAY_AUDIT_CHECKPOINT_KEY is not set: give --public-key to check a checkpoint"
+            )
+        extra = heads_check(orjson.loads(args.checkpoint.read_bytes()), key)
+    result = await verify(conn, since=args.since, until=args.until, extra=extra, key=key)
     _print(result.as_json())
     return 0 if result.intact else 1
 

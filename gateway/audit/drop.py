@@ -5,7 +5,10 @@ In order: refuse partitions younger than the longest period in force; refuse whi
 customer whose period runs from the end of the relationship (Korea) is still a customer
 or left too recently; verify every chain (evidence of tampering is not something to
 delete); write a signed final checkpoint; then, in one transaction, append the drop
-event (with the anchors the verifier needs to accept the gap) and drop the partitions.
+event and drop the partitions. The event's details are a record signed with the
+checkpoint key: per chain, the spans of consecutive entries dropped and the hash of each
+span's last entry, what the verifier needs to accept exactly those gaps. Signed, because
+the runtime role may append events too and must not be able to excuse a deletion.
 Needs the schema owner's connection: the runtime role cannot drop anything.
 """
 
@@ -22,8 +25,8 @@ from gateway.audit.events import EventKind, EventLog
 from gateway.audit.partitions import Partition, list_partitions
 from gateway.audit.retention import RetentionPolicy, years_before
 from gateway.audit.signing import CheckpointKey
-from gateway.audit.streams import STREAMS
-from gateway.audit.verify import verify
+from gateway.audit.streams import STREAMS, Stream
+from gateway.audit.verify import DROP_FORMAT, Span, verify
 
 
 class DropRefused(Exception):
@@ -73,36 +76,35 @@ async def plan_drop(conn: asyncpg.Connection, policy: RetentionPolicy, before: d
     return plan
 
 
-async def _retired(conn: asyncpg.Connection, names: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per chain: each dropped entry whose successor survives (its hash anchors the gap),
-    and the highest dropped sequence number."""
-    anchors: list[dict[str, Any]] = []
-    through: list[dict[str, Any]] = []
-    for stream in STREAMS:
-        rows = await conn.fetch(
-            f"""SELECT p.chain_id::text AS chain_id, p.seq, p.entry_hash
-                  FROM {stream.name} p JOIN {stream.name} s ON s.chain_id = p.chain_id AND s.seq = p.seq + 1
-                 WHERE p.tableoid = ANY($1::text[]::regclass[])
-                   AND NOT s.tableoid = ANY($1::text[]::regclass[])""",
-            names,
-        )
-        anchors += [
-            {"stream": stream.name, "chain_id": r["chain_id"], "seq": r["seq"], "hash": r["entry_hash"].hex()}
-            for r in rows
-        ]
-        rows = await conn.fetch(
-            f"""SELECT chain_id::text AS chain_id, max(seq) AS seq FROM {stream.name}
-                 WHERE tableoid = ANY($1::text[]::regclass[]) AND chain_id IS NOT NULL GROUP BY chain_id""",
-            names,
-        )
-        through += [{"stream": stream.name, "chain_id": r["chain_id"], "seq": r["seq"]} for r in rows]
-    return {"anchors": anchors, "dropped_through": through}
+async def _dropped_spans(conn: asyncpg.Connection, stream: Stream, names: list[str]) -> list[Span]:
+    """The runs of consecutive sequence numbers each chain loses with these partitions, the
+    hash of each run's last entry, and whether that entry is the chain's newest."""
+    rows = await conn.fetch(
+        f"""WITH dropped AS (
+                SELECT chain_id, seq, entry_hash,
+                       seq - row_number() OVER (PARTITION BY chain_id ORDER BY seq) AS run
+                  FROM {stream.name}
+                 WHERE tableoid = ANY($1::text[]::regclass[]) AND chain_id IS NOT NULL),
+            runs AS (
+                SELECT chain_id, min(seq) AS first_seq, max(seq) AS last_seq,
+                       (array_agg(entry_hash ORDER BY seq DESC))[1] AS last_hash
+                  FROM dropped GROUP BY chain_id, run)
+            SELECT chain_id::text AS chain_id, first_seq, last_seq, last_hash,
+                   NOT EXISTS (SELECT 1 FROM {stream.name} e
+                                WHERE e.chain_id = runs.chain_id AND e.seq > runs.last_seq) AS chain_end
+              FROM runs ORDER BY chain_id, first_seq""",
+        names,
+    )
+    return [
+        Span(stream.name, r["chain_id"], r["first_seq"], r["last_seq"], bytes(r["last_hash"]), r["chain_end"])
+        for r in rows
+    ]
 
 
 async def execute_drop(
     conn: asyncpg.Connection, plan: DropPlan, key: CheckpointKey, events: EventLog, actor: str, reason: str
 ) -> dict[str, Any]:
-    verification = await verify(conn)
+    verification = await verify(conn, key=key.public)
     if not verification.intact:
         broken = verification.as_json()["broken_link"]
         raise DropRefused(f"the log does not verify, nothing dropped: {broken}")
@@ -110,15 +112,23 @@ async def execute_drop(
         conn, key, events, actor, reason=f"final checkpoint before dropping partitions before {plan.before}"
     )
     async with events.transaction(conn) as log:
-        retired = await _retired(conn, plan.names)
-        await log.append(
-            EventKind.PARTITIONS_DROPPED, actor, subject_type="retention", reason=reason,
-            details={
-                "partitions": plan.names, "before": plan.before.isoformat(),
+        # Locked first: no entry may land in them between reading the spans and the drop,
+        # or it would go without its span and leave a gap no signed record excuses.
+        for name in plan.names:
+            await conn.execute(f'LOCK TABLE "{name}" IN ACCESS EXCLUSIVE MODE')
+        spans = [s for stream in STREAMS for s in await _dropped_spans(conn, stream, plan.names)]
+        record = key.sign(
+            {
+                "format": DROP_FORMAT, "partitions": plan.names, "before": plan.before.isoformat(),
                 "retention_years": plan.policy.years, "governed_by": list(plan.policy.governed_by),
-                "checkpoint_id": checkpoint["id"], **retired,
-            },
+                "checkpoint_id": checkpoint["id"], "retired": [s.as_json() for s in spans],
+            }
         )  # fmt: skip
+        await log.append(
+            EventKind.PARTITIONS_DROPPED, actor, subject_type="retention", reason=reason, details=record
+        )
         for name in plan.names:
             await conn.execute(f'DROP TABLE "{name}"')
-    return {"dropped": plan.names, "checkpoint": checkpoint, "anchors": len(retired["anchors"])}
+    # Anchors: spans whose next entry survives and links to the recorded hash.
+    anchors = sum(not s.chain_end for s in spans)
+    return {"dropped": plan.names, "checkpoint": checkpoint, "anchors": anchors}
