@@ -40,6 +40,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
     metrics = request.app[K.METRICS]
     resource = request.match_info.route.resource
+    # The route's template, also in logs: a path can name a customer.
     endpoint = resource.canonical if resource is not None else "unmatched"
     try:
         response = await handler(request)
@@ -50,13 +51,13 @@ async def _admin(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPMethodNotAllowed:
         response = error_response(405, "method_not_allowed", f"{request.method} is not allowed here.")
     except _DATABASE_DOWN as exc:
-        log.warning("admin %s %s: database unavailable: %r", request.method, request.path, exc)
+        log.warning("admin %s %s: database unavailable: %r", request.method, endpoint, exc)
         metrics.child(metrics.fail_closed, "admin_database_unavailable").inc()
         response = error_response(503, "database_unavailable", "The database is unavailable; try again.")
     except web.HTTPException:
         raise
     except Exception:
-        log.exception("admin %s %s failed", request.method, request.path)
+        log.exception("admin %s %s failed", request.method, endpoint)
         response = error_response(500, "internal_error", "Internal error.")
     metrics.child(metrics.admin_requests, endpoint, str(response.status)).inc()
     return response
