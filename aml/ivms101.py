@@ -43,6 +43,18 @@ from kyc.names import NameMatch, NameMatchReason, match_holder_name
 
 # A travel-rule payload describes two parties; anything larger is not one.
 MAX_PAYLOAD_CHARS = 64 * 1024
+# Arrays and objects nested deeper than this are refused before any parser sees them. The
+# deepest IVMS101 structure is 9 levels (the payload, transferPath, its transferPath list,
+# an intermediary, its intermediaryVASP person, naturalPerson, geographicAddress, an
+# address, its addressLine; a nameIdentifier entry is as deep), so 32 leaves room for
+# any member the standard might add while staying far below where the parsers give out:
+# Python's json recurses once per level and raises RecursionError near the interpreter's
+# limit (1000, less on a deep stack), which no caller expects from a validator.
+MAX_NESTING = 32
+# A JSON string (brackets inside it are text), or an unterminated one: that runs to the
+# end, where the parser will stop too. Never backtracks, so the scan is linear.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEI = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
 
@@ -341,6 +353,21 @@ def _no_constants(name: str) -> Any:
     raise Ivms101Invalid((FieldError(_ROOT, f"{name} is not JSON"),))
 
 
+def _too_deep(raw: str | bytes) -> bool:
+    """Are arrays and objects nested deeper than MAX_NESTING? Counted the way the parser
+    reads them: brackets inside strings are not structure."""
+    try:
+        text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")
+    except UnicodeDecodeError:
+        return False  # json.loads refuses it as not JSON
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_NESTING:
+            return True
+    return False
+
+
 def _message(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
@@ -353,12 +380,18 @@ def parse(raw: str | bytes, model: type[M], *, today: date) -> M:
     `Ivms101Invalid`. `today` decides whether a date of birth is in the past."""
     if len(raw) > MAX_PAYLOAD_CHARS:
         raise Ivms101Invalid((FieldError(_ROOT, f"longer than {MAX_PAYLOAD_CHARS} characters"),))
+    if _too_deep(raw):
+        raise Ivms101Invalid((FieldError(_ROOT, f"nested deeper than {MAX_NESTING} levels"),))
     try:
         # First pass only to refuse what the validator would silently resolve:
         # a key given twice (which copy counts?) and NaN/Infinity.
         json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise Ivms101Invalid((FieldError(_ROOT, f"not valid JSON: {exc.msg}"),)) from exc
+    except UnicodeDecodeError as exc:  # bytes in none of JSON's encodings
+        raise Ivms101Invalid(
+            (FieldError(_ROOT, "not valid JSON: not UTF-8, UTF-16 or UTF-32 text"),)
+        ) from exc
     try:
         return model.model_validate_json(raw, context={"today": today})
     except ValidationError as exc:

@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from aml.ivms101 import (
+    MAX_NESTING,
     Address,
     IdentityPayload,
     Ivms101Invalid,
@@ -131,6 +132,14 @@ def _person(p: dict[str, Any]) -> dict[str, Any]:
     return person
 
 
+def _nested(depth: int) -> list[Any]:
+    """`depth` lists one inside the other: [[[...]]]."""
+    nested: list[Any] = []
+    for _ in range(depth - 1):
+        nested = [nested]
+    return nested
+
+
 def _vasp(p: dict[str, Any]) -> dict[str, Any]:
     vasp: dict[str, Any] = p["originatingVASP"]["originatingVASP"]["legalPerson"]
     return vasp
@@ -181,6 +190,13 @@ VARIANTS = [
     Variant("not-json", "{originator:", "(payload)", "not valid JSON"),
     Variant("not-an-object", "[]", "(payload)"),
     Variant("too-long", " " * (64 * 1024 + 1), "(payload)", "longer than"),
+    # Deep nesting would make json.loads raise RecursionError: refused before parsing.
+    Variant("arrays-nested-5000-deep", "[" * 5000 + "]" * 5000, "(payload)", f"nested deeper than {MAX_NESTING}"),
+    Variant("objects-nested-5000-deep", '{"a":' * 5000 + "1" + "}" * 5000, "(payload)", f"nested deeper than {MAX_NESTING}"),
+    Variant("deep-nesting-inside-a-member", _edit(lambda p: _person(p).__setitem__("customerIdentification", _nested(MAX_NESTING))), "(payload)", "nested deeper than"),
+    Variant("deep-nesting-unbalanced", "[" * 5000, "(payload)", "nested deeper than"),
+    Variant("brackets-in-a-string-are-text", _edit(lambda p: _person(p).__setitem__("customerIdentification", "[{" * 60)), f"{ORIGINATOR}.customerIdentification", "at most 50"),
+    Variant("nesting-at-the-limit-is-parsed", "[" * MAX_NESTING + "]" * MAX_NESTING, "(payload)", "Input should be an object"),
 ]  # fmt: skip
 
 
@@ -191,6 +207,12 @@ def test_invalid_variant_names_the_field(variant: Variant) -> None:
     first = refused.value.errors[0]
     assert refused.value.field == variant.field, refused.value.errors
     assert variant.message in first.message
+
+
+def test_bytes_in_no_json_encoding_are_invalid() -> None:
+    with pytest.raises(Ivms101Invalid) as refused:
+        parse_payload(b"\xff\xfe\xff", today=TODAY)  # a UTF-16 byte order mark, then half a unit
+    assert refused.value.field == "(payload)" and "not valid JSON" in refused.value.errors[0].message
 
 
 # --- Originator names -------------------------------------------------------------------

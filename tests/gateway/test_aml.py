@@ -36,6 +36,7 @@ from tests.support import (
     ccxt_client,
     new_customer,
     serving,
+    signed,
     travel_rule_params,
 )
 
@@ -197,6 +198,35 @@ async def test_no_price_route_fails_closed(
         async with http.get(f"{url}/metrics") as response:
             metrics = await response.text()
         assert 'gateway_fail_closed_total{reason="price_unavailable"} 1.0' in metrics
+    assert await _exchange_withdrawals(exchange, customer) == before
+
+
+async def test_deeply_nested_travel_rule_data_is_refused_and_recorded(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    # 10,000 characters, under the body limit: nested 5,000 deep, it used to reach
+    # json.loads, whose RecursionError answered 500 with nothing on record.
+    customer = await new_customer(http, gateway.url, "nested")
+    before = await _exchange_withdrawals(exchange, customer)
+    params = {
+        "coin": "BTC",
+        "address": BTC_ADDRESS,
+        "amount": "0.02",
+        "questionnaire": "[" * 5000 + "]" * 5000,
+    }
+    status, body, headers = await signed(
+        http, gateway.url, "POST", "/sapi/v1/capital/withdraw/apply", customer, params
+    )
+    assert (status, body["code"]) == (400, -1013), body
+    assert body["msg"].startswith("travel_rule_invalid:")
+    decision = await _decision(http, gateway.url, headers["X-Decision-Id"])
+    assert decision["outcome"] == "deny" and "travel_rule_invalid" in decision["reasons"]
+    finding = next(f for f in decision["findings"] if f["reason"] == "travel_rule_invalid")
+    assert finding["rule_id"] == "kr.travel_rule.current"
+    assert finding["values"]["field"] == "(payload)" and "nested deeper" in finding["message"]
+    async with http.get(f"{gateway.url}/metrics") as response:
+        metrics = await response.text()
+    assert 'gateway_refusals_total{reason="travel_rule_invalid"} 1.0' in metrics
     assert await _exchange_withdrawals(exchange, customer) == before
 
 
