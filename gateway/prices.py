@@ -8,18 +8,16 @@ to use one older than GATEWAY_PRICES_MAX_AGE_SECONDS, so a stalled feed fails cl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import orjson
 
 from aml.facts import FxPoint, PricePoint
 from gateway.markets import MarketList, Refreshing, utcnow
-from gateway.upstream import Upstream, UpstreamTimeout, UpstreamUnavailable
-
-log = logging.getLogger(__name__)
+from gateway.upstream import Upstream, UpstreamUnavailable
 
 
 class PriceFeed(Refreshing):
@@ -30,6 +28,9 @@ class PriceFeed(Refreshing):
         self._markets = markets
         self._fx_rates = dict(fx_rates)
         self._refresh = refresh
+        # Failures are counted with the market list's (one registry per app).
+        self._metrics = markets.metrics
+        self._what = "prices"
         self._prices: tuple[PricePoint, ...] = ()
 
     @property
@@ -45,22 +46,18 @@ class PriceFeed(Refreshing):
             points.append(FxPoint(source, target, rate, now))
         return tuple(points)
 
-    async def refresh(self) -> bool:
+    async def _fetch(self) -> bool:
         catalog = self._markets.current(utcnow())
         if catalog is None:
-            return False
-        try:
-            answer = await self._upstream.forward("GET", "/api/v3/ticker/price", b"", None, None)
-            if answer.status != 200:
-                raise UpstreamUnavailable(f"ticker/price answered {answer.status}")
-            rows = orjson.loads(answer.body)
-        except (UpstreamUnavailable, UpstreamTimeout, orjson.JSONDecodeError) as exc:
-            log.warning("price refresh failed: %r", exc)
-            return False
+            return False  # nothing to tell which assets a symbol prices yet
+        answer = await self._upstream.forward("GET", "/api/v3/ticker/price", b"", None, None)
+        if answer.status != 200:
+            raise UpstreamUnavailable(f"ticker/price answered {answer.status}")
+        rows = _ticker_rows(answer.body)
         fetched = utcnow()
         points = []
-        for row in rows if isinstance(rows, list) else []:
-            market = catalog.market(str(row.get("symbol", "")))
+        for row in rows:
+            market = catalog.market(row["symbol"])
             try:
                 price = Decimal(str(row.get("price")))
             except InvalidOperation:
@@ -70,3 +67,19 @@ class PriceFeed(Refreshing):
             points.append(PricePoint(market.base_asset, market.quote_asset, price, fetched))
         self._prices = tuple(points)
         return True
+
+
+def _ticker_rows(body: bytes) -> list[dict[str, Any]]:
+    """`/api/v3/ticker/price` for every symbol: a list of objects, each with a string
+    `symbol`. Any other shape is refused whole, as `UpstreamUnavailable`, and the prices
+    held stay; a row whose price is not a positive number is only skipped."""
+    try:
+        rows: Any = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamUnavailable(f"ticker/price answer is not JSON: {exc}") from exc
+    if not isinstance(rows, list):
+        raise UpstreamUnavailable("ticker/price answer is not a list")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("symbol"), str):
+            raise UpstreamUnavailable(f"ticker/price answer: [{i}] is not an object with a symbol")
+    return rows

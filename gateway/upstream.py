@@ -80,14 +80,30 @@ class Upstream:
         return UpstreamAnswer(response.status, response.body, kept)
 
     async def fetch_markets(self) -> MarketCatalog:
+        """The exchange's market list. An answer that is not the expected shape (an object
+        whose `symbols` is a list of objects with string `symbol`, `baseAsset` and
+        `quoteAsset`) is refused whole, as `UpstreamUnavailable`, like a failed call."""
         answer = await self.forward("GET", "/api/v3/exchangeInfo", b"", None, None)
         if answer.status != 200:
             raise UpstreamUnavailable(f"exchangeInfo answered {answer.status}")
-        info: dict[str, Any] = orjson.loads(answer.body)
-        markets = {
-            s["symbol"]: Market(s["symbol"], s["baseAsset"], s["quoteAsset"], s.get("status") == "TRADING")
-            for s in info.get("symbols", [])
-        }
+        try:
+            info: Any = orjson.loads(answer.body)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamUnavailable(f"exchangeInfo answer is not JSON: {exc}") from exc
+        symbols = info.get("symbols") if isinstance(info, dict) else None
+        if not isinstance(symbols, list):
+            raise UpstreamUnavailable("exchangeInfo answer is not an object with a list of symbols")
+        markets: dict[str, Market] = {}
+        for i, s in enumerate(symbols):
+            if not isinstance(s, dict) or not all(
+                isinstance(s.get(k), str) and s[k] for k in ("symbol", "baseAsset", "quoteAsset")
+            ):
+                raise UpstreamUnavailable(
+                    f"exchangeInfo answer: symbols[{i}] has no string symbol, baseAsset and quoteAsset"
+                )
+            markets[s["symbol"]] = Market(
+                s["symbol"], s["baseAsset"], s["quoteAsset"], s.get("status") == "TRADING"
+            )
         assets = {m.base_asset for m in markets.values()} | {m.quote_asset for m in markets.values()}
         return MarketCatalog(markets, frozenset(assets), datetime.now(UTC))
 
