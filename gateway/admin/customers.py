@@ -94,7 +94,7 @@ async def create_customer(request: web.Request) -> web.Response:
 async def list_customers(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_CUSTOMERS)
     limit = page_limit(request)
-    after = read_page_token(request)
+    after = read_page_token(request, role)
     viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
         rows = await store.list_customers(conn, limit, after)

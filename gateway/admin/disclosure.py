@@ -94,9 +94,19 @@ def page_token(request: web.Request, viewer: Viewer, reference: str | None) -> s
     return _SEALED + base64.urlsafe_b64encode(sealed).decode()
 
 
-def read_page_token(request: web.Request) -> str | None:
+def read_page_token(request: web.Request, role: str) -> str | None:
+    """`after` as the list's query needs it: a reference. Only a role that sees references
+    in clear may give one in plain text; everyone else pages with the sealed tokens
+    `page_token` gave them. A plain `after` from a masked viewer would be an oracle: "is
+    the hidden reference greater than X?" recovers it by binary search. Whether the list
+    shows references in clear depends on the role alone (unmasking one customer does not
+    unmask the list's order), so this is checked before any unmasking is logged."""
     raw = request.query.get("after")
-    if raw is None or not raw.startswith(_SEALED):
+    if raw is None:
+        return None
+    if not raw.startswith(_SEALED):
+        if not Viewer(role).sees_clear(None):
+            raise invalid("after", "not a page token this API issued")
         return raw
     try:
         sealed = base64.urlsafe_b64decode(raw.removeprefix(_SEALED).encode())

@@ -127,6 +127,36 @@ async def test_customer_lifecycle_and_key_revocation(gateway: Gateway, http: aio
     assert [c["reference"] for c in listed["customers"]] == ["d…"], "an auditor sees references masked"
 
 
+async def test_masked_viewers_page_customers_by_sealed_token_only(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    hidden = await new_customer(http, gateway.url, "kimminjun1990")
+    # A plain `after` would answer "is the hidden reference greater than X?": a binary
+    # search recovers a masked reference in a hundred calls.
+    for token in (AUDITOR_TOKEN, OFFICER_TOKEN):
+        status, body = await admin(http, gateway.url, "GET", "/admin/v1/customers?after=k", token=token)
+        assert status == 422, body
+        assert_error_shape(body, "validation_failed")
+        assert body["error"]["details"] == [{"field": "after", "problem": "not a page token this API issued"}]
+    # Unmasking one customer does not unmask the list's order; refused before it is logged.
+    why = "&justification=case%202026-7%20review"
+    status, body = await admin(
+        http, gateway.url, "GET", f"/admin/v1/customers?after=k&unmask={hidden.id}{why}", token=OFFICER_TOKEN
+    )
+    assert status == 422, body
+    unmasked = "SELECT count(*) FROM audit_events WHERE kind = 'personal_data.unmasked'"
+    assert await gateway.pool.fetchval(unmasked) == 0
+    # The sealed token they are given still pages; an operator sees references and may page by one.
+    status, body = await admin(http, gateway.url, "GET", "/admin/v1/customers?limit=1", token=AUDITOR_TOKEN)
+    assert status == 200 and body["next"].startswith("sealed:")
+    status, body = await admin(
+        http, gateway.url, "GET", f"/admin/v1/customers?limit=1&after={body['next']}", token=AUDITOR_TOKEN
+    )
+    assert (status, body["customers"]) == (200, [])
+    status, body = await admin(http, gateway.url, "GET", "/admin/v1/customers?after=k")
+    assert status == 200 and [c["reference"] for c in body["customers"]] == ["kimminjun1990"]
+
+
 async def test_suspension_takes_effect_at_once(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     erin = await new_customer(http, gateway.url, "erin")
     assert (await signed(http, gateway.url, "GET", "/api/v3/account", erin, {}))[0] == 200
