@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from gateway import appkeys as K
 from gateway.admin.disclosure import actor_of, page_token, read_page_token, viewer_for
@@ -22,15 +22,26 @@ from gateway.store import customers as store
 routes = web.RouteTableDef()
 
 
+def _not_null(value: Any) -> Any:
+    """For a column that cannot be NULL: left out, the field keeps its value (or takes the
+    column's default); an explicit null is refused here, not by the database as a 500.
+    Runs only on values given, never on the default."""
+    if value is None:
+        raise ValueError("may not be null: leave the field out instead")
+    return value
+
+
+NotNull = AfterValidator(_not_null)
 Status = Literal["active", "suspended", "closed"]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 class _Jurisdiction(BaseModel):
-    """Where the customer lives and which nationality they hold: selects country rules."""
+    """Where the customer lives and which nationality they hold: selects country rules.
+    The countries and the region may be null (not known); the type may not."""
 
     model_config = ConfigDict(extra="forbid")
-    customer_type: Literal["individual", "corporate"] | None = None
+    customer_type: Annotated[Literal["individual", "corporate"] | None, NotNull] = None
     residence_country: Country | None = None
     residence_region: Country | None = None
     nationality: Country | None = None
@@ -54,7 +65,7 @@ class NewCustomer(_Jurisdiction):
 
 
 class CustomerChange(_Jurisdiction):
-    status: Status | None = None
+    status: Annotated[Status | None, NotNull] = None
 
 
 class NewKey(BaseModel):

@@ -157,6 +157,43 @@ async def test_masked_viewers_page_customers_by_sealed_token_only(
     assert status == 200 and [c["reference"] for c in body["customers"]] == ["kimminjun1990"]
 
 
+NULL_CASES = [
+    ("create-null-type", "POST", {"reference": "bob", "customer_type": None}, "customer_type"),
+    ("create-null-status", "POST", {"reference": "bob", "status": None}, "status"),
+    ("create-null-reference", "POST", {"reference": None}, "reference"),
+    ("change-null-status", "PATCH", {"status": None}, "status"),
+    ("change-null-type", "PATCH", {"customer_type": None}, "customer_type"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "field"), [c[1:] for c in NULL_CASES], ids=[c[0] for c in NULL_CASES]
+)
+async def test_null_for_a_required_customer_field_is_refused(
+    gateway: Gateway, http: aiohttp.ClientSession, method: str, body: dict[str, Any], field: str
+) -> None:
+    status, alice = await admin(http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "alice"})
+    assert status == 201
+    path = "/admin/v1/customers" + (f"/{alice['id']}" if method == "PATCH" else "")
+    status, answer = await admin(http, gateway.url, method, path, json=body)
+    assert status == 422, answer
+    assert_error_shape(answer, "validation_failed")
+    assert [d["field"] for d in answer["error"]["details"]] == [field]
+    rows = await gateway.pool.fetch("SELECT reference, status, customer_type FROM customers")
+    assert [tuple(r) for r in rows] == [("alice", "active", "individual")], "nothing changed"
+
+
+async def test_null_clears_an_optional_customer_field(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    status, alice = await admin(
+        http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "alice", "nationality": "KR"}
+    )
+    assert status == 201 and alice["nationality"] == "KR"
+    status, changed = await admin(
+        http, gateway.url, "PATCH", f"/admin/v1/customers/{alice['id']}", json={"nationality": None}
+    )
+    assert status == 200 and changed["nationality"] is None and changed["status"] == "active"
+
+
 async def test_suspension_takes_effect_at_once(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     erin = await new_customer(http, gateway.url, "erin")
     assert (await signed(http, gateway.url, "GET", "/api/v3/account", erin, {}))[0] == 200
