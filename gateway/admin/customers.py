@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gateway import appkeys as K
 from gateway.admin.disclosure import actor_of, page_token, read_page_token, viewer_for
@@ -46,15 +46,6 @@ class _Jurisdiction(BaseModel):
     residence_region: Country | None = None
     nationality: Country | None = None
 
-    @model_validator(mode="after")
-    def _region_where_rules_differ(self) -> _Jurisdiction:
-        # US rules differ by state (licences such as New York's), so a US residence needs one.
-        if self.residence_country == "US" and not self.residence_region:
-            raise ValueError("residence_region (the US state) is required for US residents")
-        if self.residence_region and not self.residence_country:
-            raise ValueError("residence_region needs residence_country")
-        return self
-
     def fields(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True, exclude={"reference"})
 
@@ -73,6 +64,33 @@ class NewKey(BaseModel):
     label: str = Field(default="", max_length=100)
 
 
+def _check_jurisdiction(customer: dict[str, Any]) -> None:
+    """A customer's residence as the country rules need it: a whole customer (as created,
+    or as stored with a change applied), never a change alone."""
+    country, region = customer.get("residence_country"), customer.get("residence_region")
+    problem = None
+    if country == "US" and not region:
+        # US rules differ by state (licences such as New York's), so a US residence needs one.
+        problem = "the US state is required for US residents"
+    elif region and not country:
+        problem = "needs residence_country"
+    if problem is not None:
+        raise AdminError(
+            422, "validation_failed", "The request body is not valid.",
+            [{"field": "residence_region", "problem": problem}],
+        )  # fmt: skip
+
+
+def _jurisdiction_change(stored: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """What a change writes. A region names a subdivision of its country, so a change of
+    country that does not give a region clears the stored one (a US residence must give
+    it, see _check_jurisdiction)."""
+    moved = "residence_country" in change and change["residence_country"] != stored["residence_country"]
+    if moved and "residence_region" not in change:
+        return {**change, "residence_region": None}
+    return change
+
+
 def _change(fields: dict[str, Any]) -> dict[str, Any]:
     """What an audit entry says about a customer change: the status, and which other
     fields were set (their values are personal data and stay in the customers table)."""
@@ -89,6 +107,7 @@ def _translate(exc: Exception) -> AdminError:
 async def create_customer(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_CUSTOMERS)
     body = await read_json(request, NewCustomer)
+    _check_jurisdiction(body.fields())
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:
             customer = await store.create_customer(conn, body.reference, body.fields())
@@ -133,12 +152,20 @@ async def change_customer(request: web.Request) -> web.Response:
     body = await read_json(request, CustomerChange)
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:
-            customer = await store.update_customer(conn, customer_id, body.fields())
+            # Locked until the UPDATE commits: the check sees the row the change is applied
+            # to, even with a concurrent change (or identity submission) on another replica.
+            stored = await store.get_customer(conn, customer_id, for_update=True)
         except store.NotFound as exc:
             raise _translate(exc) from exc
+        fields = _jurisdiction_change(stored, body.fields())
+        if fields.keys() & {"residence_country", "residence_region"}:
+            # Only a change of residence is checked: a row stored inconsistent before this
+            # check existed must still take a suspension.
+            _check_jurisdiction({**stored, **fields})
+        customer = await store.update_customer(conn, customer_id, fields)
         await log.append(
             EventKind.CUSTOMER_CHANGED, actor_of(request, role), subject_type="customer",
-            subject_id=customer["id"], details=_change(body.fields()),
+            subject_id=customer["id"], details=_change(fields),
         )  # fmt: skip
     request.app[K.KEYS].forget()  # a suspension or a move must bite at once on this replica
     return json_response(customer)

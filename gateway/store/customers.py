@@ -58,8 +58,12 @@ async def create_customer(conn: asyncpg.Connection, reference: str, fields: dict
     return dict(row)
 
 
-async def get_customer(conn: asyncpg.Connection, customer_id: uuid.UUID) -> dict[str, Any]:
-    row = await conn.fetchrow(f"SELECT {_CUSTOMER_FIELDS} FROM customers WHERE id = $1", customer_id)
+async def get_customer(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, *, for_update: bool = False
+) -> dict[str, Any]:
+    """`for_update` locks the row until the transaction ends (call it inside one)."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT {_CUSTOMER_FIELDS} FROM customers WHERE id = $1{lock}", customer_id)
     if row is None:
         raise NotFound("no such customer")
     return dict(row)

@@ -194,6 +194,66 @@ async def test_null_clears_an_optional_customer_field(gateway: Gateway, http: ai
     assert status == 200 and changed["nationality"] is None and changed["status"] == "active"
 
 
+RESIDENCE_CHANGES = [
+    # (id, change to a US/NY resident, status, residence after: country, region)
+    ("clear-the-state", {"residence_region": None}, 422, ("US", "NY")),
+    ("another-state", {"residence_region": "CA"}, 200, ("US", "CA")),
+    ("same-country", {"residence_country": "US"}, 200, ("US", "NY")),
+    ("move-clears-the-state", {"residence_country": "KR"}, 200, ("KR", None)),
+    ("move-with-a-region", {"residence_country": "CA", "residence_region": "QC"}, 200, ("CA", "QC")),
+    ("forget-the-country", {"residence_country": None}, 200, (None, None)),
+    ("region-without-country", {"residence_country": None, "residence_region": "NY"}, 422, ("US", "NY")),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "after"), [c[1:] for c in RESIDENCE_CHANGES], ids=[c[0] for c in RESIDENCE_CHANGES]
+)
+async def test_a_change_of_residence_is_checked_with_the_stored_customer(
+    gateway: Gateway,
+    http: aiohttp.ClientSession,
+    change: dict[str, Any],
+    status: int,
+    after: tuple[str | None, str | None],
+) -> None:
+    where = {"residence_country": "US", "residence_region": "NY"}
+    code, ny = await admin(
+        http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "ny", **where}
+    )
+    assert code == 201, ny
+    code, answer = await admin(http, gateway.url, "PATCH", f"/admin/v1/customers/{ny['id']}", json=change)
+    assert code == status, answer
+    if status == 422:
+        assert_error_shape(answer, "validation_failed")
+        assert [d["field"] for d in answer["error"]["details"]] == ["residence_region"]
+    row = await gateway.pool.fetchrow("SELECT residence_country, residence_region FROM customers")
+    assert tuple(row) == after
+    logged = await gateway.pool.fetch("SELECT details FROM audit_events WHERE kind = 'customer.changed'")
+    assert len(logged) == (status == 200)
+
+
+async def test_residence_rules_on_create_and_on_a_move_to_the_us(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    for body in ({"residence_country": "US"}, {"residence_region": "NY"}):
+        status, answer = await admin(
+            http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "a", **body}
+        )
+        assert status == 422, answer
+        assert [d["field"] for d in answer["error"]["details"]] == ["residence_region"]
+    status, kr = await admin(
+        http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "kr", "residence_country": "KR"}
+    )
+    assert status == 201
+    path = f"/admin/v1/customers/{kr['id']}"
+    status, answer = await admin(http, gateway.url, "PATCH", path, json={"residence_country": "US"})
+    assert status == 422 and answer["error"]["details"][0]["field"] == "residence_region"
+    # A row stored without its state before this check existed still takes a suspension.
+    await gateway.pool.execute("UPDATE customers SET residence_country = 'US'")
+    status, answer = await admin(http, gateway.url, "PATCH", path, json={"status": "suspended"})
+    assert status == 200 and answer["status"] == "suspended"
+
+
 async def test_suspension_takes_effect_at_once(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     erin = await new_customer(http, gateway.url, "erin")
     assert (await signed(http, gateway.url, "GET", "/api/v3/account", erin, {}))[0] == 200
