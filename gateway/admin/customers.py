@@ -12,8 +12,9 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gateway import appkeys as K
-from gateway.admin.disclosure import actor_of, page_token, read_page_token, viewer_for
+from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, page_token, read_page_token, viewer_for
 from gateway.admin.errors import AdminError, json_response
+from gateway.admin.queries import check_params
 from gateway.admin.requests import page_limit, path_uuid, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.events import EventKind
@@ -33,6 +34,7 @@ def _not_null(value: Any) -> Any:
 
 NotNull = AfterValidator(_not_null)
 Status = Literal["active", "suspended", "closed"]
+_LIST_PARAMS = frozenset({"limit", "after"})
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
@@ -106,6 +108,7 @@ def _translate(exc: Exception) -> AdminError:
 @routes.post("/admin/v1/customers")
 async def create_customer(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_CUSTOMERS)
+    check_params(request, frozenset())
     body = await read_json(request, NewCustomer)
     _check_jurisdiction(body.fields())
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
@@ -123,6 +126,7 @@ async def create_customer(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/customers")
 async def list_customers(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_CUSTOMERS)
+    check_params(request, _LIST_PARAMS | UNMASK_PARAMS)
     limit = page_limit(request)
     after = read_page_token(request, role)
     viewer = await viewer_for(request, role)
@@ -136,6 +140,7 @@ async def list_customers(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/customers/{customer_id}")
 async def get_customer(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_CUSTOMERS)
+    check_params(request, UNMASK_PARAMS)
     customer_id = path_uuid(request, "customer_id")
     viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
@@ -148,6 +153,7 @@ async def get_customer(request: web.Request) -> web.Response:
 @routes.patch("/admin/v1/customers/{customer_id}")
 async def change_customer(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_CUSTOMERS)
+    check_params(request, frozenset())
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, CustomerChange)
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
@@ -174,6 +180,7 @@ async def change_customer(request: web.Request) -> web.Response:
 @routes.post("/admin/v1/customers/{customer_id}/api-keys")
 async def issue_key(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_KEYS)
+    check_params(request, frozenset())
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, NewKey)
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
@@ -191,6 +198,7 @@ async def issue_key(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/customers/{customer_id}/api-keys")
 async def list_keys(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_CUSTOMERS)
+    check_params(request, UNMASK_PARAMS)
     customer_id = path_uuid(request, "customer_id")
     viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
@@ -204,6 +212,7 @@ async def list_keys(request: web.Request) -> web.Response:
 @routes.delete("/admin/v1/api-keys/{key_id}")
 async def revoke_key(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_KEYS)
+    check_params(request, frozenset())
     key_id = path_uuid(request, "key_id")
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         try:

@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from gateway import appkeys as K
 from gateway import kyc_service as service
-from gateway.admin.disclosure import actor_of, viewer_for
+from gateway.admin.disclosure import UNMASK_PARAMS, actor_of, viewer_for
 from gateway.admin.errors import AdminError, json_response
+from gateway.admin.queries import check_params
 from gateway.admin.requests import path_uuid, read_json, read_json_body, require, validation_error
 from gateway.admin.tokens import Permission
 from gateway.audit.events import EventKind
@@ -69,6 +70,7 @@ async def _customer_exists(conn: Any, customer_id: uuid.UUID) -> None:
 @routes.put("/admin/v1/customers/{customer_id}/identity")
 async def put_identity(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_CUSTOMERS)
+    check_params(request, frozenset())
     customer_id = path_uuid(request, "customer_id")
     raw = await read_json_body(request)
     try:
@@ -104,6 +106,7 @@ async def put_identity(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/customers/{customer_id}/identity")
 async def get_identity(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_CUSTOMERS)
+    check_params(request, UNMASK_PARAMS)
     customer_id = path_uuid(request, "customer_id")
     viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
@@ -128,6 +131,7 @@ async def get_identity(request: web.Request) -> web.Response:
 @routes.post("/admin/v1/customers/{customer_id}/verification")
 async def change_verification(request: web.Request) -> web.Response:
     role = require(request, Permission.VERIFY_KYC)
+    check_params(request, frozenset())
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, VerificationChange)
     actor, now = actor_of(request, role), datetime.now(UTC)
@@ -207,6 +211,7 @@ def _verification_json(v: states.Verification) -> dict[str, Any]:
 @routes.get("/admin/v1/customers/{customer_id}/verification")
 async def get_verification(request: web.Request) -> web.Response:
     require(request, Permission.READ_CUSTOMERS)
+    check_params(request, frozenset())  # nothing here is masked, so nothing to unmask
     customer_id = path_uuid(request, "customer_id")
     async with request.app[K.POOL].acquire() as conn:
         current = await store.load_verification(conn, customer_id)
@@ -219,6 +224,7 @@ async def get_verification(request: web.Request) -> web.Response:
 @routes.post("/admin/v1/customers/{customer_id}/bank-accounts")
 async def add_bank_account(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_CUSTOMERS)
+    check_params(request, frozenset())
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, NewBankAccount)
     settings = request.app[K.SETTINGS]
@@ -280,6 +286,7 @@ async def add_bank_account(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/customers/{customer_id}/bank-accounts")
 async def list_bank_accounts(request: web.Request) -> web.Response:
     require(request, Permission.READ_CUSTOMERS)
+    check_params(request, frozenset())  # no numbers or names: nothing to unmask
     customer_id = path_uuid(request, "customer_id")
     async with request.app[K.POOL].acquire() as conn:
         return json_response({"bank_accounts": await store.bank_accounts(conn, customer_id)})

@@ -254,6 +254,39 @@ async def test_residence_rules_on_create_and_on_a_move_to_the_us(
     assert status == 200 and answer["status"] == "suspended"
 
 
+UNKNOWN_PARAMS = [
+    ("list-by-status", "GET", "/admin/v1/customers?status=closed", None, "status"),
+    ("list-limit-twice", "GET", "/admin/v1/customers?limit=1&limit=2", None, "limit"),
+    ("one", "GET", "/admin/v1/customers/{customer}?fields=all", None, "fields"),
+    ("create", "POST", "/admin/v1/customers?dry_run=1", {"reference": "bob"}, "dry_run"),
+    ("change", "PATCH", "/admin/v1/customers/{customer}?dry_run=1", {"status": "closed"}, "dry_run"),
+    ("keys", "GET", "/admin/v1/customers/{customer}/api-keys?status=active", None, "status"),
+    ("issue-key", "POST", "/admin/v1/customers/{customer}/api-keys?dry_run=1", {"label": "x"}, "dry_run"),
+    ("revoke-key", "DELETE", "/admin/v1/api-keys/{key}?dry_run=1", None, "dry_run"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"), [c[1:] for c in UNKNOWN_PARAMS], ids=[c[0] for c in UNKNOWN_PARAMS]
+)
+async def test_customer_endpoints_refuse_unknown_parameters(
+    gateway: Gateway, http: aiohttp.ClientSession, method: str, path: str, body: Any, field: str
+) -> None:
+    alice = await new_customer(http, gateway.url, "alice")
+    key = await gateway.pool.fetchval("SELECT id::text FROM api_keys")
+    token = OPERATOR_TOKEN if method != "GET" else AUDITOR_TOKEN
+    path = path.format(customer=alice.id, key=key)
+    before = await gateway.pool.fetch("SELECT c.status, k.status FROM customers c JOIN api_keys k ON true")
+    status, answer = await admin(http, gateway.url, method, path, token=token, json=body)
+    assert status == 422, answer
+    assert_error_shape(answer, "validation_failed")
+    assert [d["field"] for d in answer["error"]["details"]] == [field]
+    assert (
+        await gateway.pool.fetch("SELECT c.status, k.status FROM customers c JOIN api_keys k ON true")
+        == before
+    )
+
+
 async def test_suspension_takes_effect_at_once(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     erin = await new_customer(http, gateway.url, "erin")
     assert (await signed(http, gateway.url, "GET", "/api/v3/account", erin, {}))[0] == 200

@@ -126,6 +126,37 @@ async def test_verification_history_and_resubmission(gateway: Gateway, http: aio
     assert events == 3
 
 
+UNKNOWN_PARAMS = [
+    ("identity", "GET", "identity?version=1", None),
+    ("submit-identity", "PUT", "identity?dry_run=1", "identity"),
+    ("verification", "GET", "verification?history=0", None),
+    ("verification-unmasked", "GET", "verification?unmask={customer}&justification=nothing%20to%20unmask", None),
+    ("decide", "POST", "verification?dry_run=1", {"decision": "reject", "note": "forged"}),
+    ("bank-accounts", "GET", "bank-accounts?currency=KRW", None),
+    ("add-bank-account", "POST", "bank-accounts?dry_run=1", {"currency": "KRW", "bank_code": "SHINHAN",
+     "account_number": "110-123-456789", "holder_name": "김민준", "holder_confirmed": True}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [c[1:] for c in UNKNOWN_PARAMS], ids=[c[0] for c in UNKNOWN_PARAMS])
+async def test_kyc_endpoints_refuse_unknown_parameters(
+    gateway: Gateway, http: aiohttp.ClientSession, method: str, path: str, body: Any
+) -> None:
+    customer_id = await _fresh_customer(http, gateway, "params")
+    status, _ = await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=identity_body())
+    assert status == 200
+    token = OFFICER_TOKEN if method == "GET" or path.startswith("verification") else "test-operator-token"
+    field = min(name.split("=")[0] for name in path.partition("?")[2].split("&"))  # the first named
+    url = f"/admin/v1/customers/{customer_id}/{path.format(customer=customer_id)}"
+    tables = ("kyc_identity_history", "kyc_verification_history", "bank_accounts", "audit_events")
+    before = [await gateway.pool.fetchval(f"SELECT count(*) FROM {table}") for table in tables]
+    status, answer = await admin(http, gateway.url, method, url, token=token, json=identity_body() if body == "identity" else body)
+    assert status == 422, answer
+    assert [d["field"] for d in answer["error"]["details"]] == [field]
+    after = [await gateway.pool.fetchval(f"SELECT count(*) FROM {table}") for table in tables]
+    assert after == before, "nothing changed, no unmasking logged"
+
+
 BANK_CASES = [
     ("hangul-name-matches", "김민준", True, 201),
     ("latin-name-other-order", "MINJUN KIM", True, 201),
