@@ -49,9 +49,15 @@ async def submit_identity(
     key = derive_key(secret_key_b64, IDENTITY_HASH_PURPOSE)
     id_hash = national_id_hash(key, identity.national_id.validated()) if identity.national_id else None
     version = await store.save_identity(conn, box, customer_id, identity, id_hash, by=by, at=at)
-    current = await store.load_verification(conn, customer_id)
-    pending = states.submit(by=by, at=at) if current is None else states.resubmit(current, by=by, at=at)
-    await store.save_verification(conn, customer_id, pending, at)
+    # Locked: an officer's decision on the previous identity, committed meanwhile on another
+    # replica, is read (and recorded as what this resubmission replaces), not overwritten.
+    # One still in flight finds the row changed and is refused.
+    current = await store.load_verification(conn, customer_id, for_update=True)
+    if current is None:
+        pending = states.submit(by=by, at=at)
+    else:
+        pending = states.resubmit(current.verification, by=by, at=at)
+    await store.save_verification(conn, customer_id, pending, at, over=current)
     return version
 
 
@@ -68,6 +74,8 @@ async def verify(
     current = await store.load_verification(conn, customer_id)
     if current is None:
         raise IllegalTransition("no identity has been submitted for this customer")
-    verified = states.verify(current, by=by, at=at, level=level, valid_until=valid_until, note=note)
-    await store.save_verification(conn, customer_id, verified, at)
+    verified = states.verify(
+        current.verification, by=by, at=at, level=level, valid_until=valid_until, note=note
+    )
+    await store.save_verification(conn, customer_id, verified, at, over=current)
     return verified

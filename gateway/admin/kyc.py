@@ -92,6 +92,13 @@ async def put_identity(request: web.Request) -> web.Response:
                 "This identity is already registered to another customer.",
                 [{"field": "national_id.number", "problem": "duplicate identity"}],
             ) from exc
+        except store.StaleVerification as exc:  # not expected: the row is locked before it is read
+            raise AdminError(
+                409,
+                "conflict",
+                "The verification changed while this identity was submitted: submit it again.",
+                [{"field": "verification", "problem": "changed_concurrently"}],
+            ) from exc
         await log.append(
             EventKind.KYC_CHANGED,
             actor,
@@ -137,18 +144,29 @@ async def change_verification(request: web.Request) -> web.Response:
     actor, now = actor_of(request, role), datetime.now(UTC)
     levels = _levels(request)
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
+        # Not locked: the decision is saved only if the row is still the one read here, so
+        # an officer whose verification changed meanwhile (another officer's decision, or a
+        # new identity, on any replica) is told so rather than deciding on what they did not see.
         current = await store.load_verification(conn, customer_id)
         if current is None:
             raise AdminError(409, "conflict", "No identity has been submitted for this customer.")
         try:
-            changed = _apply(body, current, actor, now, levels)
+            changed = _apply(body, current.verification, actor, now, levels)
         except IllegalTransition as exc:
             raise AdminError(409, "conflict", str(exc)) from exc
         except ValueError as exc:  # e.g. valid_until before today
             raise AdminError(
                 422, "validation_failed", str(exc), [{"field": "valid_until", "problem": str(exc)}]
             ) from exc
-        await store.save_verification(conn, customer_id, changed, now)
+        try:
+            await store.save_verification(conn, customer_id, changed, now, over=current)
+        except store.StaleVerification as exc:
+            raise AdminError(
+                409,
+                "conflict",
+                "The verification changed while this decision was made: read it again and decide.",
+                [{"field": "status", "problem": "changed_concurrently"}],
+            ) from exc
         await log.append(
             EventKind.KYC_CHANGED,
             actor,
@@ -218,7 +236,7 @@ async def get_verification(request: web.Request) -> web.Response:
         if current is None:
             raise AdminError(404, "not_found", "No verification on record for that customer.")
         history = await store.verification_history(conn, customer_id)
-    return json_response({**_verification_json(current), "history": history})
+    return json_response({**_verification_json(current.verification), "history": history})
 
 
 @routes.post("/admin/v1/customers/{customer_id}/bank-accounts")

@@ -20,6 +20,18 @@ from kyc.identity import IdentityIn
 from kyc.verification import HistoryEntry, Verification, VerificationStatus
 
 
+class StaleVerification(Exception):
+    """The verification changed after it was read: a change worked out from the old state
+    is not saved (another request, perhaps on another replica, got there first)."""
+
+
+@dataclass(frozen=True)
+class StoredVerification:
+    verification: Verification
+    # The row's version: save_verification writes a change only over the row it was made from.
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class StoredIdentity:
     customer_id: str
@@ -109,30 +121,58 @@ async def load_identity(
     )  # fmt: skip
 
 
-async def load_verification(conn: asyncpg.Connection, customer_id: uuid.UUID) -> Verification | None:
-    row = await conn.fetchrow("SELECT * FROM kyc_verifications WHERE customer_id = $1", customer_id)
+async def load_verification(
+    conn: asyncpg.Connection, customer_id: uuid.UUID, *, for_update: bool = False
+) -> StoredVerification | None:
+    """`for_update` locks the row until the transaction ends: a change made from it then
+    cannot be overtaken (waiting instead for whoever holds it, and reading what they wrote)."""
+    lock = " FOR UPDATE" if for_update else ""
+    row = await conn.fetchrow(f"SELECT * FROM kyc_verifications WHERE customer_id = $1{lock}", customer_id)
     if row is None:
         return None
-    return Verification(
+    verification = Verification(
         VerificationStatus(row["status"]), row["level"], row["verified_by"], row["verified_at"],
         row["valid_until"], row["note"],
     )  # fmt: skip
+    return StoredVerification(verification, row["updated_at"])
 
 
 async def save_verification(
-    conn: asyncpg.Connection, customer_id: uuid.UUID, verification: Verification, at: datetime
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    verification: Verification,
+    at: datetime,
+    *,
+    over: StoredVerification | None,
 ) -> None:
-    """Write the new state and append its newest history entry (the one this change made)."""
-    await conn.execute(
-        """INSERT INTO kyc_verifications (customer_id, status, level, verified_by, verified_at,
-               valid_until, note, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-           ON CONFLICT (customer_id) DO UPDATE SET status = EXCLUDED.status, level = EXCLUDED.level,
-               verified_by = EXCLUDED.verified_by, verified_at = EXCLUDED.verified_at,
-               valid_until = EXCLUDED.valid_until, note = EXCLUDED.note, updated_at = EXCLUDED.updated_at""",
+    """Write the new state and append its newest history entry (the one this change made).
+
+    Only over the row the change was made from (`over`, as loaded; None for a first
+    submission): if another transaction changed or created it since, nothing is written and
+    StaleVerification is raised, so two officers deciding the same pending verification on
+    two replicas cannot both succeed. Call inside a transaction and let it roll back."""
+    values = (
         customer_id, verification.status.value, verification.level, verification.verified_by,
         verification.verified_at, verification.valid_until, verification.note, at,
     )  # fmt: skip
+    if over is None:
+        done = await conn.execute(
+            """INSERT INTO kyc_verifications (customer_id, status, level, verified_by, verified_at,
+                   valid_until, note, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (customer_id) DO NOTHING""",
+            *values,
+        )
+    else:
+        # The row lock this takes is waited for; once the other transaction commits, the
+        # condition is checked again against what it wrote.
+        done = await conn.execute(
+            """UPDATE kyc_verifications SET status = $2, level = $3, verified_by = $4,
+                   verified_at = $5, valid_until = $6, note = $7, updated_at = $8
+                WHERE customer_id = $1 AND updated_at = $9""",
+            *values, over.updated_at,
+        )  # fmt: skip
+    if done.rsplit(" ", 1)[-1] == "0":
+        raise StaleVerification("the verification changed after it was read")
     entry: HistoryEntry = verification.history[-1]
     await conn.execute(
         """INSERT INTO kyc_verification_history

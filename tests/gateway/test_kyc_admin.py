@@ -3,13 +3,18 @@ a refusal, duplicates caught by a keyed hash, personal data sealed and masked.""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 
-from tests.conftest import Gateway
+from tests.conftest import Exchange, Gateway
+from tests.review.support import another_gateway
 from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, admin, identity_body, new_customer, signed
 
 pytestmark = pytest.mark.asyncio
@@ -155,6 +160,83 @@ async def test_kyc_endpoints_refuse_unknown_parameters(
     assert [d["field"] for d in answer["error"]["details"]] == [field]
     after = [await gateway.pool.fetchval(f"SELECT count(*) FROM {table}") for table in tables]
     assert after == before, "nothing changed, no unmasking logged"
+
+
+async def _interleaved(gateway: Gateway, customer_id: str, *calls: Awaitable[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """Run the calls while the verification row is held, and let go only once each waits for
+    it: every call has read the state it decides on before any of them writes."""
+    owner = await asyncpg.connect(gateway.database_url)
+    try:
+        held = owner.transaction()
+        await held.start()
+        await owner.execute("SELECT 1 FROM kyc_verifications WHERE customer_id = $1 FOR UPDATE", customer_id)
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        async with asyncio.timeout(30):
+            while await owner.fetchval(waiting) < len(calls):
+                await asyncio.sleep(0.05)
+        await held.rollback()
+        return list(await asyncio.gather(*tasks))
+    finally:
+        await owner.close()
+
+
+async def _history(http: aiohttp.ClientSession, gateway: Gateway, customer_id: str) -> tuple[str, list[tuple[str | None, str]]]:
+    status, state = await admin(http, gateway.url, "GET", f"/admin/v1/customers/{customer_id}/verification", token=AUDITOR_TOKEN)
+    assert status == 200, state
+    return state["status"], [(h["from_status"], h["to_status"]) for h in state["history"]]
+
+
+async def test_two_officers_on_two_replicas_decide_a_verification_once(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    customer_id = await _fresh_customer(http, gateway, "raced")
+    status, _ = await admin(http, gateway.url, "PUT", f"/admin/v1/customers/{customer_id}/identity", json=identity_body())
+    assert status == 200
+    path = f"/admin/v1/customers/{customer_id}/verification"
+    verify = {"decision": "verify", "level": "full"}
+    reject = {"decision": "reject", "note": "forged passport"}
+    # Two processes: the in-process audit lock that serialises one replica's writes is not shared.
+    async with another_gateway(gateway, exchange) as (_, replica):
+        calls = (admin(http, gateway.url, "POST", path, token=OFFICER_TOKEN, json=verify),
+                 admin(http, replica, "POST", path, token=OFFICER_TOKEN, json=reject))  # fmt: skip
+        answers = await _interleaved(gateway, customer_id, *calls)
+    assert sorted(code for code, _ in answers) == [200, 409], answers
+    (_, decided), (_, refused) = sorted(answers, key=lambda a: a[0])
+    assert refused["error"]["code"] == "conflict"
+    assert refused["error"]["details"] == [{"field": "status", "problem": "changed_concurrently"}]
+    status, history = await _history(http, gateway, customer_id)
+    assert status == decided["status"] and history == [(None, "pending"), ("pending", status)]
+    decisions = await gateway.pool.fetchval(
+        "SELECT count(*) FROM audit_events WHERE kind = 'kyc.changed' AND details->>'change' = 'verification'"
+    )
+    assert decisions == 1, "the refused decision is not logged as made"
+    # The loser reads the state again and may still decide: verified -> rejected is allowed.
+    code, answer = await admin(http, gateway.url, "POST", path, token=OFFICER_TOKEN, json=reject)
+    assert code == (200 if status == "verified" else 409), answer
+
+
+async def test_identity_resubmitted_on_another_replica_while_an_officer_decides(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    customer_id = await _fresh_customer(http, gateway, "resubmitted")
+    identity = f"/admin/v1/customers/{customer_id}/identity"
+    status, _ = await admin(http, gateway.url, "PUT", identity, json=identity_body())
+    assert status == 200
+    path = f"/admin/v1/customers/{customer_id}/verification"
+    async with another_gateway(gateway, exchange) as (_, replica):
+        calls = (admin(http, gateway.url, "POST", path, token=OFFICER_TOKEN, json={"decision": "verify", "level": "full"}),
+                 admin(http, replica, "PUT", identity, json=identity_body(risk_rating="high")))  # fmt: skip
+        answers = await _interleaved(gateway, customer_id, *calls)
+    (decided, _), (submitted, _) = answers
+    assert submitted == 200 and decided in (200, 409), answers
+    # Whichever came first, the new identity is pending, and the history is one chain: the
+    # officer's verification of the old identity is kept, or refused, never overwritten or
+    # laid over the new one.
+    status, history = await _history(http, gateway, customer_id)
+    assert status == "pending"
+    assert all(after[0] == before[1] for before, after in itertools.pairwise(history)), history
+    assert history[-1] == ("verified" if decided == 200 else "pending", "pending")
 
 
 BANK_CASES = [
