@@ -19,6 +19,8 @@ from gateway.admin.requests import page_limit, path_uuid, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.events import EventKind
 from gateway.store import customers as store
+from kyc.countries import normalise_country, normalise_region
+from kyc.errors import KycValidationError
 
 routes = web.RouteTableDef()
 
@@ -68,19 +70,25 @@ class NewKey(BaseModel):
 
 def _check_jurisdiction(customer: dict[str, Any]) -> None:
     """A customer's residence as the country rules need it: a whole customer (as created,
-    or as stored with a change applied), never a change alone."""
+    or as stored with a change applied), never a change alone. The codes are checked as
+    the identity record checks them (kyc/countries.py): a made-up country or US state
+    would select no rules at all."""
     country, region = customer.get("residence_country"), customer.get("residence_region")
-    problem = None
-    if country == "US" and not region:
-        # US rules differ by state (licences such as New York's), so a US residence needs one.
-        problem = "the US state is required for US residents"
-    elif region and not country:
-        problem = "needs residence_country"
-    if problem is not None:
+    try:
+        for field in ("residence_country", "nationality"):
+            if customer.get(field) is not None:
+                normalise_country(customer[field], field)
+        if country is not None:
+            # US rules differ by state (licences such as New York's), so a US residence
+            # needs a real one.
+            normalise_region(country, region)
+        elif region:
+            raise KycValidationError("residence_region", "needs_country", "needs residence_country")
+    except KycValidationError as exc:
         raise AdminError(
             422, "validation_failed", "The request body is not valid.",
-            [{"field": "residence_region", "problem": problem}],
-        )  # fmt: skip
+            [{"field": exc.field, "problem": exc.message}],
+        ) from exc  # fmt: skip
 
 
 def _jurisdiction_change(stored: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -164,9 +172,9 @@ async def change_customer(request: web.Request) -> web.Response:
         except store.NotFound as exc:
             raise _translate(exc) from exc
         fields = _jurisdiction_change(stored, body.fields())
-        if fields.keys() & {"residence_country", "residence_region"}:
-            # Only a change of residence is checked: a row stored inconsistent before this
-            # check existed must still take a suspension.
+        if fields.keys() & {"residence_country", "residence_region", "nationality"}:
+            # Only a change of jurisdiction is checked: a row stored inconsistent before
+            # this check existed must still take a suspension.
             _check_jurisdiction({**stored, **fields})
         customer = await store.update_customer(conn, customer_id, fields)
         await log.append(

@@ -198,6 +198,8 @@ RESIDENCE_CHANGES = [
     # (id, change to a US/NY resident, status, residence after: country, region)
     ("clear-the-state", {"residence_region": None}, 422, ("US", "NY")),
     ("another-state", {"residence_region": "CA"}, 200, ("US", "CA")),
+    ("made-up-state", {"residence_region": "ZZ"}, 422, ("US", "NY")),
+    ("made-up-nationality", {"nationality": "XX"}, 422, ("US", "NY")),
     ("same-country", {"residence_country": "US"}, 200, ("US", "NY")),
     ("move-clears-the-state", {"residence_country": "KR"}, 200, ("KR", None)),
     ("move-with-a-region", {"residence_country": "CA", "residence_region": "QC"}, 200, ("CA", "QC")),
@@ -225,7 +227,8 @@ async def test_a_change_of_residence_is_checked_with_the_stored_customer(
     assert code == status, answer
     if status == 422:
         assert_error_shape(answer, "validation_failed")
-        assert [d["field"] for d in answer["error"]["details"]] == ["residence_region"]
+        refused = "nationality" if "nationality" in change else "residence_region"
+        assert [d["field"] for d in answer["error"]["details"]] == [refused]
     row = await gateway.pool.fetchrow("SELECT residence_country, residence_region FROM customers")
     assert tuple(row) == after
     logged = await gateway.pool.fetch("SELECT details FROM audit_events WHERE kind = 'customer.changed'")
@@ -235,12 +238,18 @@ async def test_a_change_of_residence_is_checked_with_the_stored_customer(
 async def test_residence_rules_on_create_and_on_a_move_to_the_us(
     gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
-    for body in ({"residence_country": "US"}, {"residence_region": "NY"}):
+    for body, field in (
+        ({"residence_country": "US"}, "residence_region"),
+        ({"residence_region": "NY"}, "residence_region"),
+        ({"residence_country": "US", "residence_region": "ZZ"}, "residence_region"),
+        ({"residence_country": "XX"}, "residence_country"),
+        ({"nationality": "XX"}, "nationality"),
+    ):
         status, answer = await admin(
             http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "a", **body}
         )
         assert status == 422, answer
-        assert [d["field"] for d in answer["error"]["details"]] == ["residence_region"]
+        assert [d["field"] for d in answer["error"]["details"]] == [field]
     status, kr = await admin(
         http, gateway.url, "POST", "/admin/v1/customers", json={"reference": "kr", "residence_country": "KR"}
     )
