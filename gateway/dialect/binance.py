@@ -22,6 +22,11 @@ _ORDER_TYPES = frozenset(
 )  # fmt: skip
 _NEEDS_PRICE = frozenset({"LIMIT", "LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"})
 _TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK"})
+# Binance's integer parameters (ids, times, page sizes and offsets, history statuses):
+# checked on every call, so a malformed one is refused and recorded here, not forwarded
+# as an allowed call for the exchange to refuse.
+_INTEGER_PARAMS = ("orderId", "fromId", "limit", "offset", "startTime", "endTime", "status")
+_INTEGER = re.compile(r"^[0-9]{1,20}$")
 
 
 @dataclass(frozen=True)
@@ -234,4 +239,8 @@ def route_for(method: str, path: str) -> Route | None:
 
 def build_action(route: Route, params: dict[str, str], customer_id: str | None) -> Action:
     assert route.build is not None, "public routes are not decided"
-    return route.build(_Reader(f"{DIALECT}.{route.operation}", route.kind, params, customer_id))
+    reader = _Reader(f"{DIALECT}.{route.operation}", route.kind, params, customer_id)
+    for name in _INTEGER_PARAMS:
+        if name in params:
+            reader.text(name, _INTEGER, required=False)
+    return route.build(reader)

@@ -161,6 +161,20 @@ SIGNED_CASES = [
         -1100,
         "malformed_parameter",
     ),
+    (
+        "non-numeric-order-id",
+        lambda c: ("DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": "last"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
+    (
+        "non-numeric-limit",
+        lambda c: ("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT", "limit": "ten"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
     # Postgres refuses NUL in text: such a row would have failed its whole batch.
     (
         "nul-in-client-order-id",
