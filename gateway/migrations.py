@@ -43,6 +43,12 @@ def load_migrations() -> list[Migration]:
 
 
 async def _applied(conn: asyncpg.Connection) -> set[int]:
+    # Only when missing: Postgres checks CREATE on the schema before IF NOT EXISTS, and
+    # the runtime role (a replica that migrates at start, with nothing left to apply)
+    # has no CREATE there since Postgres 15.
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is not None:
+        rows = await conn.fetch("SELECT version FROM schema_migrations")
+        return {r["version"] for r in rows}
     await conn.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
                version integer PRIMARY KEY,
