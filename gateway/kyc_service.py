@@ -16,6 +16,7 @@ from kyc import verification as states
 from kyc.errors import IllegalTransition
 from kyc.hashing import national_id_hash
 from kyc.identity import IdentityIn
+from kyc.names import match_holder_name
 
 IDENTITY_HASH_PURPOSE = "kyc.national_id_hash"
 ACCOUNT_HASH_PURPOSE = "kyc.bank_account_hash"
@@ -58,7 +59,18 @@ async def submit_identity(
     else:
         pending = states.resubmit(current.verification, by=by, at=at)
     await store.save_verification(conn, customer_id, pending, at, over=current)
+    await _recheck_holder_names(conn, box, customer_id, identity)
     return version
+
+
+async def _recheck_holder_names(
+    conn: asyncpg.Connection, box: SecretBox, customer_id: uuid.UUID, identity: IdentityIn
+) -> None:
+    """A real-name account counts only while its holder is the customer on record: with a
+    new identity (perhaps another person's name), every account's holder is compared again."""
+    for account_id, holder in await store.bank_account_holders(conn, box, customer_id):
+        match = match_holder_name(holder, identity.legal_name, identity.native_name)
+        await store.set_holder_name_matches(conn, account_id, match.matches)
 
 
 async def verify(

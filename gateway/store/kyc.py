@@ -226,6 +226,21 @@ async def add_bank_account(
     return dict(row)
 
 
+async def bank_account_holders(
+    conn: asyncpg.Connection, box: SecretBox, customer_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    """Each of the customer's accounts with its holder name, opened."""
+    rows = await conn.fetch("SELECT id, sealed FROM bank_accounts WHERE customer_id = $1", customer_id)
+    return [
+        (r["id"], orjson.loads(box.open(r["sealed"], bound_to=f"bank_account:{r['id']}"))["holder_name"])
+        for r in rows
+    ]
+
+
+async def set_holder_name_matches(conn: asyncpg.Connection, account_id: uuid.UUID, matches: bool) -> None:
+    await conn.execute("UPDATE bank_accounts SET holder_name_matches = $2 WHERE id = $1", account_id, matches)
+
+
 async def bank_accounts(conn: asyncpg.Connection, customer_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         """SELECT id::text AS id, currency, bank_code, partner_bank, holder_confirmed,

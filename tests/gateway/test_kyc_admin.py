@@ -280,3 +280,30 @@ async def test_personal_data_never_in_logs_metrics_or_decisions(
                         ("audit events", str([r["row"] for r in events]))):  # fmt: skip
         for secret in secrets:
             assert secret not in text, f"{secret!r} in {where}"
+
+
+async def test_a_new_identity_is_compared_again_with_the_accounts_on_record(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    """An account in Kim Minjun's name stops counting as the customer's own once the
+    identity on record names someone else, verified or not."""
+    url, number = gateway.url, "110-123-456789"
+    customer = await new_customer(http, url, "renamed")  # Kim Minjun / 김민준, verified
+    account = {"currency": "KRW", "bank_code": "011", "account_number": number, "holder_confirmed": True}
+    status, body = await admin(
+        http, url, "POST", f"/admin/v1/customers/{customer.id}/bank-accounts", json={**account, "holder_name": "김민준"}
+    )
+    assert status == 201, body
+    other = identity_body(legal_name="Lee Seoyeon", native_name="이서연")
+    status, body = await admin(http, url, "PUT", f"/admin/v1/customers/{customer.id}/identity", json=other)
+    assert status == 200, body
+    status, body = await admin(
+        http, url, "POST", f"/admin/v1/customers/{customer.id}/verification",
+        token=OFFICER_TOKEN, json={"decision": "verify", "level": "full"},
+    )  # fmt: skip
+    assert status == 200, body
+    status, listed = await admin(http, url, "GET", f"/admin/v1/customers/{customer.id}/bank-accounts")
+    assert [a["holder_name_matches"] for a in listed["bank_accounts"]] == [False]
+    withdrawal = {"coin": "KRW", "network": "BANK", "address": number, "amount": "50000"}
+    status, answer, _ = await signed(http, url, "POST", "/sapi/v1/capital/withdraw/apply", customer, withdrawal)
+    assert status == 400 and answer["msg"].startswith("real_name_holder_mismatch:"), answer
