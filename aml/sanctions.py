@@ -108,12 +108,23 @@ def _hex(address: str, network: str | None) -> NormalisedAddress:
 
 def _claims_bech32(address: str) -> bool:
     """A lower-case bech32 prefix claims the format (so mixed case after it is malformed).
-    An upper-case one does too, unless the whole string is valid base58: Tron addresses
-    are base58 and may well begin "TB1"."""
+    An upper-case one does too, unless the string is valid base58 and not valid bech32:
+    Tron addresses are base58 and may well begin "TB1", while BC1Q… in capitals (legal
+    under BIP-173) with no 0 in it also fits base58, and must still match its listed
+    lower-case spelling."""
     prefixes = tuple(f"{hrp}1" for hrp in _BECH32_HRPS)
     if address.startswith(prefixes):
         return True
-    return address.startswith(tuple(p.upper() for p in prefixes)) and not _BASE58.match(address)
+    if not address.startswith(tuple(p.upper() for p in prefixes)):
+        return False
+    return not _BASE58.match(address) or _bech32_checksum_holds(address.lower())
+
+
+def _bech32_checksum_holds(lower: str) -> bool:
+    hrp, _, data = lower.rpartition("1")
+    if len(data) < 6 or any(ch not in _BECH32_CHARSET for ch in data):
+        return False
+    return bech32.checksum(hrp, data) in (bech32.BECH32, bech32.BECH32M)
 
 
 def normalise(address: str, network_or_asset: str | None = None) -> NormalisedAddress:

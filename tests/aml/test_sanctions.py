@@ -29,6 +29,7 @@ TRON_USDT = "TEAqwfMhXLaomXhZ8KeMhx3njGmQEDnsUR"  # USDT list (Tron)
 XMR = "49HqitRzdnhYjgTEAhgGpCfsjdTeMbUTU6cyR4JV1R7k2Eej9rGT8JpFiYDa4tZM6RZiFrHmMzgSrhHEqpDYKBe5B2ufNsL"
 XRP = "rnXyVQzgxZe7TR1EPzTkGj2jxH4LMJYh66"
 BECH32 = "bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw"  # XBT
+BECH32_BASE58_ALIKE = "bc1q2q8uxjznmurg363dvd98xjg54mrr7z6mw9t825"  # XBT; in capitals, no 0: base58's alphabet
 CASHADDR = "qpf2cphc5dkuclkqur7lhj2yuqq9pk3hmukle77vhq"  # BCH
 ZCASH = "t1MMXtBrSp1XG38Lx9cePcNUCJj5vdWfUWL"
 
@@ -67,6 +68,7 @@ CASES = [
     Case("bech32-lower", BECH32, "BTC", True, ("XBT",), AddressFormat.BECH32),
     # BIP-173: an all-upper-case bech32 string is valid (QR codes); it is the same address.
     Case("bech32-all-upper-case-matches", BECH32.upper(), "BTC", True, ("XBT",), AddressFormat.BECH32),
+    Case("bech32-upper-case-base58-alike", BECH32_BASE58_ALIKE.upper(), "BTC", True, ("XBT",), AddressFormat.BECH32),
     Case("cashaddr", CASHADDR, "BCH", True, ("BCH",), AddressFormat.CASHADDR),
     Case("cashaddr-with-prefix", "bitcoincash:" + CASHADDR, "BCH", True, ("BCH",), AddressFormat.CASHADDR),
     Case("cashaddr-upper-case", CASHADDR.upper(), "BCH", True, ("BCH",), AddressFormat.CASHADDR),
