@@ -34,11 +34,20 @@ class NameMatch:
     compared_with: str | None  # "legal_name" or "native_name": the KYC name that matched
 
 
+# What names are written with between their letters, and banks drop or keep at will:
+# apostrophes, full stops, commas, middle dots (Korean, Chinese, Japanese), and dashes.
+_SEPARATORS = frozenset("'\u2018\u2019`.,\u00b7\u30fb\u2027")
+
+
 def normalise_name(name: str) -> str:
-    """NFKC, case-folded, punctuation and symbols dropped, whitespace collapsed."""
+    """NFKC, case-folded, separators dropped, whitespace collapsed. Any other mark is
+    kept, so it cannot match: a bank's masked holder name "김*준" (for 김민준) must not
+    read as 김준, someone else's name."""
     text = unicodedata.normalize("NFKC", name).casefold()
     kept = "".join(
-        " " if ch.isspace() else ch for ch in text if not unicodedata.category(ch).startswith(("P", "S"))
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch not in _SEPARATORS and unicodedata.category(ch) != "Pd"
     )
     return " ".join(kept.split())
 

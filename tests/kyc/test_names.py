@@ -31,6 +31,11 @@ CASES = [
     Case("latin-hyphenated-given-name", "MIN-JUN KIM", "Kim Minjun", None, True, R.WORD_ORDER, "legal_name"),
     Case("latin-split-given-name", "KIM MIN JUN", "Minjun Kim", None, True, R.WORD_ORDER, "legal_name"),
     Case("latin-punctuation", "O'BRIEN, SEAN", "Sean OBrien", None, True, R.WORD_ORDER, "legal_name"),
+    # A bank's masked holder name is not a shorter name: 김*준 (for 김민준) is not 김준.
+    Case("hangul-masked-is-not-shorter-name", "김*준", "Kim Jun", "김준", False, R.MISMATCH),
+    Case("hangul-circle-masked", "김○준", "Kim Jun", "김준", False, R.MISMATCH),
+    Case("latin-masked-is-not-shorter-name", "KIM MIN*", "Kim Min", None, False, R.MISMATCH),
+    Case("hangul-middle-dot-dropped", "김·민준", "Kim Minjun", "김민준", True, R.EXACT, "native_name"),
     Case("latin-extra-spaces", "  Sean   O'Brien ", "Sean O'Brien", None, True, R.EXACT, "legal_name"),
     Case(
         "latin-diacritics-dropped-by-bank",
