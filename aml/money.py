@@ -93,6 +93,7 @@ class FxLeg:
     rate: Decimal  # the rate applied (already inverted where `inverted`)
     as_of: datetime
     inverted: bool = False  # configured as target→source; 1/rate used
+    configured: Decimal | None = None  # where `inverted`: the rate as configured, divided by
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +153,23 @@ def _leg(fx: FxTable, source: str, target: str) -> FxLeg | None:
         return FxLeg(source, target, direct.value, direct.as_of)
     reverse = fx.get((target, source))
     if reverse is not None:
-        return FxLeg(source, target, Decimal(1) / reverse.value, reverse.as_of, inverted=True)
+        return FxLeg(
+            source, target, Decimal(1) / reverse.value, reverse.as_of, inverted=True, configured=reverse.value
+        )
     return None
+
+
+def _exact_value(value: Decimal, legs: tuple[FxLeg, ...]) -> Decimal:
+    """`value` through the legs, dividing by inverted rates last rather than multiplying by
+    their rounded reciprocals: KRW 1,300,280 at USD/KRW 1300.28 is USD 1,000 exactly, at
+    an "at or above" threshold, not 999.9999… just under it."""
+    divisor = Decimal(1)
+    for leg in legs:
+        if leg.inverted and leg.configured is not None:
+            divisor *= leg.configured
+        else:
+            value *= leg.rate
+    return value / divisor if divisor != 1 else value
 
 
 def fx_path(fx: FxTable, source: str, target: str) -> tuple[FxLeg, ...] | None:
@@ -223,7 +239,7 @@ def convert(
         asset=asset,
         amount=amount,
         currency=target_currency,
-        value=amount * price * rate,
+        value=_exact_value(amount * price, legs),
         quote_asset=quote_asset,
         price=price,
         price_as_of=ticker.as_of if ticker is not None else None,

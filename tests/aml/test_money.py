@@ -115,6 +115,14 @@ def test_no_rounding_until_presentation() -> None:
     assert _convert("0.123456789", "BTC", "KRW").value == D("9999999.909")
 
 
+def test_an_inverted_rate_divides_exactly() -> None:
+    """USD/KRW configured as 1300.28: KRW 1,300,280 is USD 1,000 exactly (a rounded
+    reciprocal made it 999.9999…, just under an "at or above" threshold)."""
+    fx: FxTable = {("USD", "KRW"): Quote(D("1300.28"), NOW)}
+    value = convert(D("1300280"), "KRW", "USD", {}, fx, NOW, PRICE_MAX_AGE).value
+    assert value == D("1000")
+
+
 @pytest.mark.parametrize(
     ("amount", "currency"),
     [(D("NaN"), "USD"), (D("Infinity"), "USD"), (D("1"), "usd"), (D("1"), "")],
