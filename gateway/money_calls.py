@@ -205,7 +205,7 @@ def _held_call(app: web.Application, call: MoneyCall, row: DecisionRow, now: dat
         home=app[K.SETTINGS].home_country,
         residence=customer.residence_country if customer else None,
         region=customer.residence_region if customer else None,
-        on=now.date(),
+        on=app[K.SETTINGS].rules_day(now),
     )
     findings: list[dict[str, Any]] = [f.as_json() for f in row.verdict.findings]
     return HeldCall(

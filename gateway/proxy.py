@@ -332,7 +332,7 @@ def _gather_facts(
         raise Refusal("markets_unavailable", "Market list unavailable; try again.", fail_closed=True)
     settings = request.app[K.SETTINGS]
     # Ages and expiries are judged on the day the rules are read for (pinned or today).
-    today = settings.rules_as_of or now.date()
+    today = settings.rules_day(now)
     currency = action.asset if action.kind is not ActionKind.ORDER else action.quote_asset
     return Facts(
         now=now,

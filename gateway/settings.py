@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kyc.countries import is_country
+from rules.calendar import local_date
 
 ROLES = ("auditor", "operator", "compliance_officer")
 # Illustrative rates for the demo and the tests, not market data: an operator sets
@@ -219,6 +220,11 @@ class Settings(BaseSettings):
         if len(decoded) != 32:
             raise ValueError("must decode to 32 bytes")
         return key
+
+    def rules_day(self, now: datetime) -> date:
+        """The day rules are read for, and ages and expiries judged on: pinned by
+        rules_as_of, else the date at `now` in the home jurisdiction."""
+        return self.rules_as_of or local_date(now, self.home_country)
 
     def require_database_url(self) -> str:
         if self.database_url is None:

@@ -26,6 +26,7 @@ from policy.decision import Finding, Outcome
 from policy.facts import Facts
 from rules.aml_rules import AmlRuleSet, aml_rule_set
 from rules.book import CustomerRules, RuleBook
+from rules.calendar import local_date
 
 STAGE = "aml"
 PRICE_UNAVAILABLE = "price_unavailable"
@@ -96,7 +97,7 @@ def _patterns(rules: AmlRuleSet, aml: AmlFacts, valuer: Valuer, action: Action) 
     return found
 
 
-def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet) -> list[Finding]:
+def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date) -> list[Finding]:
     aml = facts.aml
     if aml is None:
         return [_deny("aml.facts", AML_FACTS_MISSING, "AML facts were not gathered for a money-moving call")]
@@ -113,7 +114,7 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet) -> list[Findin
                 payload=action.travel_rule,
                 legal_name=aml.legal_name,
                 native_name=aml.native_name,
-                today=facts.now.date(),
+                today=today,
             )
             found += self_hosted(
                 rules.self_hosted,
@@ -159,10 +160,9 @@ class AmlStage:
         if action.kind not in AML_KINDS or facts.customer is None:
             return []
         customer = facts.customer
-        rules = self._rules.of(
-            customer.residence_country, customer.residence_region, self.as_of or facts.now.date()
-        )
-        return evaluate_aml(action, facts, rules)
+        today = self.as_of or local_date(facts.now, self.home_country)
+        rules = self._rules.of(customer.residence_country, customer.residence_region, today)
+        return evaluate_aml(action, facts, rules, today)
 
 
 def report_kinds(findings: Sequence[Finding]) -> dict[str, list[Finding]]:

@@ -13,6 +13,7 @@ from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome
 from policy.facts import Facts
 from rules.book import CustomerRules, RuleBook
+from rules.calendar import local_date
 from rules.kyc_rules import kyc_rule_set
 
 STAGE = "kyc"
@@ -43,9 +44,8 @@ class KycStage:
         if action.kind.value in KYC_FREE_KINDS or facts.customer is None:
             return []
         customer = facts.customer
-        rules = self._rules.of(
-            customer.residence_country, customer.residence_region, self.as_of or facts.now.date()
-        )
+        today = self.as_of or local_date(facts.now, self.home_country)
+        rules = self._rules.of(customer.residence_country, customer.residence_region, today)
         amount, currency = moved_amount(action)
         return [
             Finding(STAGE, f.rule_id, Outcome.DENY, f.reason.value, f.message, dict(f.values), f.citation)

@@ -12,6 +12,7 @@ from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome
 from policy.facts import CustomerFacts, Facts
 from rules.book import DEFAULT_COUNTRY, Applicable, CustomerRules, RuleBook
+from rules.calendar import local_date
 from rules.model import AssetClassRule, CallForActionRule, LicenceRule, PackFile, TradingRule
 
 # Calls that move money or prepare to: the ones country rules restrict. Reading an account
@@ -52,9 +53,8 @@ class CountryRulesStage:
         if customer.residence_country is None:
             return [_deny("core.jurisdiction.residence_unknown", "residence_unknown",
                           "The customer's country of residence is not on record.", {}, None)]  # fmt: skip
-        rules = self._rules.of(
-            customer.residence_country, customer.residence_region, self.as_of or facts.now.date()
-        )
+        today = self.as_of or local_date(facts.now, self.home_country)
+        rules = self._rules.of(customer.residence_country, customer.residence_region, today)
         return [
             *_calls_for_action(rules, customer),
             *rules.standing,

@@ -85,9 +85,7 @@ async def report_deposit(request: web.Request) -> web.Response:
         authentication=Authentication(AuthStatus.OK, f"reported by {role}"),
         customer=customer,
         markets=app[K.MARKETS].current(now),
-        kyc=kyc_facts(
-            record, customer, settings.home_country, settings.rules_as_of or now.date(), deposit.coin
-        ),
+        kyc=kyc_facts(record, customer, settings.home_country, settings.rules_day(now), deposit.coin),
     )
 
     def make_row(verdict: Verdict, decided: Facts) -> DecisionRow:

@@ -210,7 +210,7 @@ def _levels(request: web.Request) -> set[str]:
 
     settings = request.app[K.SETTINGS]
     book = request.app[K.RULES].book
-    on = settings.rules_as_of or _today()
+    on = settings.rules_day(datetime.now(UTC))
     found = book.applicable(home=settings.home_country, residence=None, region=None, on=on)
     return {rule.level for _, rule in book.of_kind(KycLevelRule, found)}
 
