@@ -27,17 +27,34 @@ async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
 
 
 async def recent(conn: asyncpg.Connection, customer_id: str, now: datetime) -> tuple[PastMovement, ...]:
-    """The customer's movements in the longest window, minus withdrawals that were held
-    and then rejected, expired or failed (they never left)."""
+    """The customer's movements in the longest window, as the money moved:
+    - not withdrawals that were held and then rejected, expired or failed, nor ones the
+      exchange refused outright (a 4xx): they never left. A timeout or a 5xx still
+      counts: the money may have moved;
+    - a call retried with the same client order id (withdrawOrderId), which the exchange
+      takes as one, once: its first counted attempt. Refused attempts are left out
+      first, so a retry after a rejection still counts.
+    The decision row is looked up by its customer, time and id (its index); a movement
+    without one counts on its own."""
     rows = await conn.fetch(
-        """SELECT m.occurred_at, m.direction, m.asset, m.amount, m."values"
-             FROM movements m
-            WHERE m.customer_id = $1 AND m.occurred_at > $2
-              AND NOT (m.held AND EXISTS (
-                    SELECT 1 FROM held_calls h
-                     WHERE h.id = m.decision_id
-                       AND h.state IN ('rejected', 'expired', 'forward_failed')))
-            ORDER BY m.occurred_at""",
+        """SELECT occurred_at, direction, asset, amount, "values" FROM (
+               SELECT DISTINCT ON (m.direction, coalesce(d.client_order_id, m.decision_id::text))
+                      m.occurred_at, m.direction, m.asset, m.amount, m."values"
+                 FROM movements m
+                 LEFT JOIN decisions d
+                   ON d.customer_id = m.customer_id AND d.decided_at = m.occurred_at
+                  AND d.id = m.decision_id
+                WHERE m.customer_id = $1 AND m.occurred_at > $2
+                  AND NOT (m.held AND EXISTS (
+                        SELECT 1 FROM held_calls h
+                         WHERE h.id = m.decision_id
+                           AND h.state IN ('rejected', 'expired', 'forward_failed')))
+                  AND NOT EXISTS (
+                        SELECT 1 FROM upstream_results u
+                         WHERE u.decision_id = m.decision_id AND u.http_status BETWEEN 400 AND 499)
+                ORDER BY m.direction, coalesce(d.client_order_id, m.decision_id::text), m.occurred_at
+           ) counted
+           ORDER BY occurred_at""",
         uuid.UUID(customer_id),
         now - LOOKBACK,
     )

@@ -401,3 +401,52 @@ async def test_bad_deposit_reports_change_nothing(
         assert await conn.fetchval("SELECT count(*) FROM movements") == 0
     finally:
         await conn.close()
+
+
+async def _upstream_recorded(gateway: Gateway, decision_id: str) -> None:
+    """What the exchange answered rides with a later batch: wait (bounded) until it is in."""
+    for _ in range(100):
+        found = await gateway.pool.fetchval(
+            "SELECT count(*) FROM upstream_results WHERE decision_id = $1::uuid", decision_id
+        )
+        if found:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the exchange's answer was never recorded")
+
+
+APPLY = "/sapi/v1/capital/withdraw/apply"
+
+
+async def test_a_retried_withdrawal_counts_once_in_the_windows(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    """The same withdrawOrderId twice is one withdrawal at the exchange, and in the 24 h
+    window: 2 x 0.25 BTC counted twice plus 0.12 would cross KRW 50m and be held."""
+    customer = await new_customer(http, gateway.url, "retrier")
+    retried = {"coin": "BTC", "address": BTC_ADDRESS, "amount": "0.25", "withdrawOrderId": "retry-1"}
+    answers = [await signed(http, gateway.url, "POST", APPLY, customer, {**retried, **travel_rule_params()})]
+    answers.append(
+        await signed(http, gateway.url, "POST", APPLY, customer, {**retried, **travel_rule_params()})
+    )
+    assert [a[0] for a in answers] == [200, 200] and answers[0][1]["id"] == answers[1][1]["id"]
+    fresh = {"coin": "BTC", "address": BTC_ADDRESS, "amount": "0.12", **travel_rule_params()}
+    status, body, headers = await signed(http, gateway.url, "POST", APPLY, customer, fresh)
+    assert status == 200 and "X-Review-Status" not in headers, body
+
+
+async def test_a_withdrawal_the_exchange_refused_does_not_count(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    """0.5 BTC to an address the exchange does not take for BTC: refused there (4xx),
+    nothing left. Counted, it would put the next 0.15 BTC over KRW 50m in 24 h."""
+    customer = await new_customer(http, gateway.url, "refused-there")
+    tron = {"coin": "BTC", "address": "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW", "amount": "0.5"}
+    status, body, headers = await signed(
+        http, gateway.url, "POST", APPLY, customer, {**tron, **travel_rule_params()}
+    )
+    assert 400 <= status < 500 and "X-Decision-Id" in headers, body
+    await _upstream_recorded(gateway, headers["X-Decision-Id"])
+    small = {"coin": "BTC", "address": BTC_ADDRESS, "amount": "0.15", **travel_rule_params()}
+    status, body, headers = await signed(http, gateway.url, "POST", APPLY, customer, small)
+    assert status == 200 and "X-Review-Status" not in headers, body
