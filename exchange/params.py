@@ -130,8 +130,10 @@ def _check_quantity(spec: SymbolSpec, qty: Decimal, filter_name: str) -> None:
         raise errors.filter_failure(filter_name)
 
 
-def _check_notional(spec: SymbolSpec, notional: Decimal) -> None:
-    if notional < spec.min_notional or notional > spec.max_notional:
+def _check_notional(spec: SymbolSpec, notional: Decimal, *, market: bool = False) -> None:
+    # As exchangeInfo publishes the NOTIONAL filter: applyMinToMarket true,
+    # applyMaxToMarket false (exchange/serialize.py).
+    if notional < spec.min_notional or (not market and notional > spec.max_notional):
         raise errors.filter_failure("NOTIONAL")
 
 
@@ -160,12 +162,12 @@ def order_request(params: Params, reference_price: Decimal) -> OrderRequest:
             raise errors.not_required("quoteOrderQty")
         if qty is not None:
             _check_quantity(spec, qty, "MARKET_LOT_SIZE")
-            _check_notional(spec, qty * reference_price)
+            _check_notional(spec, qty * reference_price, market=True)
         else:
             assert quote_qty is not None
             if quote_qty <= ZERO:
                 raise errors.invalid_message("Invalid quoteOrderQty.")
-            _check_notional(spec, quote_qty)
+            _check_notional(spec, quote_qty, market=True)
     else:
         if quote_qty is not None:
             raise errors.not_required("quoteOrderQty")

@@ -59,6 +59,14 @@ def test_valid_market_by_quote() -> None:
     assert (req.quantity, req.quote_quantity) == (None, D(50))
 
 
+def test_market_orders_are_exempt_from_max_notional() -> None:
+    """exchangeInfo says applyMaxToMarket false: only a limit order is held to it."""
+    big = {"type": "MARKET", "timeInForce": "-", "price": "-", "quantity": "-", "quoteOrderQty": "9000001"}
+    assert order_request(_order(**big), REF).quote_quantity == D("9000001")
+    with pytest.raises(errors.ApiError, match="NOTIONAL"):
+        order_request(_order(quantity="10", price="1000000"), REF)
+
+
 @pytest.mark.parametrize(
     ("overrides", "code", "msg_part"),
     [
