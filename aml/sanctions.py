@@ -88,12 +88,20 @@ def _bech32(address: str) -> NormalisedAddress:
     if address not in (address.lower(), address.upper()):
         raise MalformedAddress(address, "bech32 address in mixed case (BIP-173)")
     lower = address.lower()
+    problem = _bech32_problem(lower)
+    if problem is not None:
+        raise MalformedAddress(address, problem)
+    return NormalisedAddress(AddressFormat.BECH32, lower)
+
+
+def _bech32_problem(lower: str) -> str | None:
+    """Why a lower-case string is not a valid bech32 (or bech32m) address, or None."""
     hrp, _, data = lower.rpartition("1")
     if len(lower) > 90 or len(data) < 6 or any(ch not in _BECH32_CHARSET for ch in data):
-        raise MalformedAddress(address, "not a bech32 address: bad length or character")
+        return "not a bech32 address: bad length or character"
     if bech32.checksum(hrp, data) not in (bech32.BECH32, bech32.BECH32M):
-        raise MalformedAddress(address, "bech32 checksum does not verify")
-    return NormalisedAddress(AddressFormat.BECH32, lower)
+        return "bech32 checksum does not verify"
+    return None
 
 
 def _hex(address: str, network: str | None) -> NormalisedAddress:
@@ -117,14 +125,7 @@ def _claims_bech32(address: str) -> bool:
         return True
     if not address.startswith(tuple(p.upper() for p in prefixes)):
         return False
-    return not _BASE58.match(address) or _bech32_checksum_holds(address.lower())
-
-
-def _bech32_checksum_holds(lower: str) -> bool:
-    hrp, _, data = lower.rpartition("1")
-    if len(data) < 6 or any(ch not in _BECH32_CHARSET for ch in data):
-        return False
-    return bech32.checksum(hrp, data) in (bech32.BECH32, bech32.BECH32M)
+    return not _BASE58.match(address) or _bech32_problem(address.lower()) is None
 
 
 def normalise(address: str, network_or_asset: str | None = None) -> NormalisedAddress:
