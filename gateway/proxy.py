@@ -353,7 +353,7 @@ def _gather_facts(
 def _to_bank_account(action: Action, app: web.Application) -> bool:
     if action.kind is not ActionKind.WITHDRAWAL or not action.address:
         return False
-    return action.network == BANK_NETWORK or action.asset in app[K.RULES].book.bank_currencies()
+    return action.network == BANK_NETWORK or action.asset in app[K.RULES].book.bank_currencies
 
 
 def _destination_hash(action: Action, settings: Settings) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -78,9 +79,11 @@ class RuleBook:
     def asset_class(self, asset: str) -> AssetClass | None:
         return self.assets.get(asset)
 
+    @functools.cached_property
     def bank_currencies(self) -> frozenset[str]:
         """Currencies moved only through bank accounts under some pack (Korea's real-name
-        system: KRW), on any date: a withdrawal of one goes to an account number."""
+        system: KRW), on any date: a withdrawal of one goes to an account number. Worked
+        out once per book, not per withdrawal."""
         return frozenset(
             rule.currency
             for pack in self.packs.values()
