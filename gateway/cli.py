@@ -16,7 +16,7 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
-from gateway import db, sanctions_cli
+from gateway import db, localstate, sanctions_cli
 from gateway import replay as rules_commands
 from gateway.app import create_app
 from gateway.audit import commands as audit_commands
@@ -96,21 +96,25 @@ async def _seed(settings: Settings) -> None:
 def up(settings: Settings) -> None:
     """Everything on one laptop: embedded Postgres (unless a DSN is set), mock exchange, gateway."""
     local = Path(settings.local_dir).resolve()
-    local.mkdir(parents=True, exist_ok=True)
+    localstate.prepare(local)
     updates: dict[str, object] = {}
     if not settings.secret_key.get_secret_value():
-        updates["secret_key"] = SecretStr(_persisted(local / "secret.key", new_key_b64))
+        updates["secret_key"] = SecretStr(localstate.persisted_secret(local / "secret.key", new_key_b64))
     if not settings.admin_tokens:
-        token = _persisted(local / "admin.token", lambda: secrets.token_urlsafe(24))
-        updates["admin_tokens"] = {
-            token: "operator",
-            token + "-auditor": "auditor",
-            token + "-officer": "compliance_officer",
-        }
+        generated = localstate.admin_tokens(local)
+        if generated.replaced_legacy:
+            log.warning(
+                "%s held admin tokens derived from one another (an earlier version): "
+                "every role now has a new independent token; the old ones no longer work",
+                local,
+            )
+        updates["admin_tokens"] = generated.by_token
     if not settings.upstream_token.get_secret_value():
         updates["upstream_token"] = SecretStr(secrets.token_urlsafe(24))
     if not settings.audit_checkpoint_key.get_secret_value():
-        updates["audit_checkpoint_key"] = SecretStr(_persisted(local / "checkpoint.key", new_key_b64))
+        updates["audit_checkpoint_key"] = SecretStr(
+            localstate.persisted_secret(local / "checkpoint.key", new_key_b64)
+        )
     postgres = None
     if settings.database_url is None:
         postgres = EmbeddedPostgres(local / "pgdata")
@@ -129,9 +133,9 @@ def up(settings: Settings) -> None:
     try:
         _wait_for_port(exchange_port, exchange)
         asyncio.run(_seed(settings))
-        tokens = {role: token for token, role in settings.admin_tokens.items()}
+        by_role = {role: token for token, role in settings.admin_tokens.items()}
         print(f"\ngateway:  http://{settings.host}:{settings.port}   (exchange dialect: Binance Spot)")
-        for role, token in sorted(tokens.items()):
+        for role, token in sorted(by_role.items()):
             print(f"admin token ({role}): {token}")
         print(f"metrics:  http://{settings.host}:{settings.port}/metrics\nCtrl-C stops everything.\n")
         serve(settings)
@@ -140,16 +144,6 @@ def up(settings: Settings) -> None:
         exchange.wait(10)
         if postgres is not None:
             postgres.stop()
-
-
-def _persisted(path: Path, make: object) -> str:
-    if path.exists():
-        return path.read_text().strip()
-    assert callable(make)
-    value = str(make())
-    path.write_text(value)
-    path.chmod(0o600)
-    return value
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
