@@ -17,6 +17,8 @@ from prometheus_client import (
 )
 from prometheus_client import generate_latest as _generate_latest
 
+from gateway.review.store import REPORT_KINDS
+
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 FAIL_CLOSED_REASONS = (
@@ -129,6 +131,15 @@ class GatewayMetrics:
         self.review_expired = Counter(
             "gateway_review_expired", "Held calls expired unreviewed by this process.", registry=r
         )
+        # Report candidates (CTR/STR) waiting for a compliance officer to file or dismiss.
+        self.reports_open = Gauge(
+            "gateway_reports_open", "Open report candidates by kind, at the last sweep.", ["kind"], registry=r
+        )
+        self.reports_oldest_open = Gauge(
+            "gateway_reports_oldest_open_seconds",
+            "Age of the oldest open report candidate by kind, at the last sweep (0: none open).",
+            ["kind"], registry=r,
+        )  # fmt: skip
 
         # Sanctioned-address lists (gateway/sanctions.py).
         self.sanctions_refresh_failures = Counter(
@@ -155,6 +166,9 @@ class GatewayMetrics:
             self.upstream_errors.labels(kind)
         for result in REVIEW_FORWARD_RESULTS:
             self.review_forwards.labels(result)
+        for kind in REPORT_KINDS:
+            self.reports_open.labels(kind)
+            self.reports_oldest_open.labels(kind)
 
     def child(self, metric: Counter | Histogram, *values: str) -> Any:
         """`metric.labels(*values)`, memoised: labels() locks and validates on every call,

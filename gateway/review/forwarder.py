@@ -35,7 +35,7 @@ from gateway.markets import utcnow
 from gateway.metrics import GatewayMetrics
 from gateway.records import UpstreamResultRow
 from gateway.review import queue
-from gateway.review.store import IDEMPOTENCY_PARAM
+from gateway.review.store import IDEMPOTENCY_PARAM, REPORT_KINDS
 from gateway.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class ReviewService:
     # -- the sweep ---------------------------------------------------------------------
 
     async def sweep(self) -> None:
-        """Expire what is due, resume stalled forwards, refresh the queue gauges."""
+        """Expire what is due, resume stalled forwards, refresh the queue and report gauges."""
         async with self._pool.acquire() as conn:
             async with self._events.transaction(conn) as events:
                 expired = await queue.expire_due(conn, events, SWEEP_BATCH)
@@ -209,9 +209,19 @@ class ReviewService:
                                    0) AS oldest
                      FROM held_calls WHERE state IN ('pending', 'forwarding')"""
             )
+            reports = await conn.fetch(
+                """SELECT kind, count(*) AS open, extract(epoch FROM now() - min(opened_at)) AS oldest
+                     FROM report_candidates WHERE status = 'open' GROUP BY kind"""
+            )
         self._metrics.review_queue_depth.set(gauges["pending"])
         self._metrics.review_forwarding.set(gauges["forwarding"])
         self._metrics.review_queue_oldest.set(float(gauges["oldest"]))
+        # Every kind is set, so one whose last open candidate was filed drops back to 0.
+        by_kind = {row["kind"]: row for row in reports}
+        for kind in REPORT_KINDS:
+            row = by_kind.get(kind)
+            self._metrics.reports_open.labels(kind).set(row["open"] if row else 0)
+            self._metrics.reports_oldest_open.labels(kind).set(float(row["oldest"]) if row else 0.0)
         for hold in stalled:
             log.info("resuming the forward of held call %s", hold["id"])
             await self.forward(hold)
