@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -56,20 +57,33 @@ async def audit_connection(app: web.Application) -> AsyncIterator[asyncpg.Connec
             await conn.close()
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV
+# Injection"); the full-width forms too, which some spreadsheets fold to ASCII. Client
+# order ids, references, notes and reasons reach exports, so any text may start so.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 def csv_cell(value: Any) -> str:
-    """One CSV cell: empty for null, JSON for lists and objects, else the JSON API's text."""
+    """One CSV cell: empty for null, JSON for lists and objects, else the JSON API's text;
+    text that a spreadsheet would run as a formula is escaped with a leading `'`, as OWASP
+    recommends (numbers we produced are left as they are: a negative amount is not text)."""
     if value is None:
         return ""
     if isinstance(value, list | dict):
         return orjson.dumps(value, default=str).decode()
     if isinstance(value, datetime):
         return value.isoformat()
-    return str(value)
+    if isinstance(value, int | Decimal):  # bool is an int: True/False start with no formula sign
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def _csv(fields: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180's CRLF: the writer quotes a cell holding any character of the terminator,
+    # so with "\n" alone a bare "\r" in a value would split the row for most readers.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerows([csv_cell(row[f]) for f in fields] for row in rows)
     return buffer.getvalue().encode()
 

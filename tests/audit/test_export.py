@@ -84,3 +84,34 @@ async def test_exports_round_trip(gateway: Gateway, http: aiohttp.ClientSession)
 async def test_an_export_needs_a_format(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     status, body = await admin(http, gateway.url, "GET", "/admin/v1/decisions/export", token=AUDITOR_TOKEN)
     assert status == 422 and body["error"]["details"][0]["field"] == "format"
+
+
+FORMULAS = [
+    '=HYPERLINK("http://x")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|x",
+    "@SUM(A1:A9)",
+    "\tcmd-tab-x",
+    "\rcmd-cr-xx",
+    "\uff1d1+1+1+1",
+]
+
+
+async def test_exports_neutralise_formulas_in_csv_only(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+    customer = (await new_customer(http, gateway.url, "formula-trader")).id
+    start = utcnow() - timedelta(minutes=5)
+    await record_all(
+        gateway,
+        [
+            decision(customer, at=start + timedelta(seconds=i), client_order_id=text)
+            for i, text in enumerate(FORMULAS)
+        ],
+    )
+    body, _ = await _export(http, gateway, "format=jsonl&sort=asc")
+    shown = [orjson.loads(line)["client_order_id"] for line in body.splitlines()]  # masked by role
+    body, _ = await _export(http, gateway, "format=csv&sort=asc")
+    table = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    cells = [row[table[0].index("client_order_id")] for row in table[1:]]
+    escaped = [value for value in shown if value.startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d"))]
+    assert len(escaped) >= 4, shown  # the masking keeps the first characters of these
+    assert cells == ["'" + value if value in escaped else value for value in shown]
