@@ -27,6 +27,8 @@ FAIL_CLOSED_REASONS = (
 )  # fmt: skip
 UPSTREAM_ERROR_KINDS = ("timeout", "unavailable")
 REVIEW_FORWARD_RESULTS = ("forwarded", "forward_failed", "retry")
+# What was wrong with a request too malformed to reach a handler (gateway/edge_protocol.py).
+MALFORMED_KINDS = ("method", "request_line", "header", "framing", "too_large", "http09", "other")
 
 
 class GatewayMetrics:
@@ -85,6 +87,10 @@ class GatewayMetrics:
             "gateway_admin_requests", "Admin API calls by endpoint and status.",
             ["endpoint", "status"], registry=r,
         )  # fmt: skip
+        self.malformed_requests = Counter(
+            "gateway_malformed_requests", "Requests refused 400 before routing (unparseable HTTP), by kind.",
+            ["kind"], registry=r,
+        )  # fmt: skip
 
         # The audit trail.
         self.audit_verify_intact = Gauge(
@@ -98,6 +104,20 @@ class GatewayMetrics:
         self.audit_verify_entries = Gauge(
             "gateway_audit_verify_entries", "Entries checked by the last verification.", registry=r
         )
+        self.audit_checkpoint_timestamp = Gauge(
+            "gateway_audit_checkpoint_timestamp_seconds",
+            "Unix time of the newest stored checkpoint, as this replica's last checkpoint round saw it (0: none).",
+            registry=r,
+        )  # fmt: skip
+        self.audit_checkpoint_rounds = Counter(
+            "gateway_audit_checkpoint_rounds",
+            "Checkpoint rounds by result: stored, unchanged, locked (another replica's turn), broken, failed.",
+            ["result"], registry=r,
+        )  # fmt: skip
+        self.audit_anchor_failures = Counter(
+            "gateway_audit_anchor_failures", "Checkpoints not written to an external anchor, by sink.",
+            ["sink"], registry=r,
+        )  # fmt: skip
         self.audit_default_partition_rows = Gauge(
             "gateway_audit_default_partition_rows",
             "Log rows outside every monthly partition (should be 0: partitions are made ahead).", registry=r,
@@ -166,6 +186,8 @@ class GatewayMetrics:
             self.upstream_errors.labels(kind)
         for result in REVIEW_FORWARD_RESULTS:
             self.review_forwards.labels(result)
+        for kind in MALFORMED_KINDS:
+            self.malformed_requests.labels(kind)
         for kind in REPORT_KINDS:
             self.reports_open.labels(kind)
             self.reports_oldest_open.labels(kind)
