@@ -16,17 +16,19 @@ from gateway.admin import customers as admin_customers
 from gateway.admin import decisions as admin_decisions
 from gateway.admin import deposits as admin_deposits
 from gateway.admin import kyc as admin_kyc
+from gateway.admin import openapi as admin_openapi
 from gateway.admin import reports as admin_reports
 from gateway.admin import review as admin_review
 from gateway.admin import rule_packs as admin_rule_packs
 from gateway.admin import sanctions as admin_sanctions
+from gateway.admin.edge import admin_edge
 from gateway.admin.tokens import AdminTokens
 from gateway.audit.maintenance import audit_context
 from gateway.auth import KeyDirectory
 from gateway.facts_codec import facts_box
 from gateway.markets import MarketList
 from gateway.metrics import GatewayMetrics
-from gateway.middleware import errors
+from gateway.middleware import edge_headers, errors
 from gateway.migrations import migrate_up
 from gateway.prices import PriceFeed
 from gateway.review.context import review_context
@@ -44,8 +46,10 @@ EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")
 def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     if not settings.secret_key.get_secret_value():
         raise ValueError("GATEWAY_SECRET_KEY is required")
-    app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
+    # The admin edge runs inside `errors`, which presents what it refuses.
+    app = web.Application(middlewares=[errors, admin_edge], client_max_size=settings.max_body_bytes)
     app[K.SETTINGS] = settings
+    app.on_response_prepare.append(edge_headers)  # Server and X-Request-Id on every answer
     app[K.METRICS] = GatewayMetrics()
     app[K.RULES] = RuleState(settings)  # a bad pack stops the start, naming file and field
     app[K.SECRET_BOX] = SecretBox(settings.secret_key.get_secret_value())
@@ -67,6 +71,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_routes(admin_review.routes)
     app.router.add_routes(admin_reports.routes)
     app.router.add_routes(admin_sanctions.routes)
+    app.router.add_routes(admin_openapi.routes)
     for prefix in EXCHANGE_PREFIXES:
         app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)
     return app

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway import appkeys as K
 from gateway import money_calls
 from gateway.admin.errors import AdminError, json_response
+from gateway.admin.queries import check_params
 from gateway.admin.requests import read_json, require
 from gateway.admin.tokens import Permission
 from gateway.db import DatabaseUnavailable
@@ -62,6 +63,7 @@ def _answer(row_id: uuid.UUID, verdict: Verdict | None, repeated: bool) -> dict[
 @routes.post("/admin/v1/deposits")
 async def report_deposit(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_CUSTOMERS)
+    check_params(request, frozenset())
     deposit = await read_json(request, DepositIn)
     app = request.app
     customer_id = str(deposit.customer_id)

@@ -27,7 +27,7 @@ from gateway.audit.masking import Viewer
 from gateway.store.decisions import BadCursor
 
 UNMASK_PARAMS = frozenset({"unmask", "justification"})
-_JUSTIFICATION = (10, 500)
+JUSTIFICATION_CHARS = (10, 500)  # the admin edge allows a justification this long
 F = TypeVar("F")
 # A store's keyset-paged listing: (connection, filter, limit, cursor) -> (rows, next cursor).
 Search = Callable[
@@ -49,7 +49,7 @@ async def viewer_for(request: web.Request, role: str) -> Viewer:
     if not request.app[K.ADMIN_TOKENS].allows(role, Permission.UNMASK_PERSONAL_DATA):
         raise AdminError(403, "forbidden", f"Role {role!r} may not {Permission.UNMASK_PERSONAL_DATA.value}.")
     justification = request.query.get("justification", "").strip()
-    low, high = _JUSTIFICATION
+    low, high = JUSTIFICATION_CHARS
     if not low <= len(justification) <= high:
         raise invalid("justification", f"why the personal data is needed, {low} to {high} characters")
     accessed = {k: v for k, v in request.query.items() if k not in UNMASK_PARAMS}

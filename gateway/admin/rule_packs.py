@@ -13,7 +13,7 @@ from gateway import appkeys as K
 from gateway.admin.disclosure import actor_of
 from gateway.admin.errors import AdminError, json_response
 from gateway.admin.exports import audit_connection
-from gateway.admin.queries import in_utc
+from gateway.admin.queries import check_params, in_utc
 from gateway.admin.requests import MAX_PAGE, read_json, require
 from gateway.admin.tokens import Permission
 from gateway.audit.events import EventKind
@@ -39,6 +39,7 @@ async def _stored(request: web.Request, version: str) -> RuleBook:
 @routes.get("/admin/v1/rule-packs")
 async def list_packs(request: web.Request) -> web.Response:
     require(request, Permission.READ_RULES)
+    check_params(request, frozenset())
     state = request.app[K.RULES]
     settings = request.app[K.SETTINGS]
     async with request.app[K.POOL].acquire() as conn:
@@ -57,6 +58,7 @@ async def list_packs(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/rule-packs/{version}")
 async def show_pack(request: web.Request) -> web.Response:
     require(request, Permission.READ_RULES)
+    check_params(request, frozenset())
     book = await _stored(request, request.match_info["version"])
     packs: dict[str, Any] = {country: pack.model_dump(mode="json") for country, pack in book.packs.items()}
     return json_response(
@@ -72,6 +74,7 @@ async def show_pack(request: web.Request) -> web.Response:
 @routes.get("/admin/v1/rule-packs/{version}/diff/{other}")
 async def diff_packs(request: web.Request) -> web.Response:
     require(request, Permission.READ_RULES)
+    check_params(request, frozenset())
     old = await _stored(request, request.match_info["version"])
     new = await _stored(request, request.match_info["other"])
     return json_response({"from": old.version, "to": new.version, **diff(old.all_rules(), new.all_rules())})
@@ -81,6 +84,7 @@ async def diff_packs(request: web.Request) -> web.Response:
 async def reload_packs(request: web.Request) -> web.Response:
     """Load the files again; a pack that fails validation is refused and the running one stays."""
     role = require(request, Permission.MANAGE_RULES)
+    check_params(request, frozenset())
     state = request.app[K.RULES]
     try:
         book = state.load()
@@ -121,6 +125,7 @@ async def replay_decisions(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_RULES)
     if not request.app[K.ADMIN_TOKENS].allows(role, Permission.READ_DECISIONS):
         raise AdminError(403, "forbidden", f"Role {role!r} may not {Permission.READ_DECISIONS.value}.")
+    check_params(request, frozenset())
     body = await read_json(request, ReplayRequest)
     if body.since >= body.until:
         problem = [{"field": "until", "problem": "must be later than since"}]

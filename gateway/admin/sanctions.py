@@ -59,6 +59,7 @@ async def list_snapshots(request: web.Request) -> web.Response:
 @routes.post("/admin/v1/sanctions/snapshots")
 async def load(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_SANCTIONS)
+    check_params(request, frozenset())
     try:
         snapshot = snapshot_from_json(await read_json_body(request))
     except SnapshotError as exc:

@@ -23,9 +23,10 @@ SIGNATURE = "signature"
 # ASCII digits only: `\d` also matches other scripts' digits, which Decimal reads as
 # numbers and the exchange refuses.
 _DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,18})?$")
-# Control characters have no use in a parameter, and Postgres refuses NUL in text: a row
-# carrying one would fail its whole group-commit batch.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1) have no use in a parameter, and Postgres refuses NUL in
+# text: a row carrying one would fail its whole group-commit batch. The admin edge refuses
+# the same set (gateway/admin/edge.py).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,9 @@ def _decoded(piece: str) -> tuple[str, str]:
             key, value = unquote_plus(key, errors="strict"), unquote_plus(value, errors="strict")
         except UnicodeDecodeError as exc:
             raise MalformedEncoding(f"parameter {key[:40]!r} is not valid UTF-8") from exc
-        if _CONTROL.search(key) or _CONTROL.search(value):
+        if CONTROL_CHARACTERS.search(key) or CONTROL_CHARACTERS.search(value):
             raise MalformedParameter(f"parameter {key[:40]!r} holds a control character")
-    elif _CONTROL.search(piece):
+    elif CONTROL_CHARACTERS.search(piece):
         raise MalformedParameter(f"parameter {key[:40]!r} holds a control character")
     return key, value
 
