@@ -26,6 +26,7 @@ class Permission(enum.StrEnum):
     READ_SANCTIONS = "sanctions:read"
     MANAGE_SANCTIONS = "sanctions:write"
     CHECK_SANCTIONS = "sanctions:check"
+    DESCRIBE_API = "api:describe"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -79,6 +80,10 @@ _SANCTIONS_PERMISSIONS = {
 }  # fmt: skip
 for _role, _granted in _SANCTIONS_PERMISSIONS.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _granted
+
+# The OpenAPI document describes the API, not its data: every role may read it.
+for _role in ROLE_PERMISSIONS:
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | {Permission.DESCRIBE_API}
 
 
 class AdminTokens:
