@@ -7,11 +7,16 @@ from typing import Final
 from aiohttp import web
 
 from exchange import errors, params, serialize
+from exchange.catalog import SYMBOLS
 from exchange.edge import customer, json_response, request_params, state_of
-from exchange.orders import Order
+from exchange.orders import ZERO, Order
 
 TRADES_DEFAULT: Final = 500
 ORDERS_DEFAULT: Final = 500
+# The engine charges no commission (Trade.commission is zero), and says so wherever
+# Binance publishes rates: the account, the trade fee list and a test order's answer.
+COMMISSION_RATE: Final = ZERO
+_BOOLEANS: Final = {"true": True, "false": False}
 
 
 async def account(request: web.Request) -> web.Response:
@@ -40,11 +45,37 @@ async def new_order(request: web.Request) -> web.Response:
 
 
 async def test_order(request: web.Request) -> web.Response:
+    """Validated exactly as a new order, then dropped: it never reaches the engine."""
     args = await request_params(request)
     customer(request)
     engine = state_of(request).engine
     params.order_request(args, engine.stats[params.symbol_param(args).symbol].last_price)
-    return json_response({})
+    with_rates = params.optional(args, "computeCommissionRates") or "false"
+    if with_rates not in _BOOLEANS:
+        raise errors.illegal_chars("computeCommissionRates", "true, false")
+    return json_response(_commission_rates() if _BOOLEANS[with_rates] else {})
+
+
+def _commission_rates() -> serialize.Json:
+    """The shape Binance documents for `computeCommissionRates=true`."""
+    rate = serialize.fmt(COMMISSION_RATE)
+    return {
+        "standardCommissionForOrder": {"maker": rate, "taker": rate},
+        "specialCommissionForOrder": {"maker": rate, "taker": rate},
+        "taxCommissionForOrder": {"maker": rate, "taker": rate},
+        "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
+                     "discount": serialize.fmt(ZERO)},
+    }  # fmt: skip
+
+
+async def trade_fee(request: web.Request) -> web.Response:
+    customer(request)
+    spec = params.optional_symbol(request.query)
+    rate = serialize.fmt(COMMISSION_RATE)
+    return json_response([
+        {"symbol": s.symbol, "makerCommission": rate, "takerCommission": rate}
+        for s in SYMBOLS if spec is None or s.symbol == spec.symbol
+    ])
 
 
 def _find(request: web.Request, args: params.Params) -> Order:
@@ -138,4 +169,5 @@ def routes() -> list[web.RouteDef]:
         web.delete("/api/v3/openOrders", cancel_open_orders),
         web.get("/api/v3/allOrders", all_orders),
         web.get("/api/v3/myTrades", my_trades),
+        web.get("/sapi/v1/asset/tradeFee", trade_fee),
     ]

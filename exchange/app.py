@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from exchange import api_market, api_trade, api_wallet, ops
+from exchange import api_market, api_market_history, api_trade, api_wallet, ops
 from exchange.accounts import Accounts
 from exchange.catalog import SYMBOLS
 from exchange.edge import gateway_middleware
@@ -38,6 +38,6 @@ def build_state(settings: ExchangeSettings, clock: Clock = wall_clock_ms) -> Exc
 def create_exchange_app(settings: ExchangeSettings) -> web.Application:
     app = web.Application(middlewares=[gateway_middleware])
     app[STATE] = build_state(settings)
-    for module_routes in (api_market.routes(), api_trade.routes(), api_wallet.routes(), ops.routes()):
-        app.add_routes(module_routes)
+    for module in (api_market, api_market_history, api_trade, api_wallet, ops):
+        app.add_routes(module.routes())
     return app

@@ -27,6 +27,7 @@ from exchange.orders import (
     TimeInForce,
     Trade,
 )
+from exchange.tape import TradeTape
 from exchange.tickers import MarketStats
 
 Clock = Callable[[], int]
@@ -55,6 +56,7 @@ class Engine:
         self.books = {s: OrderBook(s, spec.step_size) for s, spec in self.symbols.items()}
         now = clock()
         self.stats = {s: MarketStats.seeded(self.reference[s], now) for s in self.symbols}
+        self.tapes = {s: TradeTape(self.reference[s], now, history_limit) for s in self.symbols}
         self.maker = market_maker or MarketMaker()
         assets = {a for spec in self.symbols.values() for a in (spec.base, spec.quote)}
         self.maker_account = Account(
@@ -176,6 +178,9 @@ class Engine:
                 is_buyer=is_buyer, is_maker=is_maker,
             ))
         self.stats[spec.symbol].on_trade(trade_id, price, qty)
+        self.tapes[spec.symbol].record(
+            trade_id, price, qty, now, buyer_is_maker=maker.side is Side.BUY, taker_order_id=taker.order_id
+        )
         return Fill(price, qty, ZERO, spec.base if taker.side is Side.BUY else spec.quote, trade_id)
 
     def _finish(self, order: Order, account: Account, book: OrderBook) -> None:

@@ -22,7 +22,11 @@ CODE_INVALID_MESSAGE: Final = -1013
 CODE_INVALID_ORDER_TYPE: Final = -1116
 CODE_INVALID_SIDE: Final = -1117
 CODE_INVALID_TIF: Final = -1115
+CODE_BAD_INTERVAL: Final = -1120
 CODE_INVALID_SYMBOL: Final = -1121
+CODE_TIME_RANGE_TOO_LONG: Final = -1127
+CODE_BAD_COMBINATION: Final = -1128
+CODE_INVALID_PARAMETER: Final = -1130
 CODE_NEW_ORDER_REJECTED: Final = -2010
 CODE_CANCEL_REJECTED: Final = -2011
 CODE_NO_SUCH_ORDER: Final = -2013
@@ -96,6 +100,24 @@ def filter_failure(filter_type: str) -> ApiError:
 
 def invalid_symbol() -> ApiError:
     return ApiError(BAD_REQUEST, CODE_INVALID_SYMBOL, "Invalid symbol.")
+
+
+def invalid_interval() -> ApiError:
+    return ApiError(BAD_REQUEST, CODE_BAD_INTERVAL, "Invalid interval.")
+
+
+def time_range_too_long(hours: int) -> ApiError:
+    return ApiError(
+        BAD_REQUEST, CODE_TIME_RANGE_TOO_LONG, f"More than {hours} hours between startTime and endTime."
+    )
+
+
+def bad_combination() -> ApiError:
+    return ApiError(BAD_REQUEST, CODE_BAD_COMBINATION, "Combination of optional parameters invalid.")
+
+
+def invalid_parameter(name: str) -> ApiError:
+    return ApiError(BAD_REQUEST, CODE_INVALID_PARAMETER, f"Data sent for parameter '{name}' is not valid.")
 
 
 def insufficient_balance() -> ApiError:

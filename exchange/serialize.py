@@ -9,7 +9,9 @@ from typing import Any
 from exchange.accounts import Account, Deposit, Withdrawal
 from exchange.book import OrderBook
 from exchange.catalog import ADDRESS_REGEX, MEMO_REGEX, AssetSpec, NetworkSpec, SymbolSpec
+from exchange.klines import Candle
 from exchange.orders import ZERO, Fill, Order, OrderType, Trade
+from exchange.tape import AggTrade, PublicTrade
 from exchange.tickers import MarketStats
 
 Json = dict[str, Any]
@@ -210,3 +212,19 @@ def deposit(d: Deposit) -> Json:
         "transferType": 0, "confirmTimes": "1/1", "unlockConfirm": 0, "walletType": 0,
         "sourceAddress": d.source_address,
     }
+
+
+def public_trade(t: PublicTrade) -> Json:
+    return {"id": t.trade_id, "price": fmt(t.price), "qty": fmt(t.qty), "quoteQty": fmt(t.quote_qty),
+            "time": t.time_ms, "isBuyerMaker": t.buyer_is_maker, "isBestMatch": True}  # fmt: skip
+
+
+def agg_trade(t: AggTrade) -> Json:
+    return {"a": t.agg_id, "p": fmt(t.price), "q": fmt(t.qty), "f": t.first_trade_id,
+            "l": t.last_trade_id, "T": t.time_ms, "m": t.buyer_is_maker, "M": True}  # fmt: skip
+
+
+def kline(c: Candle) -> list[object]:
+    return [c.open_ms, fmt(c.open), fmt(c.high), fmt(c.low), fmt(c.close), fmt(c.volume), c.close_ms,
+            fmt(c.quote_volume), c.count, fmt(c.taker_buy_volume), fmt(c.taker_buy_quote_volume),
+            "0"]  # fmt: skip
