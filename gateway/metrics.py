@@ -27,6 +27,9 @@ FAIL_CLOSED_REASONS = (
 )  # fmt: skip
 UPSTREAM_ERROR_KINDS = ("timeout", "unavailable")
 REVIEW_FORWARD_RESULTS = ("forwarded", "forward_failed", "retry")
+# Automatic checkpoint rounds (gateway/audit/checkpointing.py) and anchor sinks (anchors.py).
+CHECKPOINT_ROUND_RESULTS = ("stored", "unchanged", "locked", "broken", "failed")
+ANCHOR_SINKS = ("directory", "http")
 # What was wrong with a request too malformed to reach a handler (gateway/edge_protocol.py).
 MALFORMED_KINDS = ("method", "request_line", "header", "framing", "too_large", "http09", "other")
 
@@ -106,12 +109,12 @@ class GatewayMetrics:
         )
         self.audit_checkpoint_timestamp = Gauge(
             "gateway_audit_checkpoint_timestamp_seconds",
-            "Unix time of the newest stored checkpoint, as this replica's last checkpoint round saw it (0: none).",
+            "Unix time of the newest stored checkpoint at this replica's last checkpoint round (0: none).",
             registry=r,
         )  # fmt: skip
         self.audit_checkpoint_rounds = Counter(
             "gateway_audit_checkpoint_rounds",
-            "Checkpoint rounds by result: stored, unchanged, locked (another replica's turn), broken, failed.",
+            "Checkpoint rounds by result (locked: another replica's turn).",
             ["result"], registry=r,
         )  # fmt: skip
         self.audit_anchor_failures = Counter(
@@ -186,6 +189,10 @@ class GatewayMetrics:
             self.upstream_errors.labels(kind)
         for result in REVIEW_FORWARD_RESULTS:
             self.review_forwards.labels(result)
+        for result in CHECKPOINT_ROUND_RESULTS:
+            self.audit_checkpoint_rounds.labels(result)
+        for sink in ANCHOR_SINKS:
+            self.audit_anchor_failures.labels(sink)
         for kind in MALFORMED_KINDS:
             self.malformed_requests.labels(kind)
         for kind in REPORT_KINDS:

@@ -123,6 +123,22 @@ class Settings(BaseSettings):
     audit_read_concurrency: int = Field(
         default=2, gt=0, description="Exports and verifications running at once, each on its own connection."
     )
+    # Automatic checkpoints, their external anchors and the periodic verification.
+    audit_checkpoint_seconds: float = Field(
+        default=300.0, gt=0, description="How often one replica verifies the log and signs a checkpoint."
+    )
+    audit_checkpoint_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="Longest one verification, checkpoint and anchoring round may take."
+    )
+    audit_anchor_dir: str | None = Field(
+        default=None, description="Folder each new checkpoint is also written to (a file each)."
+    )
+    audit_anchor_url: str | None = Field(
+        default=None, pattern=r"^https?://\S+$", description="URL each new checkpoint is also POSTed to."
+    )
+    audit_anchor_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Timeout of one anchor write (file or HTTP POST)."
+    )
     # The hold-and-review queue (gateway/review/).
     review_sweep_seconds: float = Field(
         default=30.0, gt=0, description="How often due holds are expired and stalled forwards resumed."

@@ -1,9 +1,7 @@
-"""Admin: verify the chains (optionally a time range, optionally against a checkpoint),
-list checkpoints, and read the audit events."""
+"""Admin: verify the chains (optionally a time range) against a checkpoint (the one
+named, else the newest stored), list checkpoints, and read the audit events."""
 
 from __future__ import annotations
-
-import time
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -15,19 +13,12 @@ from gateway.admin.exports import audit_connection
 from gateway.admin.queries import check_params, invalid, query_pattern, query_uuid, time_range
 from gateway.admin.requests import page_limit, require
 from gateway.admin.tokens import Permission
-from gateway.audit.checkpoint import heads_check, stored_checkpoint
+from gateway.audit.checkpoint import stored_checkpoint, verify_log
+from gateway.audit.checkpointing import observe
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing
-from gateway.audit.verify import ExtraCheck, Verification, verify
-from gateway.metrics import GatewayMetrics
 from gateway.store import audit_events as store
 
 routes = web.RouteTableDef()
-
-
-def observe(metrics: GatewayMetrics, result: Verification) -> None:
-    metrics.audit_verify_intact.set(1 if result.intact else 0)
-    metrics.audit_verify_timestamp.set(time.time())
-    metrics.audit_verify_entries.set(result.entries)
 
 
 def _checkpoint_key(app: web.Application) -> Ed25519PublicKey | None:
@@ -46,15 +37,14 @@ async def verify_chains(request: web.Request) -> web.Response:
     checkpoint_id = query_uuid(request, "checkpoint_id")
     key = _checkpoint_key(request.app)
     async with audit_connection(request.app) as conn:
-        extra: ExtraCheck | None = None
+        doc = None
         if checkpoint_id is not None:
             doc = await stored_checkpoint(conn, checkpoint_id)
             if doc is None:
                 raise AdminError(404, "not_found", "No checkpoint with that id.")
             if key is None:
                 raise invalid("checkpoint_id", "no checkpoint key is configured to check it with")
-            extra = heads_check(doc, key)
-        result = await verify(conn, since=since, until=until, extra=extra, key=key)
+        result = await verify_log(conn, key, since=since, until=until, checkpoint=doc)
     if checkpoint_id is not None:
         result.checkpoint_id = str(checkpoint_id)
     observe(request.app[K.METRICS], result)

@@ -6,12 +6,20 @@ publishes or stores it elsewhere; later, verification checks that every head it 
 still in the log with the same hash. That catches what the chains alone cannot: a chain's
 newest entries deleted, or a whole chain with its declaration. The signing is in
 gateway/audit/signing.py.
+
+Every verification that is not given a checkpoint checks the newest one stored, read in
+its own snapshot, so a cut tail is caught by the routine check. The newest is the latest
+row by its stored time whose document carries the row's own id: the runtime role may
+INSERT checkpoints, and a genuine older document stored again under a new id, to make an
+older set of heads the newest, is caught by that id. A document that does not verify
+with the public key (or cannot be checked: no key) is itself a broken result.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -20,8 +28,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.audit.events import EventKind, EventLog
 from gateway.audit.signing import CheckpointKey, signed_as, signed_bytes
-from gateway.audit.streams import BY_NAME, STREAMS
-from gateway.audit.verify import BrokenLink, ExtraCheck, Retired
+from gateway.audit.streams import BY_NAME, EVENTS, STREAMS
+from gateway.audit.verify import BrokenLink, ExtraCheck, Retired, Verification, verify
 from gateway.markets import utcnow
 
 FORMAT = "gateway-audit-checkpoint/1"
@@ -50,12 +58,32 @@ async def chain_heads(conn: asyncpg.Connection) -> list[dict[str, Any]]:
     return heads
 
 
+def verified_heads(result: Verification) -> list[dict[str, Any]]:
+    """The heads a full verification found intact, as chain_heads() lists them: what an
+    automatic checkpoint signs, so it never vouches for entries nobody has checked."""
+    if result.since is not None or result.until is not None or not result.intact:
+        raise ValueError("heads come from an intact verification of every chain")
+    order = {stream.name: n for n, stream in enumerate(STREAMS)}
+    return [
+        {"stream": c.stream, "chain_id": c.chain_id, "seq": c.head_seq, "head_hash": c.head_hash}
+        for c in sorted(result.chains, key=lambda c: (order[c.stream], c.chain_id))
+        if c.entries
+    ]
+
+
 async def create_checkpoint(
-    conn: asyncpg.Connection, key: CheckpointKey, events: EventLog, actor: str, reason: str | None = None
+    conn: asyncpg.Connection,
+    key: CheckpointKey,
+    events: EventLog,
+    actor: str,
+    reason: str | None = None,
+    heads: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Sign the heads as they are now, store the checkpoint and log that it was made."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        heads = await chain_heads(conn)
+    """Sign the heads (`heads`, else as they are now), store the checkpoint and log that
+    it was made."""
+    if heads is None:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            heads = await chain_heads(conn)
     doc = key.sign(
         {
             "format": FORMAT,
@@ -85,15 +113,21 @@ async def stored_checkpoint(conn: asyncpg.Connection, checkpoint_id: uuid.UUID) 
     return None if text is None else orjson.loads(text)
 
 
+def _unsigned(checkpoint_id: object, found: str) -> BrokenLink:
+    return BrokenLink(
+        "checkpoint", None, None, str(checkpoint_id), "checkpoint_signature_invalid",
+        "a checkpoint signed with the configured key", found,
+    )  # fmt: skip
+
+
 def heads_check(doc: dict[str, Any], key: Ed25519PublicKey) -> ExtraCheck:
     """The check verify() runs in its snapshot: signature, then every head still there."""
 
     async def check(conn: asyncpg.Connection, retired: Retired) -> BrokenLink | None:
         if not signed_as(doc, FORMAT, key):
-            return BrokenLink(
-                "checkpoint", None, None, str(doc.get("id")), "checkpoint_signature_invalid",
-                "a checkpoint signed with the configured key", "a signature that does not verify",
-            )  # fmt: skip
+            return _unsigned(
+                doc.get("id") if isinstance(doc, dict) else None, "a signature that does not verify"
+            )
         for head in doc["chains"]:
             stream = BY_NAME[head["stream"]]
             chain_id, seq = head["chain_id"], int(head["seq"])
@@ -126,3 +160,81 @@ def heads_check(doc: dict[str, Any], key: Ed25519PublicKey) -> ExtraCheck:
         return None
 
     return check
+
+
+class LatestCheckpoint:
+    """The check of the newest stored checkpoint's heads, run in verify()'s snapshot (a
+    checkpoint stored after the snapshot began may name entries the snapshot cannot see).
+    `doc` is that checkpoint once checked; None when none is stored."""
+
+    def __init__(self, key: Ed25519PublicKey | None) -> None:
+        self._key = key
+        self.checkpoint_id: str | None = None
+        self.doc: dict[str, Any] | None = None
+
+    async def __call__(self, conn: asyncpg.Connection, retired: Retired) -> BrokenLink | None:
+        row = await conn.fetchrow(
+            """SELECT id::text AS id, document::text AS document FROM audit_checkpoints
+                ORDER BY created_at DESC, id DESC LIMIT 1"""
+        )
+        if row is None:
+            return None
+        self.checkpoint_id = row["id"]
+        doc = orjson.loads(row["document"])
+        if self._key is None:
+            return _unsigned(row["id"], "no public key to check it with")
+        if not isinstance(doc, dict) or doc.get("id") != row["id"]:
+            return _unsigned(row["id"], "a document stored under another checkpoint's id")
+        self.doc = doc
+        return await heads_check(doc, self._key)(conn, retired)
+
+
+async def verify_log(
+    conn: asyncpg.Connection,
+    key: Ed25519PublicKey | None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    checkpoint: dict[str, Any] | None = None,
+) -> Verification:
+    """verify() with the heads of `checkpoint` (it needs `key`), else of the newest stored
+    checkpoint: what the CLI, the admin API and the periodic verification all run."""
+    if checkpoint is not None:
+        if key is None:
+            raise ValueError("a checkpoint is checked with the checkpoint key's public half")
+        result = await verify(conn, since=since, until=until, extra=heads_check(checkpoint, key), key=key)
+        result.checkpoint = checkpoint
+        result.checkpoint_id = str(checkpoint.get("id")) if isinstance(checkpoint, dict) else None
+        return result
+    latest = LatestCheckpoint(key)
+    result = await verify(conn, since=since, until=until, extra=latest, key=key)
+    result.checkpoint, result.checkpoint_id = latest.doc, latest.checkpoint_id
+    return result
+
+
+async def moved_since(
+    conn: asyncpg.Connection, checkpoint: dict[str, Any] | None, heads: list[dict[str, Any]]
+) -> bool:
+    """Whether `heads` (verified, so they contain the checkpoint's) hold anything logged
+    after `checkpoint` other than the event that logged its own making, which would
+    otherwise make every checkpoint call for another."""
+    if checkpoint is None:
+        return True
+    before = {(h["stream"], h["chain_id"]): int(h["seq"]) for h in checkpoint["chains"]}
+    now = {(h["stream"], h["chain_id"]): int(h["seq"]) for h in heads}
+    if before.keys() - now.keys():
+        return True  # a chain emptied by retention since
+    for (stream, chain_id), seq in now.items():
+        was = before.get((stream, chain_id), 0)
+        if seq == was:
+            continue
+        if stream != EVENTS.name or seq < was:
+            return True
+        others = await conn.fetchval(
+            """SELECT count(*) FROM audit_events WHERE chain_id = $1 AND seq > $2 AND seq <= $3
+                  AND NOT (kind = $4 AND subject_id = $5)""",
+            uuid.UUID(chain_id), was, seq, EventKind.CHECKPOINT_CREATED.value, checkpoint["id"],
+        )  # fmt: skip
+        if others:
+            return True
+    return False

@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway import db
 from gateway.audit import partitions
-from gateway.audit.checkpoint import create_checkpoint, heads_check
+from gateway.audit.checkpoint import create_checkpoint, verify_log
 from gateway.audit.drop import DropRefused, execute_drop, plan_drop
 from gateway.audit.events import EventLog, cli_actor
 from gateway.audit.retention import RetentionPolicy, policy_for
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing, public_key
-from gateway.audit.verify import ExtraCheck, verify
 from gateway.markets import utcnow
 from gateway.rulestate import load_book
 from gateway.settings import Settings
@@ -72,14 +71,15 @@ def _public_key(args: argparse.Namespace, settings: Settings) -> Ed25519PublicKe
 
 async def _verify(conn: asyncpg.Connection, args: argparse.Namespace, settings: Settings) -> int:
     key = _public_key(args, settings)
-    extra: ExtraCheck | None = None
+    doc = None
     if args.checkpoint is not None:
         if key is None:
             raise SystemExit(
                 "GATEWAY_AUDIT_CHECKPOINT_KEY is not set: give --public-key to check a checkpoint"
             )
-        extra = heads_check(orjson.loads(args.checkpoint.read_bytes()), key)
-    result = await verify(conn, since=args.since, until=args.until, extra=extra, key=key)
+        doc = orjson.loads(args.checkpoint.read_bytes())
+    # Without --checkpoint, against the newest stored checkpoint.
+    result = await verify_log(conn, key, since=args.since, until=args.until, checkpoint=doc)
     _print(result.as_json())
     return 0 if result.intact else 1
 

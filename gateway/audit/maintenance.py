@@ -1,5 +1,7 @@
 """The audit trail inside a running gateway: its event chain, the bound on long audit
-reads, and partitions kept ahead (at start, then every GATEWAY_AUDIT_MAINTENANCE_SECONDS).
+reads, partitions kept ahead (at start, then every GATEWAY_AUDIT_MAINTENANCE_SECONDS), and
+the automatic checkpoints with the periodic verification (gateway/audit/checkpointing.py;
+only with a checkpoint key: without one there is nothing to sign or check them with).
 
 Partitions are made months ahead so rows never need the default partition; if they ever
 land there (maintenance stopped for months), the gauge says so and nothing fails closed.
@@ -16,8 +18,12 @@ import asyncpg
 from aiohttp import web
 
 from gateway import appkeys as K
+from gateway.admin.exports import audit_connection
 from gateway.audit import partitions
+from gateway.audit.anchors import Anchors
+from gateway.audit.checkpointing import CheckpointKeeper
 from gateway.audit.events import EventLog
+from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing
 from gateway.db import UNAVAILABLE_ERRORS
 from gateway.metrics import GatewayMetrics
 
@@ -76,5 +82,30 @@ async def audit_context(app: web.Application) -> AsyncIterator[None]:
     )
     await keeper.run_once()
     keeper.start()
+    checkpoints = _checkpoint_keeper(app)
+    if checkpoints is not None:
+        checkpoints.start()
     yield
+    if checkpoints is not None:
+        await checkpoints.stop()
     await keeper.stop()
+
+
+def _checkpoint_keeper(app: web.Application) -> CheckpointKeeper | None:
+    settings, metrics = app[K.SETTINGS], app[K.METRICS]
+    try:
+        key = CheckpointKey(settings.audit_checkpoint_key.get_secret_value())
+    except CheckpointKeyMissing:
+        log.warning(
+            "GATEWAY_AUDIT_CHECKPOINT_KEY is not set: no automatic checkpoints, anchors or periodic verify"
+        )
+        return None
+    return CheckpointKeeper(
+        lambda: audit_connection(app),
+        key,
+        app[K.AUDIT_EVENTS],
+        metrics,
+        Anchors.from_settings(settings, metrics),
+        every=settings.audit_checkpoint_seconds,
+        timeout=settings.audit_checkpoint_timeout_seconds,
+    )

@@ -17,7 +17,7 @@ is (an entry's time and its order in its chain may differ slightly, so a month's
 partition can hold entries on both sides of a surviving one).
 
 Deleting a chain's newest entries leaves no gap; a signed checkpoint catches that
-(gateway/audit/checkpoint.py).
+(gateway/audit/checkpoint.py: every verification checks the newest stored one).
 """
 
 from __future__ import annotations
@@ -79,6 +79,8 @@ class Verification:
     chains: list[ChainHead] = field(default_factory=list)
     broken: BrokenLink | None = None
     checkpoint_id: str | None = None
+    # The checkpoint whose heads were checked (the one given, else the newest stored).
+    checkpoint: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def intact(self) -> bool:
