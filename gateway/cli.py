@@ -1,9 +1,10 @@
-"""`python -m gateway serve | migrate | seed-demo | up | audit ... | rules replay ...`."""
+"""`python -m gateway serve | migrate | seed-demo | up | audit ... | rules replay ... | --version`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import os
 import secrets
@@ -13,10 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
-from gateway import db, localstate, sanctions_cli
+from gateway import db, edge_protocol, localstate, logs, sanctions_cli
 from gateway import replay as rules_commands
 from gateway.app import create_app
 from gateway.audit import commands as audit_commands
@@ -55,13 +55,12 @@ def serve(settings: Settings) -> None:
     app = create_app(settings)
     # Runs after every cleanup context has started (they are themselves an on_startup step).
     app.on_startup.append(settle_heap)
-    web.run_app(
+    edge_protocol.run(
         app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_grace_seconds,
-        access_log=None,
-        print=lambda _: log.info("gateway listening on http://%s:%d", settings.host, settings.port),
+        settings.host,
+        settings.port,
+        settings.shutdown_grace_seconds,
+        lambda: log.info("gateway listening on http://%s:%d", settings.host, settings.port),
     )
 
 
@@ -162,8 +161,17 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: floa
     raise SystemExit("the mock exchange did not start in time")
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("compliance-gateway")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    # Needs no settings: answers on a host not configured yet.
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the gateway (GATEWAY_DATABASE_URL required)")
     migrate = sub.add_parser("migrate", help="apply pending migrations")
@@ -175,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     rules_commands.add_parser(sub)
     args = parser.parse_args(argv)
     settings = _settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     if args.command == "serve":
         serve(settings)
     elif args.command == "migrate":

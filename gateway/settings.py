@@ -10,7 +10,7 @@ import binascii
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         description="Comma-separated role:token pairs for the admin API.",
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json: one JSON object per line with request and decision ids."
+    )
+    access_log: bool = Field(
+        default=False, description="Log one line per request: method, route without query, status, duration."
+    )
     max_body_bytes: int = Field(default=64 * 1024, gt=0, description="Largest accepted request body.")
     recv_window_max_ms: int = Field(default=60_000, gt=0, description="Largest recvWindow accepted.")
     clock_skew_ms: int = Field(

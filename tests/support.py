@@ -20,6 +20,9 @@ import aiohttp
 import yarl
 from aiohttp import web
 
+from gateway import appkeys as K
+from gateway.edge_protocol import EdgeRunner
+
 OPERATOR_TOKEN = "test-operator-token"
 AUDITOR_TOKEN = "test-auditor-token"
 OFFICER_TOKEN = "test-officer-token"
@@ -29,8 +32,10 @@ SECRET_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, tests o
 
 @asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
-    """Run an app on 127.0.0.1 on a free port; yield its base URL."""
-    runner = web.AppRunner(app, access_log=None)
+    """Run an app on 127.0.0.1 on a free port; yield its base URL. A gateway app is run
+    as `python -m gateway serve` runs it: its edge answers what aiohttp cannot parse."""
+    runner_class = EdgeRunner if K.SETTINGS in app else web.AppRunner
+    runner = runner_class(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

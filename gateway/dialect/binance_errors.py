@@ -41,6 +41,9 @@ REASON_ERRORS: dict[str, WireError] = {
     "unsupported_content_type": WireError(415, -1102),
     "malformed_encoding": WireError(400, -1100),
     "unknown_endpoint": WireError(404, -1000),
+    "method_not_allowed": WireError(405, -1000),
+    # Not HTTP/1.1 the server can read (gateway/edge_protocol.py): no handler saw it.
+    "malformed_request": WireError(400, -1100),
     # Could not decide or could not deliver: never a silent allow.
     "decision_store_unavailable": WireError(503, -1001),
     "markets_unavailable": WireError(503, -1001),
