@@ -64,6 +64,11 @@ async def _make_template(server: EmbeddedPostgres) -> None:
 @pytest_asyncio.fixture
 async def database_url(postgres: EmbeddedPostgres) -> str:
     """A fresh database per test, copied from the migrated template (fast, isolated)."""
+    return await fresh_database(postgres)
+
+
+async def fresh_database(postgres: EmbeddedPostgres) -> str:
+    """A new database copied from the migrated template; its owner's DSN."""
     name = f"test_{next(_counter)}"
     conn = await asyncpg.connect(postgres.dsn)
     try:

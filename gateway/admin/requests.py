@@ -83,7 +83,7 @@ def _body_problem(raw: bytes) -> dict[str, str] | None:
                 if key in seen:
                     return {"field": _field((*path, key)), "problem": "given more than once"}
                 if _STORED_CONTROL.search(key):
-                    return {"field": _field(path), "problem": "a key holds a control character"}
+                    return {"field": _field((*path, key)), "problem": "the key holds a control character"}
                 seen.add(key)
             stack.extend(((*path, key), value) for key, value in reversed(node))
         elif isinstance(node, list):
