@@ -52,7 +52,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # and base64). Real exchanges' keys are alphanumeric.
 _API_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,256}$")
 _BODY_METHODS = frozenset({"POST", "PUT"})
-_DUPLICATES_RECORDED = 10
 BANK_NETWORK = "BANK"  # the mock exchange's fiat rail, as Korean exchanges name it
 BANK_ACCOUNT_PREFIX = "account-hash:"
 
@@ -110,7 +109,7 @@ async def handle_exchange_call(request: web.Request) -> web.StreamResponse:
         if route.signed:
             response = await _decide_and_forward(request, route)
         else:
-            response = await _forward(request, route, None, None, await _read_body(request))
+            response = await _forward_public(request, route)
     except Refusal as refusal:
         metrics.child(metrics.refusals, refusal.reason).inc()
         if refusal.fail_closed:
@@ -119,6 +118,16 @@ async def handle_exchange_call(request: web.Request) -> web.StreamResponse:
         response = refusal_response(request, refusal.reason, refusal.message, kind, refusal.decision_id)
     metrics.child(metrics.requests, route_class, str(response.status)).inc()
     return response
+
+
+async def _forward_public(request: web.Request, route: binance.Route) -> web.StreamResponse:
+    """Public market data: no customer and no decision row, but well-formed parameters."""
+    body = await _read_body(request)
+    params = _read_call(request, body)
+    problems = binance.public_problems(route, params.values, params.duplicates)
+    if problems:
+        raise Refusal(problems[0].reason, problems[0].detail)
+    return await _forward(request, route, None, None, body)
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -182,13 +191,7 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
     )
     action = binance.build_action(route, params.values, holder.customer_id)
     if params.duplicates:
-        # Each name once, and a few: `a&a&a…` in a 64 KiB body would otherwise put tens of
-        # thousands of findings into one decision row, hashed into the chain.
-        named = list(dict.fromkeys(params.duplicates))[:_DUPLICATES_RECORDED]
-        duplicated = [
-            ParseProblem("duplicate_parameter", name, f"Duplicate values for parameter '{name}'.")
-            for name in named
-        ]
+        duplicated = binance.duplicate_problems(params.duplicates)
         action = replace(action, problems=(*duplicated, *action.problems))
     facts = _gather_facts(request, action, auth, holder, now)
     action = _with_market(action, facts)
@@ -333,7 +336,7 @@ def _gather_facts(
     settings = request.app[K.SETTINGS]
     # Ages and expiries are judged on the day the rules are read for (pinned or today).
     today = settings.rules_day(now)
-    currency = action.asset if action.kind is not ActionKind.ORDER else action.quote_asset
+    currency = action.asset if action.kind.decided_as is not ActionKind.ORDER else action.quote_asset
     return Facts(
         now=now,
         authentication=auth,

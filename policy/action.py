@@ -11,6 +11,9 @@ class ActionKind(enum.StrEnum):
     PUBLIC_READ = "public_read"
     ACCOUNT_READ = "account_read"
     ORDER = "order"
+    # A signed order the exchange validates and drops (Binance's order/test): recorded under
+    # its own kind so that counting orders never counts rehearsals, decided as an order.
+    ORDER_TEST = "order_test"
     CANCEL = "cancel"
     WITHDRAWAL = "withdrawal"
     DEPOSIT_CREDIT = "deposit_credit"
@@ -20,8 +23,16 @@ class ActionKind(enum.StrEnum):
     def moves_money(self) -> bool:
         return self in MONEY_MOVING
 
+    @property
+    def decided_as(self) -> ActionKind:
+        """The kind whose rules decide this one: a test order is judged exactly as the order
+        it rehearses, by every stage, so a client cannot learn from a test what a real
+        order would not be told."""
+        return DECIDED_AS.get(self, self)
+
 
 MONEY_MOVING = frozenset({ActionKind.ORDER, ActionKind.WITHDRAWAL, ActionKind.DEPOSIT_CREDIT})
+DECIDED_AS = {ActionKind.ORDER_TEST: ActionKind.ORDER}
 
 
 class Side(enum.StrEnum):

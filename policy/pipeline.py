@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from policy.action import Action
@@ -30,9 +30,13 @@ class Pipeline:
     pack_version: str
 
     def decide(self, action: Action, facts: Facts) -> Verdict:
+        # Stages see the kind that decides (an order for an order test), so no stage can
+        # treat a variant more leniently; the caller records the action as it came.
+        kind = action.kind.decided_as
+        judged = action if kind is action.kind else replace(action, kind=kind)
         findings: list[Finding] = []
         for stage in self.stages:
-            found = stage.evaluate(action, facts)
+            found = stage.evaluate(judged, facts)
             findings.extend(found)
             if stage.gate and any(f.outcome is Outcome.DENY for f in found):
                 break

@@ -27,6 +27,7 @@ _TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK"})
 # as an allowed call for the exchange to refuse.
 _INTEGER_PARAMS = ("orderId", "fromId", "limit", "offset", "startTime", "endTime", "status")
 _INTEGER = re.compile(r"^[0-9]{1,20}$")
+_DUPLICATES_REPORTED = 10
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ def _order_ref(r: _Reader) -> Action:
     return r.action(symbol=symbol, client_order_id=client_order_id)
 
 
+_BOOLEAN = frozenset({"true", "false"})
+
+
 def _new_order(r: _Reader) -> Action:
     symbol = r.text("symbol", _SYMBOL)
     side = r.choice("side", frozenset({"BUY", "SELL"}))
@@ -157,6 +161,12 @@ def _new_order(r: _Reader) -> Action:
         price=price,
         client_order_id=client_order_id,
     )
+
+
+def _test_order(r: _Reader) -> Action:
+    """An order the exchange validates and drops: read as the order it rehearses."""
+    r.choice("computeCommissionRates", _BOOLEAN, required=False)
+    return _new_order(r)
 
 
 # Travel-rule data rides on the withdrawal as Binance's travel-rule variant does it: a
@@ -206,15 +216,26 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v3/ticker/24hr"): _public("ticker_24hr"),
     ("GET", "/api/v3/ticker/price"): _public("ticker_price"),
     ("GET", "/api/v3/depth"): _public("depth"),
+    ("GET", "/api/v3/ticker/bookTicker"): _public("book_ticker"),
+    ("GET", "/api/v3/trades"): _public("trades"),
+    ("GET", "/api/v3/historicalTrades"): _public("historical_trades"),
+    ("GET", "/api/v3/aggTrades"): _public("agg_trades"),
+    ("GET", "/api/v3/klines"): _public("klines"),
+    ("GET", "/api/v3/avgPrice"): _public("avg_price"),
+    ("GET", "/sapi/v1/system/status"): _public("system_status"),
     ("GET", "/fapi/v1/exchangeInfo"): _public("futures_exchange_info"),
     ("GET", "/dapi/v1/exchangeInfo"): _public("delivery_exchange_info"),
     ("GET", "/api/v3/account"): _signed("account", ActionKind.ACCOUNT_READ, _no_params),
     ("POST", "/api/v3/order"): _signed("order.create", ActionKind.ORDER, _new_order),
+    # Decided and recorded as an order, and forwarded to order/test only: the gateway
+    # forwards every call to the path it came on, never to another.
+    ("POST", "/api/v3/order/test"): _signed("order.test", ActionKind.ORDER_TEST, _test_order),
     ("GET", "/api/v3/order"): _signed("order.get", ActionKind.ACCOUNT_READ, _order_ref),
     ("DELETE", "/api/v3/order"): _signed("order.cancel", ActionKind.CANCEL, _order_ref),
     ("GET", "/api/v3/openOrders"): _signed("orders.open", ActionKind.ACCOUNT_READ, _optional_symbol),
     ("GET", "/api/v3/allOrders"): _signed("orders.all", ActionKind.ACCOUNT_READ, _symbol_only),
     ("GET", "/api/v3/myTrades"): _signed("trades.mine", ActionKind.ACCOUNT_READ, _symbol_only),
+    ("GET", "/sapi/v1/asset/tradeFee"): _signed("trade_fee", ActionKind.ACCOUNT_READ, _optional_symbol),
     ("GET", "/sapi/v1/capital/config/getall"): _signed("capital.config", ActionKind.ACCOUNT_READ, _no_params),
     ("GET", "/sapi/v1/margin/allPairs"): _signed("margin.pairs", ActionKind.ACCOUNT_READ, _no_params),
     ("GET", "/sapi/v1/margin/isolated/allPairs"): _signed(
@@ -240,7 +261,29 @@ def route_for(method: str, path: str) -> Route | None:
 def build_action(route: Route, params: dict[str, str], customer_id: str | None) -> Action:
     assert route.build is not None, "public routes are not decided"
     reader = _Reader(f"{DIALECT}.{route.operation}", route.kind, params, customer_id)
-    for name in _INTEGER_PARAMS:
-        if name in params:
-            reader.text(name, _INTEGER, required=False)
+    _check_integers(reader)
     return route.build(reader)
+
+
+def _check_integers(reader: _Reader) -> None:
+    for name in _INTEGER_PARAMS:
+        if name in reader.params:
+            reader.text(name, _INTEGER, required=False)
+
+
+def duplicate_problems(names: tuple[str, ...]) -> list[ParseProblem]:
+    """One problem per name given twice, for the first few names only: `a&a&a…` in a 64 KiB
+    body would otherwise put tens of thousands of findings into one decision row, hashed
+    into the chain."""
+    named = list(dict.fromkeys(names))[:_DUPLICATES_REPORTED]
+    return [ParseProblem("duplicate_parameter", n, f"Duplicate values for parameter '{n}'.") for n in named]
+
+
+def public_problems(route: Route, params: dict[str, str], duplicates: tuple[str, ...]) -> list[ParseProblem]:
+    """Public reads are not decided, yet held to the rules of a signed call: each parameter
+    once and integers in ASCII digits, so the gateway never forwards a call whose meaning
+    depends on which copy, or which digits, the exchange happens to read."""
+    reader = _Reader(f"{DIALECT}.{route.operation}", route.kind, params, None)
+    reader.problems.extend(duplicate_problems(duplicates))
+    _check_integers(reader)
+    return reader.problems

@@ -68,8 +68,8 @@ def wire_error(reason: str, kind: ActionKind | None) -> WireError:
     known = REASON_ERRORS.get(reason)
     if known is not None:
         return known
-    if kind is not None and kind in _COMPLIANCE_DEFAULT:
-        return _COMPLIANCE_DEFAULT[kind]
+    if kind is not None and kind.decided_as in _COMPLIANCE_DEFAULT:
+        return _COMPLIANCE_DEFAULT[kind.decided_as]  # an order test is refused as its order
     return _FALLBACK
 
 
