@@ -18,7 +18,7 @@ import orjson
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway import money_calls
+from gateway import logs, money_calls
 from gateway.auth import KeyHolder, authenticate
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.dialect import binance
@@ -45,9 +45,7 @@ REVIEW_HEADER = "X-Review-Status"
 # Findings that mean "could not decide", not "refused": answered 503 and counted.
 FAIL_CLOSED_FINDINGS = frozenset({PRICE_UNAVAILABLE, AML_FACTS_MISSING})
 WITHDRAW_HISTORY = "withdraw.history"
-REQUEST_ID_HEADER = "X-Request-Id"
 _FORM = "application/x-www-form-urlencoded"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Every key the gateway issues: URL-safe base64, or a demo key (a customer reference, '-'
 # and base64). Real exchanges' keys are alphanumeric.
 _API_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,256}$")
@@ -75,9 +73,8 @@ class Refusal(Exception):
 
 
 def _request_id(request: web.Request, decision_id: uuid.UUID) -> str:
-    """The client's X-Request-Id where it is well formed; else the decision id names it."""
-    given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if _REQUEST_ID.match(given) else decision_id.hex
+    """The id the middleware gave the request (answered in X-Request-Id, in its logs)."""
+    return logs.request_id.get() or decision_id.hex
 
 
 def refusal_response(
@@ -262,6 +259,7 @@ def _decision_row(
     facts: Facts | None,
 ) -> DecisionRow:
     decision_id = new_decision_id()
+    logs.decision_id.set(str(decision_id))  # for the records logged from here on
     if _to_bank_account(action, request.app):
         # An account number is personal data, and the decision log is append-only and
         # kept for years: it holds the number's keyed hash, the one bank_accounts keeps.

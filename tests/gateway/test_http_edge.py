@@ -34,26 +34,41 @@ class Malformed:
 
 
 MALFORMED = [
-    Malformed("bad request line", b"GET /" + MARKER + b" HTTP/1.1 trailing\r\nHost: x\r\n\r\n", "request_line"),
+    Malformed(
+        "bad request line", b"GET /" + MARKER + b" HTTP/1.1 trailing\r\nHost: x\r\n\r\n", "request_line"
+    ),
     Malformed("bad HTTP version", b"GET /" + MARKER + b" HTTP/7.1\r\nHost: x\r\n\r\n", "request_line"),
     Malformed("invalid method token", b"G@T" + MARKER + b" / HTTP/1.1\r\nHost: x\r\n\r\n", "method"),
     Malformed("not HTTP at all", MARKER + b"\x16\x03\x01 garbage\r\n\r\n", "method"),
     Malformed(
         "Content-Length with Transfer-Encoding",
         b"POST /api/v3/order HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked"
-        + MARKER + b"\r\n\r\n0\r\n\r\n",
+        + MARKER
+        + b"\r\n\r\n0\r\n\r\n",
         "framing",
-    ),  # fmt: skip
+    ),
     Malformed(
-        "100 kB header", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + MARKER * 10_000 + b"\r\n\r\n", "too_large"
+        "100 kB header",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + MARKER * 10_000 + b"\r\n\r\n",
+        "too_large",
     ),
     Malformed(
         "too many headers",
-        b"GET /healthz HTTP/1.1\r\n" + b"".join(b"X-%d: " % i + MARKER + b"\r\n" for i in range(300)) + b"\r\n",
+        b"GET /healthz HTTP/1.1\r\n"
+        + b"".join(b"X-%d: " % i + MARKER + b"\r\n" for i in range(300))
+        + b"\r\n",
         "too_large",
     ),
-    Malformed("NUL in a header value", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + MARKER + b"\x00\r\n\r\n", "header"),
-    Malformed("CR in a header value", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + MARKER + b"\rb\r\n\r\n", "header"),
+    Malformed(
+        "NUL in a header value",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + MARKER + b"\x00\r\n\r\n",
+        "header",
+    ),
+    Malformed(
+        "CR in a header value",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + MARKER + b"\rb\r\n\r\n",
+        "header",
+    ),
     Malformed("HTTP/0.9", b"GET /healthz?" + MARKER + b"\r\n\r\n", "http09"),
 ]
 
@@ -81,7 +96,9 @@ def split_answer(raw: bytes) -> tuple[str, dict[str, str], bytes]:
 
 
 def malformed_count(gateway: Gateway, kind: str) -> float:
-    value = gateway.app[K.METRICS].registry.get_sample_value("gateway_malformed_requests_total", {"kind": kind})
+    value = gateway.app[K.METRICS].registry.get_sample_value(
+        "gateway_malformed_requests_total", {"kind": kind}
+    )
     return value or 0.0
 
 
@@ -187,7 +204,9 @@ async def test_no_answer_names_a_version(gateway: Gateway, http: aiohttp.ClientS
 
 
 @pytest.mark.asyncio
-async def test_a_streamed_export_names_no_version_either(gateway: Gateway, http: aiohttp.ClientSession) -> None:
+async def test_a_streamed_export_names_no_version_either(
+    gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
     from tests.support import AUDITOR_TOKEN
 
     headers = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
