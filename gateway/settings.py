@@ -265,3 +265,12 @@ class Settings(BaseSettings):
         if isinstance(raw, str):
             return frozenset(p.upper() for p in _items(raw))
         return raw
+
+    @field_validator("rules_as_of", "rules_dir", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, raw: object) -> object:
+        # A Kubernetes ConfigMap or compose file lists an optional setting with an empty
+        # value to show it exists; empty means "not pinned" / "the packs shipped".
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return raw

@@ -53,6 +53,17 @@ def test_every_setting_is_documented(repo_root: Path) -> None:
     assert missing == []
 
 
+def test_env_example_lists_every_setting_and_only_settings(repo_root: Path) -> None:
+    """`.env.example` is what operators copy: a setting missing there is one nobody finds,
+    and a GATEWAY_ key there that is no setting is silently ignored (extra="ignore")."""
+    text = (repo_root / ".env.example").read_text()
+    listed = set(re.findall(r"^#?\s*(GATEWAY_[A-Z0-9_]+)=", text, re.MULTILINE))
+    fields = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields}
+    assert (sorted(fields - listed), sorted(listed - fields)) == ([], [])
+    mentioned = set(re.findall(r"\bGATEWAY_[A-Z0-9_]+\b", text))
+    assert sorted(mentioned - fields) == []
+
+
 def test_every_metric_is_documented(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
     names = {
