@@ -41,6 +41,8 @@ from coincurve import PublicKey
 from Crypto.Hash import RIPEMD160, keccak
 
 from aml import bech32
+from aml.addresses import base58
+from aml.addresses.evm import EVM_ADDRESS
 
 
 class Ownership(enum.StrEnum):
@@ -59,7 +61,7 @@ def check_ownership(proof: str | None, address: str, customer_id: str) -> Owners
     if proof is None:
         return Ownership.MISSING
     message = ownership_message(customer_id, address).encode()
-    if _EVM_ADDRESS.match(address):
+    if EVM_ADDRESS.match(address):
         return _verdict(_evm_signer(proof, message) == bytes.fromhex(address[2:]))
     target = _bitcoin_target(address)
     if target is None:
@@ -80,7 +82,6 @@ def _recover(signature: bytes, digest: bytes, recovery_id: int) -> PublicKey | N
 
 # -- Ethereum ---------------------------------------------------------------------------
 
-_EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _EVM_PROOF = re.compile(r"^0x[0-9a-fA-F]{130}$")
 
 
@@ -103,10 +104,8 @@ def _evm_signer(proof: str, message: bytes) -> bytes | None:
 
 # -- Bitcoin ----------------------------------------------------------------------------
 
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _P2PKH_VERSIONS = frozenset({0x00, 0x6F})  # mainnet, testnet
 _P2SH_VERSIONS = frozenset({0x05, 0xC4})
-_SEGWIT_HRPS = frozenset({"bc", "tb"})
 
 
 class _Form(enum.Enum):
@@ -163,7 +162,7 @@ def _bitcoin_target(address: str) -> tuple[_Form, bytes] | None:
     if address[:3].lower() in ("bc1", "tb1"):
         program = _segwit_v0_program(address)
         return (_Form.P2WPKH, program) if program is not None and len(program) == 20 else None
-    payload = _base58check(address)
+    payload = base58.decode_check(address)
     if payload is None or len(payload) != 21:
         return None
     if payload[0] in _P2PKH_VERSIONS:
@@ -173,44 +172,7 @@ def _bitcoin_target(address: str) -> tuple[_Form, bytes] | None:
     return None
 
 
-def _base58check(text: str) -> bytes | None:
-    if not 25 <= len(text) <= 35 or any(c not in _BASE58 for c in text):
-        return None
-    number = 0
-    for char in text:
-        number = number * 58 + _BASE58.index(char)
-    body = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    raw = b"\x00" * (len(text) - len(text.lstrip("1"))) + body
-    payload, checksum = raw[:-4], raw[-4:]
-    return payload if _sha256(_sha256(payload))[:4] == checksum else None
-
-
 def _segwit_v0_program(address: str) -> bytes | None:
     """BIP-173: the witness program of a version-0 (bech32, not bech32m) address."""
-    if address.lower() != address and address.upper() != address:
-        return None  # mixed case is invalid
-    text = address.lower()
-    hrp, _, data_part = text.rpartition("1")
-    if hrp not in _SEGWIT_HRPS or len(data_part) < 7 or any(c not in bech32.CHARSET for c in data_part):
-        return None
-    if bech32.checksum(hrp, data_part) != bech32.BECH32:  # version 0 is bech32, not bech32m
-        return None
-    data = [bech32.CHARSET.index(c) for c in data_part]
-    version, words = data[0], data[1:-6]
-    if version != 0:
-        return None
-    return _regroup(words)
-
-
-def _regroup(words: list[int]) -> bytes | None:
-    """Five-bit groups back to bytes; leftover bits must be zero padding under 5 bits."""
-    accumulator, bits, out = 0, 0, bytearray()
-    for word in words:
-        accumulator = (accumulator << 5) | word
-        bits += 5
-        while bits >= 8:
-            bits -= 8
-            out.append((accumulator >> bits) & 0xFF)
-    if bits >= 5 or accumulator & ((1 << bits) - 1):
-        return None
-    return bytes(out)
+    decoded = bech32.decode_segwit(address[:2].lower(), address)
+    return decoded.program if decoded is not None and decoded.version == 0 else None

@@ -6,17 +6,10 @@ snapshot never changes; a newer one simply replaces it, and an address it no lon
 is delisted (OFAC removed the Tornado Cash contracts in March 2025; the packaged snapshot
 of September 2024 still lists them).
 
-Matching follows each address format's own case rules:
-- EVM (`0x` + 40 hex): case carries only the EIP-55 checksum, so compare lower-cased; a
-  `0x` string with anything but hex digits after it is malformed.
-- bech32 (`bc1…`, `ltc1…`, testnets): case-insensitive, but BIP-173 forbids mixed case;
-  all-lower or all-upper is valid (compared lower-cased), mixed case or a bad checksum is
-  malformed. Bitcoin Cash cashaddr (`q…`/`p…`, `bitcoincash:` prefix optional) likewise.
-- base58 (Bitcoin legacy `1…`/`3…`, Tron `T…`, Monero `4…`/`8…`, XRP `r…`, Litecoin,
-  Dash, Zcash `t1…`): case is part of the encoding; compared exactly.
-- anything else is compared exactly (a format this module does not know is not refused:
-  refusing it would block withdrawals of whole chains; exact comparison cannot miss a
-  listed spelling of it).
+How an address is compared (case rules per format, and which spellings of one account
+share a key: Tron hex and base58, XRP X-address and classic, cashaddr and legacy, payment
+URIs) is aml/addresses/matching.py's; how a list entry is validated against its network
+before it is stored is aml/addresses/entries.py's.
 
 An address is matched against every asset's list, whatever asset is moved: one EVM key
 controls the same address on Ethereum, BSC and Arbitrum, and a listed Tron address stays
@@ -26,7 +19,6 @@ recorded with the match, not used to narrow it (fail closed).
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import re
 import tomllib
@@ -37,8 +29,26 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Literal
 
-from aml import bech32
+from aml.addresses.matching import EVM_NETWORKS, normalise
+from aml.addresses.model import MAX_ADDRESS_LENGTH, AddressFormat, MalformedAddress, NormalisedAddress
 from aml.findings import AmlFinding, AmlReason
+
+__all__ = [
+    "EVM_NETWORKS",
+    "LIST_ASSET_ALIASES",
+    "MAX_ADDRESS_LENGTH",
+    "SANCTIONS_CITATION",
+    "SANCTIONS_RULE_ID",
+    "AddressFormat",
+    "AddressList",
+    "MalformedAddress",
+    "Match",
+    "NormalisedAddress",
+    "load_packaged_snapshot",
+    "normalise",
+    "screen_address",
+    "snapshot_from_files",
+]
 
 SANCTIONS_RULE_ID = "aml.sanctions.ofac_sdn"
 SANCTIONS_CITATION = (
@@ -46,112 +56,8 @@ SANCTIONS_CITATION = (
     "entries <https://home.treasury.gov/policy-issues/financial-sanctions/"
     "specially-designated-nationals-and-blocked-persons-list-sdn-human-readable-lists>"
 )
-# Longer than any address format in use (Monero integrated addresses are 106).
-MAX_ADDRESS_LENGTH = 128
-
-_EVM = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_HEX_BODY = re.compile(r"^0x[0-9a-fA-F]+$")
-_BASE58 = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{25,110}$")
-_BECH32_CHARSET = bech32.CHARSET
-_BECH32_HRPS = ("bc", "tb", "bcrt", "ltc", "tltc")
-_CASHADDR_PREFIX = "bitcoincash:"
-_CASHADDR = re.compile(rf"^[qp][{_BECH32_CHARSET}]{{41}}$")
-# Chains whose addresses are exactly 20 bytes: anything else after `0x` is a typo there.
 # The upstream lists name Bitcoin XBT; exchanges call it BTC.
 LIST_ASSET_ALIASES: Mapping[str, str] = MappingProxyType({"BTC": "XBT"})
-EVM_NETWORKS = frozenset({"ETH", "ERC20", "BSC", "BEP20", "ARB", "ARBITRUM", "ETC"})
-
-
-class AddressFormat(enum.StrEnum):
-    EVM = "evm"
-    HEX = "hex"  # 0x + hex of another length (Aptos, Sui): compared lower-cased
-    BECH32 = "bech32"
-    CASHADDR = "cashaddr"
-    BASE58 = "base58"
-    OPAQUE = "opaque"
-
-
-class MalformedAddress(ValueError):
-    def __init__(self, address: str, reason: str) -> None:
-        super().__init__(f"{address!r}: {reason}")
-        self.address = address
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class NormalisedAddress:
-    format: AddressFormat
-    key: str  # the form compared with the list
-
-
-def _bech32(address: str) -> NormalisedAddress:
-    if address not in (address.lower(), address.upper()):
-        raise MalformedAddress(address, "bech32 address in mixed case (BIP-173)")
-    lower = address.lower()
-    problem = _bech32_problem(lower)
-    if problem is not None:
-        raise MalformedAddress(address, problem)
-    return NormalisedAddress(AddressFormat.BECH32, lower)
-
-
-def _bech32_problem(lower: str) -> str | None:
-    """Why a lower-case string is not a valid bech32 (or bech32m) address, or None."""
-    hrp, _, data = lower.rpartition("1")
-    if len(lower) > 90 or len(data) < 6 or any(ch not in _BECH32_CHARSET for ch in data):
-        return "not a bech32 address: bad length or character"
-    if bech32.checksum(hrp, data) not in (bech32.BECH32, bech32.BECH32M):
-        return "bech32 checksum does not verify"
-    return None
-
-
-def _hex(address: str, network: str | None) -> NormalisedAddress:
-    if _EVM.match(address):
-        return NormalisedAddress(AddressFormat.EVM, address.lower())
-    if not _HEX_BODY.match(address):
-        raise MalformedAddress(address, "0x address with characters that are not hex digits")
-    if network in EVM_NETWORKS:
-        raise MalformedAddress(address, f"{network} addresses are 0x and 40 hex digits")
-    return NormalisedAddress(AddressFormat.HEX, address.lower())
-
-
-def _claims_bech32(address: str) -> bool:
-    """A lower-case bech32 prefix claims the format (so mixed case after it is malformed).
-    An upper-case one does too, unless the string is valid base58 and not valid bech32:
-    Tron addresses are base58 and may well begin "TB1", while BC1Q… in capitals (legal
-    under BIP-173) with no 0 in it also fits base58, and must still match its listed
-    lower-case spelling."""
-    prefixes = tuple(f"{hrp}1" for hrp in _BECH32_HRPS)
-    if address.startswith(prefixes):
-        return True
-    if not address.startswith(tuple(p.upper() for p in prefixes)):
-        return False
-    return not _BASE58.match(address) or _bech32_problem(address.lower()) is None
-
-
-def normalise(address: str, network_or_asset: str | None = None) -> NormalisedAddress:
-    """The form an address is compared in, or `MalformedAddress`."""
-    if not address or len(address) > MAX_ADDRESS_LENGTH:
-        raise MalformedAddress(address[:MAX_ADDRESS_LENGTH], "empty or too long")
-    if not address.isascii() or not address.isprintable() or " " in address:
-        raise MalformedAddress(address, "addresses are printable ASCII without spaces")
-    network = network_or_asset.upper() if network_or_asset else None
-    lower = address.lower()
-    if lower.startswith("0x"):
-        if not address.startswith("0x"):
-            raise MalformedAddress(address, "the hex prefix is a lower-case 0x")
-        return _hex(address, network)
-    if _claims_bech32(address):
-        return _bech32(address)
-    if lower.startswith(_CASHADDR_PREFIX):
-        body = address[len(_CASHADDR_PREFIX) :]
-        if address not in (lower, address.upper()) or not _CASHADDR.match(body.lower()):
-            raise MalformedAddress(address, "not a cashaddr address (or in mixed case)")
-        return NormalisedAddress(AddressFormat.CASHADDR, body.lower())
-    if address in (lower, address.upper()) and _CASHADDR.match(lower):
-        return NormalisedAddress(AddressFormat.CASHADDR, lower)
-    if _BASE58.match(address):
-        return NormalisedAddress(AddressFormat.BASE58, address)
-    return NormalisedAddress(AddressFormat.OPAQUE, address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +69,7 @@ class Match:
     assets: tuple[str, ...]  # the lists that hold it
     snapshot_id: str
     queried_asset: str | None
+    tag: int | None = None  # the XRP destination tag the query carried (an X-address)
 
     @property
     def on_queried_asset(self) -> bool:
@@ -210,17 +117,19 @@ class AddressList:
     def is_listed(self, address: str, network_or_asset: str | None = None) -> Match | None:
         """The match, None when not listed; `MalformedAddress` when it cannot be screened."""
         normalised = normalise(address, network_or_asset)
-        hits = self._index.get(normalised.key)
-        if not hits:
+        key = next((k for k in normalised.keys if k in self._index), None)
+        if key is None:
             return None
+        hits = self._index[key]
         return Match(
             address=address,
-            key=normalised.key,
+            key=key,
             format=normalised.format,
             listed_as=tuple(sorted({spelling for _, spelling in hits})),
             assets=tuple(sorted({asset for asset, _ in hits})),
             snapshot_id=self.id,
             queried_asset=network_or_asset,
+            tag=normalised.tag,
         )
 
     def delisted_since(self, older: AddressList) -> frozenset[str]:
@@ -293,6 +202,7 @@ def screen_address(
             "listed_as": list(match.listed_as),
             "listed_for": list(match.assets),
             "format": match.format.value,
+            **({"destination_tag": match.tag} if match.tag is not None else {}),
             "snapshot_id": snapshot.id,
             "snapshot_as_of": snapshot.as_of.isoformat(),
             "snapshot_source": snapshot.source,
