@@ -32,7 +32,7 @@ from exchange.state import STATE
 from gateway.app import create_app
 from gateway.pgserver import EmbeddedPostgres
 from tests.conftest import fresh_database, gateway_settings, runtime_dsn
-from tests.support import SERVICE_TOKEN, serving
+from tests.support import SERVICE_TOKEN, Customer, serving
 
 T = TypeVar("T")
 
@@ -62,6 +62,7 @@ class LiveStack:
         self._thread.start()
         self._stack = AsyncExitStack()
         self.ids: dict[str, list[str]] = {}  # real ids a test seeded, by path parameter name
+        self.trader: Customer | None = None  # a customer with a key, for signed calls
         self.gateway_url, self.exchange_url = self.run(self._start(postgres))
         self.port = int(self.gateway_url.rsplit(":", 1)[1])
 
@@ -88,15 +89,18 @@ class LiveStack:
             self._thread.join(_CALL_SECONDS)
             self.loop.close()
 
+    def calls_since(self, seq: int) -> list[Any]:
+        """What the exchange accepted after `seq` (the gateway's background refreshes too)."""
+
+        async def read() -> list[Any]:
+            return self.exchange_app[STATE].requests.since(seq, 10_000)
+
+        return self.run(read())
+
     def customer_calls_since(self, seq: int) -> list[Any]:
         """What the exchange accepted on a customer's behalf after `seq`: only the gateway's
         background refreshes carry no customer."""
-
-        async def read() -> list[Any]:
-            log = self.exchange_app[STATE].requests
-            return [e for e in log.since(seq, 10_000) if e.customer_id is not None]
-
-        return self.run(read())
+        return [e for e in self.calls_since(seq) if e.customer_id is not None]
 
     def exchange_seq(self) -> int:
         async def read() -> int:
@@ -162,7 +166,20 @@ RAW_VALUES = st.one_of(
     st.builds(lambda v, n: v * n, st.sampled_from(["%00", "a", "%C3%A9", "%ff"]), st.integers(1, 600)),
 )
 JSON_HOSTILE_STRINGS = st.one_of(
-    st.sampled_from(["", "\x00", "a\x00", "\x1b[31m", "\x7f", "\x85", "\u202e", "\uff21\uff22\uff23", "\u0412\u0422\u0421", "x" * 5000]),
+    st.sampled_from(
+        [
+            "",
+            "\x00",
+            "a\x00",
+            "\x1b[31m",
+            "\x7f",
+            "\x85",
+            "\u202e",
+            "\uff21\uff22\uff23",
+            "\u0412\u0422\u0421",
+            "x" * 5000,
+        ]
+    ),
     st.text(st.characters(codec=None, exclude_categories=("Cs",)), max_size=40),
 )
 JSON_SCALARS = st.one_of(
