@@ -190,6 +190,14 @@ SIGNED_CASES = [
         -1100,
         "malformed_parameter",
     ),
+    # C1 controls (U+0080..U+009F) are control characters too, as the admin edge reads them.
+    (
+        "c1-control-in-a-parameter",
+        lambda c: ("GET", "/api/v3/account", {"note": "a\u0085b"}, {}),
+        400,
+        -1100,
+        "malformed_parameter",
+    ),
     (
         "nul-in-a-duplicated-name",
         lambda c: ("GET", "/api/v3/account", [("k\x00", "1"), ("k\x00", "2")], {}),
