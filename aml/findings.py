@@ -24,12 +24,16 @@ class AmlReason(enum.StrEnum):
     ROLLING_WINDOW_TOTAL = "rolling_window_total"
     ROLLING_WINDOW_COUNT = "rolling_window_count"
     STRUCTURING_SUSPECTED = "structuring_suspected"
+    # Linked movements over a period above what a customer not identified may move.
+    LINKED_TRANSACTIONS_LIMIT = "linked_transactions_limit"
     SANCTIONED_ADDRESS = "sanctioned_address"
     # An address that claims a format (0x…, bc1…) but breaks it cannot be screened.
     ADDRESS_MALFORMED = "address_malformed"
     TRAVEL_RULE_MISSING = "travel_rule_missing"
     TRAVEL_RULE_INVALID = "travel_rule_invalid"
     TRAVEL_RULE_ORIGINATOR_MISMATCH = "travel_rule_originator_mismatch"
+    # Valid IVMS101, but without data the jurisdiction requires (rule's required_data).
+    TRAVEL_RULE_DATA_MISSING = "travel_rule_data_missing"
     SELF_HOSTED_PROOF_MISSING = "self_hosted_proof_missing"
     SELF_HOSTED_PROOF_INVALID = "self_hosted_proof_invalid"
     # An address form no supported signature scheme covers (taproot, P2WSH, non-Bitcoin,
@@ -72,3 +76,6 @@ class Cited(Generic[R]):
 
     rule: R
     citation: str | None = None
+    # The pack's country: whose calendar day a per-day rule counts (a Korean CTR's day
+    # runs midnight to midnight in Seoul).
+    jurisdiction: str | None = None

@@ -16,16 +16,25 @@ Strict means: unknown keys refused; JSON types exact (no number for a string); p
 text fields non-empty and within the standard's lengths; duplicate JSON keys refused;
 codes from the standard's lists; country codes ISO 3166-1 alpha-2 (or "XX"); and the
 standard's constraints C1-C11 that a single payload can violate (named where checked).
-Every error names the field path in the payload's own (camelCase) spelling.
+Every error names the field path in the payload's own (camelCase) spelling; a key the
+standard does not have is named first, with the key it most likely meant ("unknown field
+'Originator' (did you mean 'originator'?)"), so the sender sees the cause rather than only
+the field it left missing.
+
+`missing_data` checks a parsed payload for the elements a jurisdiction requires beyond
+the standard's minimum (the rule packs' `required_data`, `TravelData` here).
 """
 
 from __future__ import annotations
 
+import difflib
+import enum
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -81,6 +90,18 @@ Transliteration = Literal[
     "arab", "aran", "armn", "cyrl", "deva", "geor", "grek", "hani", "hebr", "kana", "kore", "thai", "othr"
 ]  # fmt: skip
 LEGAL_PERSON_ID_TYPES = frozenset({"RAID", "MISC", "LEIX", "TXID"})
+
+
+class TravelData(enum.StrEnum):
+    """Data a jurisdiction requires to travel beyond IVMS101's minimum (both parties'
+    names): the vocabulary of a travel-rule rule's `required_data`."""
+
+    ORIGINATOR_ACCOUNT_NUMBER = "originator.account_number"
+    ORIGINATOR_ADDRESS = "originator.address"
+    ORIGINATOR_NATIONAL_ID = "originator.national_id"
+    ORIGINATOR_CUSTOMER_ID = "originator.customer_id"
+    ORIGINATOR_BIRTH = "originator.date_and_place_of_birth"
+    BENEFICIARY_ACCOUNT_NUMBER = "beneficiary.account_number"
 
 
 class _Strict(BaseModel):
@@ -372,6 +393,69 @@ def _message(error: Any) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, through tuple[...], Optional and Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_of(model: type[BaseModel]) -> dict[str, type[BaseModel] | None]:
+    return {field.alias or name: _model_in(field.annotation) for name, field in model.model_fields.items()}
+
+
+def _keys_at(model: type[BaseModel], parent: Sequence[str | int]) -> list[str]:
+    """The keys the object at `parent` (a validation error's location) may have."""
+    current: type[BaseModel] | None = model
+    for part in parent:
+        if isinstance(part, int):
+            continue  # an index into a list: the same model
+        current = _keys_of(current).get(part) if current is not None else None
+    return list(_keys_of(current)) if current is not None else []
+
+
+def _spelling(key: str) -> str:
+    return key.replace("_", "").lower()
+
+
+def _meant(key: str, allowed: list[str]) -> str | None:
+    """The key a sender most likely meant: the same letters in another case or with
+    underscores (`Originator`, `originator_persons`), else the closest spelling."""
+    same = [k for k in allowed if _spelling(k) == _spelling(key)]
+    if same:
+        return same[0]
+    spelt = {_spelling(k): k for k in allowed}
+    close = difflib.get_close_matches(_spelling(key), list(spelt), n=1, cutoff=0.8)
+    return spelt[close[0]] if close else None
+
+
+def _errors(exc: ValidationError, model: type[BaseModel]) -> tuple[FieldError, ...]:
+    """The validation errors, an unknown key first and named as such. A required key
+    left "missing" because the sender spelt it another way is the same mistake: only the
+    unknown key is reported for it."""
+    unknown: list[FieldError] = []
+    explained: set[tuple[str | int, ...]] = set()
+    for e in exc.errors():
+        if e["type"] != "extra_forbidden":
+            continue
+        *parent, key = e["loc"]
+        meant = _meant(str(key), _keys_at(model, parent))
+        hint = f" (did you mean {meant!r}?)" if meant else ""
+        unknown.append(FieldError(".".join(str(p) for p in e["loc"]), f"unknown field {str(key)!r}{hint}"))
+        if meant:
+            explained.add((*parent, meant))
+    rest = [
+        FieldError(".".join(str(p) for p in e["loc"]) or _ROOT, _message(e))
+        for e in exc.errors()
+        if e["type"] != "extra_forbidden" and not (e["type"] == "missing" and tuple(e["loc"]) in explained)
+    ]
+    return (*unknown, *rest)
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -395,10 +479,7 @@ def parse(raw: str | bytes, model: type[M], *, today: date) -> M:
     try:
         return model.model_validate_json(raw, context={"today": today})
     except ValidationError as exc:
-        errors = tuple(
-            FieldError(".".join(str(p) for p in e["loc"]) or _ROOT, _message(e)) for e in exc.errors()
-        )
-        raise Ivms101Invalid(errors) from exc
+        raise Ivms101Invalid(_errors(exc, model)) from exc
 
 
 def parse_payload(raw: str | bytes, *, today: date) -> IdentityPayload:
@@ -446,3 +527,80 @@ def matches_customer(payload: IdentityPayload, legal_name: str, native_name: str
             if found.matches:
                 return found
     return NameMatch(False, NameMatchReason.MISMATCH, None)
+
+
+# Where each element sits: on the party (its accountNumber), or on each of its persons
+# (a natural person's key, a legal person's key; None where a legal person has none).
+_PARTY_KEYS: dict[TravelData, str] = {
+    TravelData.ORIGINATOR_ACCOUNT_NUMBER: "accountNumber",
+    TravelData.BENEFICIARY_ACCOUNT_NUMBER: "accountNumber",
+}
+_PERSON_KEYS: dict[TravelData, tuple[str, str | None]] = {
+    TravelData.ORIGINATOR_ADDRESS: ("geographicAddress", "geographicAddress"),
+    TravelData.ORIGINATOR_NATIONAL_ID: ("nationalIdentification", "nationalIdentification"),
+    TravelData.ORIGINATOR_CUSTOMER_ID: ("customerIdentification", "customerNumber"),
+    TravelData.ORIGINATOR_BIRTH: ("dateAndPlaceOfBirth", None),
+}
+
+
+def _party(payload: IdentityPayload, element: TravelData) -> tuple[str, dict[str, Any], list[Person]]:
+    if element.value.startswith("beneficiary."):
+        beneficiary = payload.beneficiary
+        return "beneficiary", beneficiary.model_dump(by_alias=True), list(beneficiary.beneficiary_persons)
+    originator = payload.originator
+    return "originator", originator.model_dump(by_alias=True), list(originator.originator_persons)
+
+
+def _person_has(person: Person, element: TravelData) -> tuple[bool, str]:
+    """Whether `person` carries the element, and its key for that kind of person."""
+    natural_key, legal_key = _PERSON_KEYS[element]
+    if person.natural_person is not None:
+        return bool(person.natural_person.model_dump(by_alias=True).get(natural_key)), "naturalPerson"
+    assert person.legal_person is not None  # Person guarantees exactly one
+    found = legal_key is not None and bool(person.legal_person.model_dump(by_alias=True).get(legal_key))
+    return found, "legalPerson"
+
+
+def _key(element: TravelData, kind: str) -> str | None:
+    if element in _PARTY_KEYS:
+        return _PARTY_KEYS[element]
+    natural_key, legal_key = _PERSON_KEYS[element]
+    return natural_key if kind == "naturalPerson" else legal_key
+
+
+def _missing(what: list[str]) -> str:
+    if len(what) == 1:
+        return f"{what[0]} is required by the travel rule in force"
+    return f"one of {', '.join(what[:-1])} or {what[-1]} is required by the travel rule in force"
+
+
+def missing_data(
+    payload: IdentityPayload, required: Sequence[Sequence[TravelData]]
+) -> tuple[FieldError, ...]:
+    """What `required` asks for and the payload lacks: one error per entry (an element,
+    or alternatives of which one must be there) and, for data about a person, per person.
+    Each names the field in the payload's spelling."""
+    errors: list[FieldError] = []
+    for group in required:
+        party, fields, persons = _party(payload, group[0])
+        on_party = [e for e in group if e in _PARTY_KEYS and fields.get(_PARTY_KEYS[e])]
+        if on_party:
+            continue
+        per_person = [e for e in group if e in _PERSON_KEYS]
+        if not per_person:
+            keys = [_PARTY_KEYS[e] for e in group]
+            errors.append(FieldError(f"{party}.{keys[0]}", _missing(keys)))
+            continue
+        member = "originatorPersons" if party == "originator" else "beneficiaryPersons"
+        for index, person in enumerate(persons):
+            found = [_person_has(person, e) for e in per_person]
+            if any(has for has, _ in found):
+                continue
+            kind = found[0][1]
+            # A legal person has no date of birth: name what a natural person would give.
+            keys = [k for k in (_key(e, kind) for e in group) if k is not None] or [
+                _PERSON_KEYS[e][0] for e in per_person
+            ]
+            path = f"{party}.{member}.{index}.{kind}" + (f".{keys[0]}" if len(keys) == 1 else "")
+            errors.append(FieldError(path, _missing(keys)))
+    return tuple(errors)

@@ -1,22 +1,30 @@
-"""Single-movement rules: cash reports (CTR), the travel rule, self-hosted ownership.
+"""Movement rules: cash reports (CTR), the travel rule, self-hosted ownership.
 
-Each takes the rules in force for the customer (home and residence, as rules.book gives
-them, with their citations) and a `Valuer` for the movement, which converts the amount
-into each rule's currency once and remembers every conversion for the decision. A price
-or rate that is missing or stale raises `PriceUnavailable`: the caller fails closed.
+The travel rule and self-hosted proof take the rules in force for the customer (home and
+residence, as rules.book gives them, with their citations) and a `Valuer` for the
+movement, which converts the amount into each rule's currency once and remembers every
+conversion for the decision. A price or rate that is missing or stale raises
+`PriceUnavailable`: the caller fails closed.
+
+A cash report counts cash: movements on the rails it covers (fiat through the bank, not a
+virtual-asset transfer), each on its own or added up over the jurisdiction's calendar day,
+as the rule says. It takes movements already valued in its currency, as the windows do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 
 from aml.findings import AmlFinding, AmlReason, Cited, Value
-from aml.ivms101 import Ivms101Invalid, matches_customer, parse_payload
+from aml.ivms101 import Ivms101Invalid, matches_customer, missing_data, parse_payload
 from aml.money import Conversion, Valuer
 from aml.ownership import Ownership
-from rules.model import CashReportRule, Comparison, SelfHostedRule, Threshold, TravelRule
+from aml.windows import CurrencyMismatch, Movement
+from rules.model import CashReportRule, Comparison, Counterparty, SelfHostedRule, Threshold, TravelRule
+
+_WORDS = {Comparison.AT_OR_ABOVE: "at or above", Comparison.MORE_THAN: "more than"}
 
 
 def crossed(threshold: Threshold, valuer: Valuer) -> tuple[bool, Conversion | None]:
@@ -41,26 +49,60 @@ def _compared(threshold: Threshold, conversion: Conversion | None) -> dict[str, 
     return values
 
 
-def cash_report(rules: Sequence[Cited[CashReportRule]], valuer: Valuer) -> list[AmlFinding]:
-    """A single movement at (or above) a reporting threshold: allow, and a CTR candidate."""
-    findings = []
-    for cited in rules:
-        rule = cited.rule
-        hit, conversion = crossed(rule.threshold, valuer)
-        if hit:
-            findings.append(
-                AmlFinding(
-                    rule_id=rule.id,
-                    outcome="allow_and_report",
-                    reason=AmlReason.CASH_REPORT_THRESHOLD,
-                    message=f"a single movement crosses the {rule.report} threshold of "
-                    f"{rule.threshold.amount} {rule.threshold.currency}",
-                    values=_compared(rule.threshold, conversion),
-                    citation=cited.citation,
-                    report=rule.report,
-                )
-            )
-    return findings
+def cash_report(
+    cited: Cited[CashReportRule],
+    history: Sequence[Movement],
+    new: Movement,
+    day_of: Callable[[datetime], date],
+) -> list[AmlFinding]:
+    """Cash at (or above) a reporting threshold: allow, and a CTR candidate. Only a
+    movement on a rail the rule covers counts, and only one such arrives here to be
+    judged; a per-day rule adds the earlier ones of the same day (`day_of`: the
+    jurisdiction's calendar day of a time)."""
+    rule = cited.rule
+    currency = rule.threshold.currency
+    if new.rail not in rule.rails:
+        return []  # not cash: a virtual-asset transfer is not reported as one
+    counted = [new]
+    if rule.period == "day":
+        day = day_of(new.at)
+        counted += [m for m in history if m.rail in rule.rails and day_of(m.at) == day]
+    wrong = sorted({m.amount.currency for m in counted} - {currency})
+    if wrong:
+        raise CurrencyMismatch(f"movements in {', '.join(wrong)}, threshold in {currency}")
+    total = sum((m.amount.amount for m in counted), Decimal(0))
+    if not rule.threshold.crossed_by(total):
+        return []
+    before = total - new.amount.amount
+    values: dict[str, Value] = {
+        "threshold": str(rule.threshold.amount),
+        "currency": currency,
+        "comparison": rule.threshold.comparison.value,
+        "period": rule.period,
+        "rails": [r.value for r in rule.rails],
+        "total": str(total),
+        "movement_value": str(new.amount.amount),
+        "count": len(counted),
+    }
+    if rule.period == "day":
+        values |= {"day": day_of(new.at).isoformat(), "total_before": str(before)}
+        # Crossed before this movement too: the day's report may take it in.
+        values["already_crossed"] = rule.threshold.crossed_by(before)
+        measure = f"cash movements on {values['day']} come to {total} {currency}"
+    else:
+        measure = f"a cash movement of {total} {currency}"
+    return [
+        AmlFinding(
+            rule_id=rule.id,
+            outcome="allow_and_report",
+            reason=AmlReason.CASH_REPORT_THRESHOLD,
+            message=f"{measure}: {_WORDS[rule.threshold.comparison]} the {rule.report} threshold "
+            f"of {rule.threshold.amount} {currency}",
+            values=values,
+            citation=cited.citation,
+            report=rule.report,
+        )
+    ]
 
 
 def _strictness(crossing: tuple[Cited[TravelRule], Conversion | None]) -> Decimal:
@@ -75,16 +117,21 @@ def travel_rule(
     rules: Sequence[Cited[TravelRule]],
     valuer: Valuer,
     *,
+    counterparty: Counterparty,
     payload: str | None,
     legal_name: str | None,
     native_name: str | None,
     today: date,
 ) -> list[AmlFinding]:
-    """A withdrawal at or above any travel-rule threshold in force (home or residence:
-    the stricter wins, so the lowest threshold crossed binds) must carry a valid IVMS101
-    payload whose originator is the customer. At most one finding: the payload is one."""
+    """A transfer with a `counterparty` (another VASP, or a self-hosted wallet) at or
+    above any travel-rule threshold in force that covers such transfers (home or
+    residence: the stricter wins, so the lowest threshold crossed binds) must carry a
+    valid IVMS101 payload whose originator is the customer, with the data every one of
+    those rules requires. At most one finding: the payload is one."""
     binding: list[tuple[Cited[TravelRule], Conversion | None]] = []
     for candidate in rules:
+        if not candidate.rule.covers(counterparty):
+            continue
         hit, converted = crossed(candidate.rule.threshold, valuer)
         if hit:
             binding.append((candidate, converted))
@@ -118,6 +165,25 @@ def travel_rule(
             else "no KYC name on record to compare the originator with",
             field="originator.originatorPersons",
         )
+    for requiring, converted in binding:
+        missing = missing_data(parsed, requiring.rule.required_data)
+        if missing:
+            # The rule that asks for the data is the one cited, not the binding one.
+            return [
+                AmlFinding(
+                    requiring.rule.id,
+                    "deny",
+                    AmlReason.TRAVEL_RULE_DATA_MISSING,
+                    f"travel-rule data incomplete at {missing[0].field}: {missing[0].message}",
+                    _compared(requiring.rule.threshold, converted)
+                    | {
+                        "required_by": values["required_by"],
+                        "field": missing[0].field,
+                        "errors": [{"field": e.field, "message": e.message} for e in missing],
+                    },
+                    requiring.citation,
+                )
+            ]
     return []
 
 

@@ -10,6 +10,10 @@ lets structuring through.
 Comparison is the rule's own: `Threshold.crossed_by` (at_or_above `>=`, more_than `>`).
 A count limit has no comparison of its own: it is reached at the count ("5 times a day";
 the KoFIU indicators are 이상, at or above).
+
+Linked transactions (Switzerland: CHF 1,000 over 30 days for a customer not identified)
+are the same sum over a window, bound to the customer's verification level: crossing one
+refuses the movement until the customer is identified.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ from decimal import Decimal
 
 from aml.findings import AmlFinding, AmlReason, Cited, Value
 from aml.money import Money
-from rules.model import Direction, RollingWindowRule, Window
+from rules.model import Direction, LinkedTransactionsRule, Rail, RollingWindowRule, Window
 
-WINDOW_LENGTH: dict[Window, timedelta] = {Window.DAY: timedelta(hours=24), Window.WEEK: timedelta(days=7)}
+WINDOW_LENGTH: dict[Window, timedelta] = {
+    Window.DAY: timedelta(hours=24),
+    Window.WEEK: timedelta(days=7),
+    Window.MONTH: timedelta(days=30),
+}
 
 
 class MovementDirection(enum.StrEnum):
@@ -37,6 +45,9 @@ class Movement:
     at: datetime
     direction: MovementDirection
     amount: Money  # already converted to the threshold's currency
+    # Fiat through the bank or a transfer on a chain: a cash report counts only the
+    # rails it covers.
+    rail: Rail = Rail.VIRTUAL_ASSET
 
 
 class CurrencyMismatch(ValueError):
@@ -82,6 +93,53 @@ def window_total(
             raise CurrencyMismatch(f"movements in {', '.join(wrong)}, threshold in {currency}")
         total = Money(sum((m.amount.amount for m in selected), Decimal(0)), currency)
     return WindowTotal(window, direction, len(selected), total)
+
+
+def binds(rule: LinkedTransactionsRule, level: str | None) -> bool:
+    """Is a customer at verification `level` bound (None: not verified, so bound)?"""
+    return level is None or level in rule.levels
+
+
+def evaluate_linked(
+    rules: Sequence[Cited[LinkedTransactionsRule]],
+    history: Sequence[Movement],
+    new: Movement,
+    level: str | None,
+) -> list[AmlFinding]:
+    """A refusal for every linked-transactions limit the new movement takes its window
+    over, for a customer the rule binds."""
+    findings = []
+    for cited in rules:
+        rule = cited.rule
+        if not binds(rule, level) or not counts_toward(rule.direction, new):
+            continue
+        currency = rule.total.currency
+        after = window_total([*history, new], rule.window, rule.direction, new.at, currency)
+        assert after.total is not None  # a currency was asked for
+        if not rule.total.crossed_by(after.total.amount):
+            continue
+        findings.append(
+            AmlFinding(
+                rule_id=rule.id,
+                outcome="deny",
+                reason=AmlReason.LINKED_TRANSACTIONS_LIMIT,
+                message=f"{rule.direction.value} linked over the last {rule.window.value} come to "
+                f"{after.total.amount} {currency}, over the {rule.total.amount} {currency} a customer "
+                f"not identified (level {level or 'none'}) may move: identification is required",
+                values={
+                    "window": rule.window.value,
+                    "direction": rule.direction.value,
+                    "total": str(after.total.amount),
+                    "count": after.count,
+                    "currency": currency,
+                    "threshold": str(rule.total.amount),
+                    "comparison": rule.total.comparison.value,
+                    "level": level,
+                },
+                citation=cited.citation,
+            )
+        )
+    return findings
 
 
 def compute_totals(

@@ -1,5 +1,5 @@
 """Reading the AML values (reporting thresholds, travel rule, self-hosted proof, rolling
-windows, structuring, hold expiry) out of the rule book in force. Pure."""
+windows, linked transactions, structuring, hold expiry) out of the rule book in force. Pure."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from rules.book import Applicable, RuleBook
 from rules.model import (
     CashReportRule,
     HoldExpiryRule,
-    RealNameAccountRule,
+    LinkedTransactionsRule,
+    Rail,
     RollingWindowRule,
     SelfHostedRule,
     StructuringRule,
@@ -32,19 +33,20 @@ class AmlRuleSet:
     windows: tuple[Cited[RollingWindowRule], ...]
     structuring: tuple[Cited[StructuringRule], ...]
     hold_hours: int  # the shortest expiry in force: a hold never outlives any rule's
-    # Currencies that move only through the customer's real-name bank account (KRW in
-    # Korea): a bank transfer, not a virtual-asset transfer, so no travel rule applies.
+    # Currencies that move only through a bank account under some pack (KRW: Korea's
+    # real-name system), whatever the home: a movement of one is a bank transfer (the
+    # bank rail, what a cash report counts), not a virtual-asset transfer (no travel rule).
     bank_currencies: frozenset[str] = frozenset()
+    linked: tuple[Cited[LinkedTransactionsRule], ...] = ()
 
-    def currencies(self) -> frozenset[str]:
-        """The currencies a movement must be valued in for the windows and structuring."""
-        found = {c.rule.total.currency for c in self.windows if c.rule.total is not None}
-        found.update(c.rule.reference.currency for c in self.structuring)
-        return frozenset(found)
+    def rail_of(self, asset: str) -> Rail:
+        return Rail.BANK if asset in self.bank_currencies else Rail.VIRTUAL_ASSET
 
 
 def _cited(found: list[Applicable], kind: type[R]) -> tuple[Cited[R], ...]:
-    return tuple(Cited(a.rule, a.citation) for a in found if isinstance(a.rule, kind))
+    return tuple(
+        Cited(a.rule, a.citation, jurisdiction=a.pack.country) for a in found if isinstance(a.rule, kind)
+    )
 
 
 def aml_rule_set(
@@ -59,5 +61,6 @@ def aml_rule_set(
         windows=_cited(found, RollingWindowRule),
         structuring=_cited(found, StructuringRule),
         hold_hours=min(expiries, default=DEFAULT_HOLD_HOURS),
-        bank_currencies=frozenset(c.rule.currency for c in _cited(found, RealNameAccountRule)),
+        bank_currencies=book.bank_currencies,
+        linked=_cited(found, LinkedTransactionsRule),
     )

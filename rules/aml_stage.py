@@ -1,7 +1,8 @@
-"""The AML stage in the pipeline: sanctions screening, single-movement thresholds (cash
-reports, travel rule, self-hosted proof), rolling windows and structuring, with values
-from the rule book in force. Pure: the gateway gathers prices, movements and the
-screening into `facts.aml` (under the customer's lock) and this turns them into findings.
+"""The AML stage in the pipeline: sanctions screening, the travel rule and self-hosted
+proof, cash reports (by rail, per movement or per day), rolling windows, linked
+transactions and structuring, with values from the rule book in force. Pure: the gateway
+gathers prices, movements and the screening into `facts.aml` (under the customer's lock)
+and this turns them into findings.
 
 A price or rate that is missing or stale cannot be guessed around: the stage answers a
 `price_unavailable` deny, which the gateway turns into a 503 (fail closed, counted).
@@ -9,9 +10,9 @@ A price or rate that is missing or stale cannot be guessed around: the stage ans
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aml.facts import AmlFacts
@@ -20,13 +21,14 @@ from aml.money import Money, PriceUnavailable, Valuer
 from aml.ownership import Ownership, check_ownership
 from aml.single import cash_report, self_hosted, travel_rule
 from aml.structuring import evaluate_structuring
-from aml.windows import Movement, MovementDirection, evaluate_rolling_windows
+from aml.windows import Movement, MovementDirection, evaluate_linked, evaluate_rolling_windows
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome
 from policy.facts import Facts
 from rules.aml_rules import AmlRuleSet, aml_rule_set
 from rules.book import CustomerRules, RuleBook
 from rules.calendar import local_date
+from rules.model import Counterparty, Rail
 
 STAGE = "aml"
 PRICE_UNAVAILABLE = "price_unavailable"
@@ -55,11 +57,21 @@ def _deny(rule_id: str, reason: str, message: str, **values: Any) -> Finding:
     return Finding(STAGE, rule_id, Outcome.DENY, reason, message, values)
 
 
-def _history_in(aml: AmlFacts, currency: str | None, value: Valuer) -> list[Movement]:
+def _history_in(
+    aml: AmlFacts,
+    rules: AmlRuleSet,
+    currency: str | None,
+    value: Valuer,
+    rails: frozenset[Rail] | None = None,
+) -> list[Movement]:
     """Past movements in `currency`: the value recorded with each, or today's where the
-    rules asked for a currency nobody valued it in then. None: count-only rules."""
+    rules asked for a currency nobody valued it in then. None: count-only rules. `rails`:
+    only movements on those rails (a cash report needs no price for a chain transfer)."""
     movements = []
     for past in aml.history:
+        rail = rules.rail_of(past.asset)
+        if rails is not None and rail not in rails:
+            continue
         if currency is None:
             amount = Money(past.amount, past.asset)
         else:
@@ -71,33 +83,62 @@ def _history_in(aml: AmlFacts, currency: str | None, value: Valuer) -> list[Move
                     .value
                 )
             amount = Money(recorded, currency)
-        movements.append(Movement(past.at, past.direction, amount))
+        movements.append(Movement(past.at, past.direction, amount, rail))
     return movements
 
 
-def _new_movement(aml: AmlFacts, currency: str | None, valuer: Valuer, action: Action) -> Movement:
+def _new_movement(
+    aml: AmlFacts, rules: AmlRuleSet, currency: str | None, valuer: Valuer, action: Action
+) -> Movement:
     assert action.quantity is not None and action.asset is not None
+    rail = rules.rail_of(action.asset)
     if currency is None:
-        return Movement(valuer.now, aml.direction, Money(action.quantity, action.asset))
-    return Movement(valuer.now, aml.direction, valuer.in_currency(currency).money)
+        return Movement(valuer.now, aml.direction, Money(action.quantity, action.asset), rail)
+    return Movement(valuer.now, aml.direction, valuer.in_currency(currency).money, rail)
 
 
-def _patterns(rules: AmlRuleSet, aml: AmlFacts, valuer: Valuer, action: Action) -> list[AmlFinding]:
+def _day_in(jurisdiction: str | None, home: str) -> Callable[[datetime], date]:
+    country = jurisdiction or home
+    return lambda at: local_date(at, country)
+
+
+def _patterns(
+    rules: AmlRuleSet, aml: AmlFacts, valuer: Valuer, action: Action, level: str | None, home: str
+) -> list[AmlFinding]:
     found: list[AmlFinding] = []
-    histories: dict[str | None, list[Movement]] = {}
+    histories: dict[tuple[str | None, frozenset[Rail] | None], list[Movement]] = {}
+
+    def history(currency: str | None, rails: frozenset[Rail] | None = None) -> list[Movement]:
+        key = (currency, rails)
+        if key not in histories:
+            histories[key] = _history_in(aml, rules, currency, valuer, rails)
+        return histories[key]
+
+    assert action.asset is not None
+    rail = rules.rail_of(action.asset)
+    for cash in rules.cash_reports:
+        if rail not in cash.rule.rails:
+            continue  # not cash under this rule: no price needed to know it
+        cash_currency = cash.rule.threshold.currency
+        new = _new_movement(aml, rules, cash_currency, valuer, action)
+        on_day = _day_in(cash.jurisdiction, home)
+        found += cash_report(cash, history(cash_currency, frozenset(cash.rule.rails)), new, on_day)
     for cited in rules.windows:
         currency = cited.rule.total.currency if cited.rule.total is not None else None
-        history = histories.setdefault(currency, _history_in(aml, currency, valuer))
-        found += evaluate_rolling_windows([cited], history, _new_movement(aml, currency, valuer, action))
+        new = _new_movement(aml, rules, currency, valuer, action)
+        found += evaluate_rolling_windows([cited], history(currency), new)
+    for linked in rules.linked:
+        currency = linked.rule.total.currency
+        new = _new_movement(aml, rules, currency, valuer, action)
+        found += evaluate_linked([linked], history(currency), new, level)
     for structuring in rules.structuring:
         currency = structuring.rule.reference.currency
-        history = histories.setdefault(currency, _history_in(aml, currency, valuer))
-        new = _new_movement(aml, currency, valuer, action)
-        found += evaluate_structuring([structuring], history, new)
+        new = _new_movement(aml, rules, currency, valuer, action)
+        found += evaluate_structuring([structuring], history(currency), new)
     return found
 
 
-def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date) -> list[Finding]:
+def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date, home: str) -> list[Finding]:
     aml = facts.aml
     if aml is None:
         return [_deny("aml.facts", AML_FACTS_MISSING, "AML facts were not gathered for a money-moving call")]
@@ -111,6 +152,8 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date) -
             found += travel_rule(
                 rules.travel_rules,
                 valuer,
+                # Undeclared: taken as another VASP's, which every travel rule covers.
+                counterparty=Counterparty.SELF_HOSTED if action.self_hosted else Counterparty.VASP,
                 payload=action.travel_rule,
                 legal_name=aml.legal_name,
                 native_name=aml.native_name,
@@ -122,8 +165,8 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date) -
                 destination_self_hosted=action.self_hosted,
                 ownership=_ownership(action),
             )
-        found += cash_report(rules.cash_reports, valuer)
-        found += _patterns(rules, aml, valuer, action)
+        level = facts.kyc.level if facts.kyc is not None else None
+        found += _patterns(rules, aml, valuer, action, level, home)
     except PriceUnavailable as exc:
         return [
             *screening,
@@ -162,7 +205,7 @@ class AmlStage:
         customer = facts.customer
         today = self.as_of or local_date(facts.now, self.home_country)
         rules = self._rules.of(customer.residence_country, customer.residence_region, today)
-        return evaluate_aml(action, facts, rules, today)
+        return evaluate_aml(action, facts, rules, today, self.home_country)
 
 
 def report_kinds(findings: Sequence[Finding]) -> dict[str, list[Finding]]:

@@ -10,8 +10,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aml.ivms101 import TravelData
+
 COUNTRY = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 CURRENCY = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+LEVEL = Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]  # a kyc_level rule's level
 RULE_ID = Annotated[str, Field(pattern=r"^[a-z0-9]+(\.[a-z0-9_]+)+$", max_length=80)]
 
 
@@ -59,6 +62,23 @@ class AppliesAs(enum.StrEnum):
 class Window(enum.StrEnum):
     DAY = "24h"
     WEEK = "7d"
+    MONTH = "30d"  # Switzerland's linked transactions: 30 days
+
+
+class Rail(enum.StrEnum):
+    """How money moves. A cash report covers cash, which reaches an exchange as fiat
+    through its bank (the real-name account rail in Korea), not virtual-asset transfers."""
+
+    BANK = "bank"  # fiat through a bank account: the nearest an exchange comes to cash
+    VIRTUAL_ASSET = "virtual_asset"  # a transfer on a chain
+
+
+class Counterparty(enum.StrEnum):
+    """Whom a travel-rule rule covers on the other side of the transfer."""
+
+    VASP = "vasp"  # another virtual-asset service provider (an exchange, a custodian)
+    SELF_HOSTED = "self_hosted"  # a wallet the customer or someone else holds the keys to
+    ANY = "any"
 
 
 class Direction(enum.StrEnum):
@@ -143,9 +163,40 @@ class KycLevelRule(_Rule):
     max_amount: Threshold | None = None  # the largest single movement this level may make
 
 
+DataGroup = tuple[TravelData, ...]  # alternatives: one of them must travel
+
+
 class TravelRule(_Rule):
     governs: Literal["travel_rule"]
     threshold: Threshold
+    # Which transfers it covers: Korea's applies VASP-to-VASP only; Switzerland's has no
+    # exemption for unhosted wallets. Stated by every rule, never assumed.
+    counterparty: Counterparty
+    # Originator and beneficiary data that must travel beyond IVMS101's own minimum (the
+    # names): each entry one element, or a list of alternatives of which one must be there
+    # (Hong Kong: an address, or an ID number, or the date and place of birth).
+    required_data: tuple[DataGroup, ...] = ()
+
+    @field_validator("required_data", mode="before")
+    @classmethod
+    def _one_or_alternatives(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return [[entry] if isinstance(entry, str) else entry for entry in value]
+        return value
+
+    @field_validator("required_data")
+    @classmethod
+    def _groups_of_one_party(cls, value: tuple[DataGroup, ...]) -> tuple[DataGroup, ...]:
+        for group in value:
+            if not group:
+                raise ValueError("an entry of required_data names at least one element")
+            if len({element.value.split(".")[0] for element in group}) > 1:
+                raise ValueError("the alternatives of one entry are data about one party")
+        return value
+
+    def covers(self, counterparty: Counterparty) -> bool:
+        """Does the rule cover a transfer to (or from) this kind of counterparty?"""
+        return self.counterparty is Counterparty.ANY or self.counterparty is counterparty
 
 
 class SelfHostedRule(_Rule):
@@ -157,6 +208,11 @@ class CashReportRule(_Rule):
     governs: Literal["cash_report"]
     report: Literal["CTR"] = "CTR"
     threshold: Threshold
+    # The rails it covers: cash, so fiat through the bank, never a virtual-asset transfer.
+    rails: tuple[Rail, ...] = Field(min_length=1)
+    # "movement": each movement on its own; "day": the movements of one day (the
+    # jurisdiction's calendar day) on the covered rails add up.
+    period: Literal["movement", "day"]
 
 
 class RollingWindowRule(_Rule):
@@ -173,6 +229,20 @@ class RollingWindowRule(_Rule):
         if self.total is None and self.count is None:
             raise ValueError("a rolling window needs a total, a count, or both")
         return self
+
+
+class LinkedTransactionsRule(_Rule):
+    """Movements linked over a period may not exceed a total unless the customer is
+    identified (Switzerland: CHF 1,000 over 30 days). Measured with the rolling windows;
+    crossing it refuses the movement."""
+
+    governs: Literal["linked_transactions"]
+    window: Window
+    direction: Direction
+    total: Threshold
+    # The verification levels it binds (the pack's unidentified level); a customer with
+    # no verification is bound too.
+    levels: tuple[LEVEL, ...] = Field(min_length=1)
 
 
 class StructuringRule(_Rule):
@@ -204,8 +274,8 @@ class CallForActionRule(_Rule):
 Rule = Annotated[
     TradingRule | AssetClassRule | LicenceRule | MinimumAgeRule | ForeignersRule
     | NonResidentsRule | CorporatesRule | RealNameAccountRule | KycLevelRule | TravelRule
-    | SelfHostedRule | CashReportRule | RollingWindowRule | StructuringRule | RetentionRule
-    | HoldExpiryRule | CallForActionRule,
+    | SelfHostedRule | CashReportRule | RollingWindowRule | LinkedTransactionsRule | StructuringRule
+    | RetentionRule | HoldExpiryRule | CallForActionRule,
     Field(discriminator="governs"),
 ]  # fmt: skip
 

@@ -41,21 +41,44 @@ def _threshold(amount: str, currency: str, comparison: str) -> dict[str, str]:
     return {"amount": amount, "currency": currency, "comparison": comparison}
 
 
-def travel_rule(rule_id: str, amount: str, currency: str, applies_as: str = "home") -> TravelRule:
+def travel_rule(
+    rule_id: str,
+    amount: str,
+    currency: str,
+    applies_as: str = "home",
+    counterparty: str = "any",
+    required_data: list[str | list[str]] | None = None,
+) -> TravelRule:
     return TravelRule.model_validate(
         {
             "id": rule_id,
             "governs": "travel_rule",
             "threshold": _threshold(amount, currency, "at_or_above"),
             "applies_as": [applies_as],
+            "counterparty": counterparty,
+            "required_data": required_data or [],
             **_COMMON,
         }
     )
 
 
-def cash_report_rule(rule_id: str, amount: str, currency: str, comparison: str) -> CashReportRule:
+def cash_report_rule(
+    rule_id: str,
+    amount: str,
+    currency: str,
+    comparison: str,
+    rails: tuple[str, ...] = ("bank",),
+    period: str = "day",
+) -> CashReportRule:
     return CashReportRule.model_validate(
-        {"id": rule_id, "governs": "cash_report", "threshold": _threshold(amount, currency, comparison), **_COMMON}
+        {
+            "id": rule_id,
+            "governs": "cash_report",
+            "threshold": _threshold(amount, currency, comparison),
+            "rails": list(rails),
+            "period": period,
+            **_COMMON,
+        }
     )
 
 

@@ -30,7 +30,8 @@ from kyc.names import NameMatchReason
 from tests.aml.support import TODAY
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ivms101" / "trisa"
-PROTOJSON = "originator.originatorPersons"  # protojson's snake_case keys: the camelCase field is missing
+# protojson's snake_case keys: the unknown key is named first, with the camelCase one meant.
+PROTOJSON = "originator.originator_persons"
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ VARIANTS = [
     Variant("date-of-birth-in-future", _edit(lambda p: _person(p)["dateAndPlaceOfBirth"].__setitem__("dateOfBirth", "2099-01-01")), f"{ORIGINATOR}.dateAndPlaceOfBirth.dateOfBirth", "C2"),
     Variant("date-of-birth-today", _edit(lambda p: _person(p)["dateAndPlaceOfBirth"].__setitem__("dateOfBirth", TODAY.isoformat())), f"{ORIGINATOR}.dateAndPlaceOfBirth.dateOfBirth", "C2"),
     Variant("number-for-a-string", _edit(lambda p: _person(p).__setitem__("customerIdentification", 2642)), f"{ORIGINATOR}.customerIdentification"),
-    Variant("unknown-key", _edit(lambda p: _person(p).__setitem__("nickname", "JJ")), f"{ORIGINATOR}.nickname", "Extra inputs"),
+    Variant("unknown-key", _edit(lambda p: _person(p).__setitem__("nickname", "JJ")), f"{ORIGINATOR}.nickname", "unknown field 'nickname'"),
     Variant("originator-not-identifiable-c1", _edit(lambda p: [_person(p).pop(k) for k in ("geographicAddress", "nationalIdentification", "customerIdentification", "dateAndPlaceOfBirth")]), "originator.originatorPersons.0", "C1"),
     Variant("legal-person-socs-c7", _edit(lambda p: _vasp(p)["nationalIdentification"].__setitem__("nationalIdentifierType", "SOCS")), f"{VASP}.nationalIdentification", "C7"),
     Variant("legal-person-lei-with-authority-c9", _edit(lambda p: _vasp(p)["nationalIdentification"].__setitem__("registrationAuthority", "RA000001")), f"{VASP}.nationalIdentification", "C9"),
@@ -288,3 +289,33 @@ def test_matches_customer(case: NameCase) -> None:
 )
 def test_originator_name(payload: IdentityPayload, name: str) -> None:
     assert originator_name(payload) == name
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "message"),
+    [
+        pytest.param(lambda p: p.__setitem__("Originator", p.pop("originator")), "Originator",
+                     "unknown field 'Originator' (did you mean 'originator'?)", id="capital-originator"),
+        pytest.param(lambda p: _person(p).__setitem__("date_and_place_of_birth", _person(p).pop("dateAndPlaceOfBirth")),
+                     f"{ORIGINATOR}.date_and_place_of_birth",
+                     "unknown field 'date_and_place_of_birth' (did you mean 'dateAndPlaceOfBirth'?)", id="snake-case-nested"),
+        pytest.param(lambda p: p["originator"].__setitem__("accountNumbers", p["originator"].pop("accountNumber")),
+                     "originator.accountNumbers", "unknown field 'accountNumbers' (did you mean 'accountNumber'?)",
+                     id="plural-misspelling"),
+        pytest.param(lambda p: _person(p).__setitem__("nickname", "JJ"), f"{ORIGINATOR}.nickname",
+                     "unknown field 'nickname'", id="nothing-like-it"),
+    ],
+)  # fmt: skip
+def test_an_unknown_key_is_named_first_with_the_key_meant(
+    edit: Callable[[dict[str, Any]], object], field: str, message: str
+) -> None:
+    with pytest.raises(Ivms101Invalid) as refused:
+        parse_payload(_edit(edit), today=TODAY)
+    first = refused.value.errors[0]
+    assert (first.field, first.message) == (field, message)
+    if "did you mean" not in message:
+        assert message == first.message  # no guess where nothing is close
+    # The key it meant is not also reported as missing: the one mistake, named once.
+    meant = message.split("'")[3] if "did you mean" in message else None
+    parent = field.rpartition(".")[0]
+    assert all(e.field != ".".join(filter(None, [parent, meant])) for e in refused.value.errors)

@@ -1,5 +1,6 @@
-"""Single-movement rules: CTR threshold, travel rule (stricter of home and residence),
-self-hosted ownership proof."""
+"""Single-movement rules: travel rule (stricter of home and residence), self-hosted
+ownership proof. Cash reports: test_cash_report.py; counterparty scope and required data:
+test_travel_scope.py."""
 
 from __future__ import annotations
 
@@ -14,51 +15,14 @@ import pytest
 from aml.findings import AmlReason, Cited
 from aml.money import PriceUnavailable, Quote
 from aml.ownership import Ownership
-from aml.single import cash_report, self_hosted, travel_rule
+from aml.single import self_hosted, travel_rule
 from rules.loader import load_rule_book
-from rules.model import CashReportRule, SelfHostedRule, TravelRule
-from tests.aml.support import FX, NOW, PRICE_MAX_AGE, TODAY, cash_report_rule, self_hosted_rule, valuer
+from rules.model import Counterparty, SelfHostedRule, TravelRule
+from tests.aml.support import FX, NOW, PRICE_MAX_AGE, TODAY, self_hosted_rule, valuer
 from tests.aml.support import travel_rule as tr
 
 VALID_PAYLOAD = (Path(__file__).parent / "fixtures/ivms101/trisa/ivms101_testdata/identity_payload.json").read_text()
 CUSTOMER = "Jane Howard"  # the originator's LEGL name in the payload
-
-# --- Cash reports (CTR) -------------------------------------------------------------------
-
-KR_CTR = cash_report_rule("kr.cash_report.current", "10000000", "KRW", "at_or_above")
-US_CTR = cash_report_rule("us.cash_report", "10000", "USD", "more_than")
-
-
-@dataclass(frozen=True)
-class CtrCase:
-    id: str
-    rule: CashReportRule
-    amount: str
-    asset: str
-    reported: bool
-
-
-CTR_CASES = [
-    CtrCase("kr-exactly-10m-krw-at-or-above", KR_CTR, "10000000", "KRW", True),
-    CtrCase("kr-one-won-under", KR_CTR, "9999999", "KRW", False),
-    CtrCase("kr-0.2-btc-is-16.2m-krw", KR_CTR, "0.2", "BTC", True),
-    CtrCase("kr-0.1-btc-is-8.1m-krw", KR_CTR, "0.1", "BTC", False),
-    CtrCase("us-exactly-10000-more-than-no-report", US_CTR, "10000", "USDT", False),
-    CtrCase("us-one-cent-over", US_CTR, "10000.01", "USDT", True),
-]
-
-
-@pytest.mark.parametrize("case", CTR_CASES, ids=lambda c: c.id)
-def test_cash_report(case: CtrCase) -> None:
-    findings = cash_report([Cited(case.rule, "cite")], valuer(case.amount, case.asset))
-    if not case.reported:
-        assert findings == []
-        return
-    [finding] = findings
-    assert (finding.outcome, finding.reason, finding.report) == ("allow_and_report", AmlReason.CASH_REPORT_THRESHOLD, "CTR")
-    conversion = finding.values["conversion"]
-    assert isinstance(conversion, dict) and conversion["currency"] == case.rule.threshold.currency
-
 
 # --- Travel rule --------------------------------------------------------------------------
 
@@ -107,7 +71,7 @@ def _travel(case: TravelCase, payload: str | None) -> list[object]:
         travel_rule(
             [Cited(r, f"cite {r.id}") for r in case.rules],
             valuer(case.amount, case.asset),
-            payload=payload,
+            counterparty=Counterparty.VASP, payload=payload,
             legal_name=CUSTOMER,
             native_name=None,
             today=TODAY,
@@ -120,7 +84,7 @@ def test_travel_rule_threshold(case: TravelCase) -> None:
     findings = travel_rule(
         [Cited(r, f"cite {r.id}") for r in case.rules],
         valuer(case.amount, case.asset),
-        payload=None,
+        counterparty=Counterparty.VASP, payload=None,
         legal_name=CUSTOMER,
         native_name=None,
         today=TODAY,
@@ -154,7 +118,7 @@ INVALID_PAYLOAD = VALID_PAYLOAD.replace('"addressType": "HOME"', '"addressType":
     ids=["missing", "empty", "invalid-names-field", "empty-object", "originator-is-someone-else", "no-kyc-name", "valid-and-matching"],
 )  # fmt: skip
 def test_travel_rule_payload(payload: str | None, legal_name: str | None, reason: AmlReason | None, field: str | None) -> None:
-    findings = travel_rule([Cited(KR)], valuer("741", "USDT"), payload=payload, legal_name=legal_name, native_name=None, today=TODAY)
+    findings = travel_rule([Cited(KR)], valuer("741", "USDT"), counterparty=Counterparty.VASP, payload=payload, legal_name=legal_name, native_name=None, today=TODAY)
     if reason is None:
         assert findings == []
         return
@@ -167,7 +131,7 @@ def test_travel_rule_payload(payload: str | None, legal_name: str | None, reason
 
 def test_travel_rule_records_the_conversion() -> None:
     money = valuer("741", "USDT")
-    [finding] = travel_rule([Cited(KR)], money, payload=None, legal_name=CUSTOMER, native_name=None, today=TODAY)
+    [finding] = travel_rule([Cited(KR)], money, counterparty=Counterparty.VASP, payload=None, legal_name=CUSTOMER, native_name=None, today=TODAY)
     assert finding.values["value"] == str(money.in_currency("KRW").value)
     assert [c.currency for c in money.used] == ["KRW"]
     assert finding.values["conversion"] == money.used[0].as_json()
@@ -176,7 +140,7 @@ def test_travel_rule_records_the_conversion() -> None:
 def test_zero_threshold_needs_no_rate() -> None:
     without_chf = MappingProxyType({k: v for k, v in FX.items() if k != ("USD", "CHF")})
     money = valuer("5", "USDT", fx=without_chf)
-    [finding] = travel_rule([Cited(CH)], money, payload=None, legal_name=CUSTOMER, native_name=None, today=TODAY)
+    [finding] = travel_rule([Cited(CH)], money, counterparty=Counterparty.VASP, payload=None, legal_name=CUSTOMER, native_name=None, today=TODAY)
     assert finding.reason is AmlReason.TRAVEL_RULE_MISSING
     assert money.used == ()
 
@@ -184,7 +148,7 @@ def test_zero_threshold_needs_no_rate() -> None:
 def test_stale_price_fails_closed() -> None:
     stale = MappingProxyType({("BTC", "USDT"): Quote(Decimal("60000"), NOW - PRICE_MAX_AGE - timedelta(seconds=1))})
     with pytest.raises(PriceUnavailable):
-        travel_rule([Cited(KR)], valuer("1", "BTC", prices=stale), payload=None, legal_name=CUSTOMER, native_name=None, today=TODAY)
+        travel_rule([Cited(KR)], valuer("1", "BTC", prices=stale), counterparty=Counterparty.VASP, payload=None, legal_name=CUSTOMER, native_name=None, today=TODAY)
 
 
 @pytest.mark.parametrize(
@@ -234,10 +198,3 @@ def test_shipped_ee_self_hosted_rule() -> None:
     assert rule.id == "ee.self_hosted.current"
     findings = self_hosted([Cited(rule, applicable.citation)], valuer("1250.01", "USDT"), destination_self_hosted=True, ownership=Ownership.MISSING)
     assert [f.rule_id for f in findings] == ["ee.self_hosted.current"] and findings[0].citation
-
-
-def test_shipped_kr_cash_report() -> None:
-    book = load_rule_book()
-    rules = [Cited(r, a.citation) for a, r in book.of_kind(CashReportRule, book.applicable(home="KR", residence="KR", region=None, on=TODAY))]
-    assert [c.rule.id for c in rules] == ["kr.cash_report.current"]
-    assert [f.report for f in cash_report(rules, valuer("10000000", "KRW"))] == ["CTR"]

@@ -112,6 +112,10 @@ def test_totals_per_window_and_direction() -> None:
         ("7d", "deposits"): (2, "103"),
         ("7d", "withdrawals"): (2, "4020"),
         ("7d", "both"): (4, "4123"),
+        # The movement 8 days old counts in the 30-day window only.
+        ("30d", "deposits"): (2, "103"),
+        ("30d", "withdrawals"): (3, "5019"),
+        ("30d", "both"): (5, "5122"),
     }
     assert set(totals) == {(w, d) for w in Window for d in Direction}
 

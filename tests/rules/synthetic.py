@@ -44,6 +44,7 @@ cite = ["G1"]
 id = "zz.travel_rule"
 governs = "travel_rule"
 threshold = { amount = "1000", currency = "USD", comparison = "at_or_above" }
+counterparty = "any"
 effective_from = 2019-06-21
 cite = ["G1"]
 """

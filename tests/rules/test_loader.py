@@ -25,6 +25,25 @@ def test_comments_do_not_make_a_new_version(tmp_path: Path) -> None:
     assert first == second != changed
 
 
+CASH = """
+[[rules]]
+id = "ax.cash_report"
+governs = "cash_report"
+threshold = { amount = "1000", currency = "AAD", comparison = "at_or_above" }
+effective_from = 2020-01-01
+cite = ["A1"]
+"""
+LINKED = """
+[[rules]]
+id = "ax.linked"
+governs = "linked_transactions"
+window = "30d"
+direction = "both"
+total = { amount = "1000", currency = "AAD", comparison = "more_than" }
+effective_from = 2020-01-01
+cite = ["A1"]
+"""
+
 BAD_PACKS = [
     ("float-amount", "zz.toml", ZZ.replace('amount = "1000"', "amount = 1000.5"), "zz.toml", "rules.2.travel_rule.threshold.amount"),
     ("unknown-governs", "ax.toml", AX.replace('governs = "trading"', 'governs = "weather"'), "ax.toml", "rules.0"),
@@ -37,6 +56,22 @@ BAD_PACKS = [
     ("not-toml", "ax.toml", "country = ", "ax.toml", "not valid TOML"),
     ("country-mismatch", "ax.toml", AX.replace('country = "AX"', 'country = "BB"'), "ax.toml", "country"),
     ("unknown-field", "ax.toml", AX.replace("allowed = false", "allowed = false\nvibes = true", 1), "ax.toml", "vibes"),
+    # What a cash report covers and over what period is stated, never assumed.
+    ("cash-report-without-rails", "ax.toml", AX + CASH + 'period = "day"\n', "ax.toml", "rules.2.cash_report.rails: Field required"),
+    ("cash-report-unknown-rail", "ax.toml", AX + CASH + 'period = "day"\nrails = ["cash_in_hand"]\n', "ax.toml", "rules.2.cash_report.rails.0"),
+    ("cash-report-no-rails", "ax.toml", AX + CASH + 'period = "day"\nrails = []\n', "ax.toml", "rules.2.cash_report.rails"),
+    ("cash-report-without-period", "ax.toml", AX + CASH + 'rails = ["bank"]\n', "ax.toml", "rules.2.cash_report.period: Field required"),
+    ("cash-report-weekly", "ax.toml", AX + CASH + 'rails = ["bank"]\nperiod = "week"\n', "ax.toml", "rules.2.cash_report.period"),
+    # Whom a travel rule covers, and which data must travel.
+    ("travel-rule-without-counterparty", "zz.toml", ZZ.replace('counterparty = "any"\n', ""), "zz.toml", "rules.2.travel_rule.counterparty: Field required"),
+    ("travel-rule-bad-counterparty", "zz.toml", ZZ.replace('counterparty = "any"', 'counterparty = "banks"'), "zz.toml", "rules.2.travel_rule.counterparty"),
+    ("travel-rule-unknown-data", "zz.toml", ZZ.replace('counterparty = "any"', 'counterparty = "any"\nrequired_data = ["originator.shoe_size"]'), "zz.toml", "rules.2.travel_rule.required_data.0.0"),
+    ("travel-rule-empty-alternatives", "zz.toml", ZZ.replace('counterparty = "any"', 'counterparty = "any"\nrequired_data = [[]]'), "zz.toml", "at least one element"),
+    ("travel-rule-alternatives-of-two-parties", "zz.toml", ZZ.replace('counterparty = "any"', 'counterparty = "any"\nrequired_data = [["originator.address", "beneficiary.account_number"]]'), "zz.toml", "one party"),
+    # Linked transactions name the levels they bind and a window the windows know.
+    ("linked-without-levels", "ax.toml", AX + LINKED, "ax.toml", "rules.2.linked_transactions.levels: Field required"),
+    ("linked-bad-window", "ax.toml", AX + LINKED.replace('"30d"', '"90d"') + 'levels = ["basic"]\n', "ax.toml", "rules.2.linked_transactions.window"),
+    ("linked-bad-level", "ax.toml", AX + LINKED + 'levels = ["Basic Level"]\n', "ax.toml", "rules.2.linked_transactions.levels.0"),
 ]
 
 

@@ -26,6 +26,7 @@ from rules.model import (
     HoldExpiryRule,
     KycLevelRule,
     LicenceRule,
+    LinkedTransactionsRule,
     MinimumAgeRule,
     NonResidentsRule,
     RealNameAccountRule,
@@ -80,6 +81,14 @@ FACTS: dict[str, Callable[[list[Any]], Any]] = {
     "travel_rule": lambda rs: {_threshold(r.threshold) for r in _kind(TravelRule)(rs)},
     "self_hosted": lambda rs: {_threshold(r.threshold) for r in _kind(SelfHostedRule)(rs)},
     "cash_report": lambda rs: {_threshold(r.threshold) for r in _kind(CashReportRule)(rs)},
+    # Cash is fiat through the bank, added up per day, in every pack that has a CTR.
+    "cash_scope": lambda rs: {(tuple(r.rails), r.period) for r in _kind(CashReportRule)(rs)},
+    "travel_counterparty": lambda rs: {r.counterparty.value for r in _kind(TravelRule)(rs)},
+    "travel_data": lambda rs: {tuple(tuple(g) for g in r.required_data) for r in _kind(TravelRule)(rs)},
+    "linked": lambda rs: {
+        (r.window.value, r.direction.value, _threshold(r.total), r.levels)
+        for r in _kind(LinkedTransactionsRule)(rs)
+    },
     "str_windows": lambda rs: {
         (r.window.value, r.direction.value, r.total and _threshold(r.total), r.count, r.outcome, r.report)
         for r in _kind(RollingWindowRule)(rs)
@@ -216,8 +225,16 @@ CASES = [
     case("KR", "US", NOW, "licences", {"US-FINCEN-MSB"}, region="HI"),
     case("KR", "US", NOW, "licences", {"US-FINCEN-MSB", "US-LA-VCBL"}, region="LA"),
     case("KR", "US", NOW, "licences", {"US-FINCEN-MSB"}),
-    # A region rule never applies through the home role.
-    case("US", "KR", NOW, "licences", set(), region="NY"),
+    # A region rule never applies through the home role; Korea's own registration does.
+    case("US", "KR", NOW, "licences", {"KR-KOFIU-VASP"}, region="NY"),
+    # Korea: no licensing regime in 2018; KoFIU VASP registration to serve residents now.
+    case("KR", "KR", NOW, "licences", {"KR-KOFIU-VASP"}),
+    case("JP", "KR", NOW, "licences", {"KR-KOFIU-VASP"}),
+    case("JP", "KR", SEED, "licences", set()),
+    # Residents may use foreign exchanges (the reference): no licence to serve them.
+    case("KR", "CH", NOW, "licences", set()),
+    case("KR", "EE", NOW, "licences", set()),
+    case("KR", "EE", SEED, "licences", set()),
     # Hong Kong.
     case("HK", "HK", SEED, "travel_rule", set()),
     case("HK", "HK", NOW, "travel_rule", {(Decimal("8000"), "HKD", "at_or_above")}),
@@ -245,6 +262,51 @@ CASES = [
     case("CN", None, NOW, "trading", {False}),
     case("KR", "CN", SEED, "ico_token", False),
     case("KR", "CN", NOW, "retention", 5),
+    # Cash reports: cash only (the bank rail), per day.
+    case("KR", "KR", SEED, "cash_scope", {(("bank",), "day")}),
+    case("KR", "KR", NOW, "cash_scope", {(("bank",), "day")}),
+    case("US", "US", NOW, "cash_scope", {(("bank",), "day")}),
+    case("CN", "CN", NOW, "cash_scope", {(("bank",), "day")}),
+    case("EE", "EE", NOW, "cash_scope", {(("bank",), "day")}),
+    case("CH", "CH", NOW, "cash_scope", set()),
+    case("HK", "HK", NOW, "cash_scope", set()),
+    case("JP", "JP", NOW, "cash_scope", set()),
+    # Travel rule: whom it covers and what must travel.
+    case("KR", "KR", NOW, "travel_counterparty", {"vasp"}),
+    case("KR", "KR", NOW, "travel_data", {(("originator.account_number",), ("beneficiary.account_number",))}),
+    case("CH", "CH", NOW, "travel_counterparty", {"any"}),
+    case("HK", "HK", NOW, "travel_counterparty", {"any"}),
+    case(
+        "HK",
+        "HK",
+        NOW,
+        "travel_data",
+        {
+            (
+                ("originator.account_number",),
+                ("beneficiary.account_number",),
+                ("originator.address", "originator.national_id", "originator.date_and_place_of_birth"),
+            )
+        },
+    ),
+    case(
+        "EE",
+        "EE",
+        date(2023, 6, 1),
+        "travel_data",
+        {
+            (
+                ("originator.address",),
+                ("originator.national_id", "originator.date_and_place_of_birth"),
+            )
+        },
+    ),
+    case("JP", "JP", NOW, "travel_counterparty", {"any"}),
+    case("US", "US", NOW, "travel_counterparty", {"any"}),
+    case("BR", "BR", NOW, "travel_counterparty", {"any"}),
+    # Switzerland's linked transactions: CHF 1,000 over 30 days unless identified, from 2023.
+    case("CH", "CH", NOW, "linked", {("30d", "both", (Decimal("1000"), "CHF", "more_than"), ("basic",))}),
+    case("CH", "CH", date(2022, 12, 31), "linked", set()),
     # Countries without a pack get the FATF baseline.
     case("BR", "BR", SEED, "travel_rule", set()),
     case("BR", "BR", NOW, "travel_rule", {(Decimal("1000"), "USD", "at_or_above")}),
