@@ -94,12 +94,16 @@ class _Stderr(logging.StreamHandler[Any]):
         pass
 
 
-def configure(level: str, fmt: LogFormat = "text") -> None:
-    """The root logger's handler for this process (replacing one set up before)."""
+def configure(level: str, fmt: LogFormat = "text", *, force: bool = False) -> None:
+    """The root logger's handler for this process (replacing one set up before). As
+    logging.basicConfig, it leaves alone a process whose host set up logging already
+    (a test runner), unless `force`."""
+    root = logging.getLogger()
+    if not force and any(not isinstance(h, _Stderr) for h in root.handlers):
+        return
     handler = _Stderr()
     handler.addFilter(_RequestIds())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
-    root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Stderr)]:
         root.removeHandler(old)
     root.addHandler(handler)

@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from gateway import db, facts_codec
+from gateway import db, facts_codec, progress
 from gateway.facts_codec import FactsUnreadable, PersonalSeal, facts_box
 from gateway.rulestate import build_pipeline
 from gateway.sealing import SecretBox
@@ -215,6 +215,7 @@ async def replay(
                 report.truncated = True
                 break
             report.examined += 1
+            progress.advance()
             _compare(report, row, pipeline, box)
     return report
 
@@ -238,10 +239,11 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     conn = await db.connect(settings.require_database_url())
     try:
-        report = await replay(
-            conn, args.version, args.since, args.until, settings=settings,
-            customer_id=args.customer_id, limit=args.limit,
-        )  # fmt: skip
+        with progress.Progress("replaying decisions", "decisions"):
+            report = await replay(
+                conn, args.version, args.since, args.until, settings=settings,
+                customer_id=args.customer_id, limit=args.limit,
+            )  # fmt: skip
     except UnknownVersion:
         sys.stderr.write(f"no rule pack version {args.version!r}\n")
         return 2

@@ -17,6 +17,7 @@ import orjson
 
 from gateway import db
 from gateway.audit.events import EventLog, cli_actor
+from gateway.progress import Progress
 from gateway.sanctions import load_snapshot
 from gateway.sanctions_sources import SnapshotError, read_source
 from gateway.settings import Settings
@@ -46,21 +47,30 @@ def _print(payload: Any) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.sanctions_command == "load":
+    if args.sanctions_command == "list":
+        conn = await db.connect(settings.require_database_url())
         try:
-            snapshot = read_source(args.path, list_name=args.list_name, as_of=args.as_of)
-        except SnapshotError as exc:
-            _print({"refused": exc.message, "problems": exc.problems})
-            return 2
-    conn = await db.connect(settings.require_database_url())
-    try:
-        if args.sanctions_command == "list":
             snapshots = await store.list_snapshots(conn, args.limit)
             _print({"current": await store.current_id(conn), "snapshots": [s.as_json() for s in snapshots]})
             return 0
+        finally:
+            await conn.close()
+    with Progress("reading the sanctions source") as shown:
+        return await _load(args, settings, shown)
+
+
+async def _load(args: argparse.Namespace, settings: Settings, shown: Progress) -> int:
+    try:
+        snapshot = read_source(args.path, list_name=args.list_name, as_of=args.as_of)
+    except SnapshotError as exc:
+        _print({"refused": exc.message, "problems": exc.problems})
+        return 2
+    shown.phase("storing the snapshot and making it current")
+    conn = await db.connect(settings.require_database_url())
+    try:
         actor = args.actor or cli_actor()
         result = await load_snapshot(conn, snapshot, actor, events=EventLog(cli_actor()))
-        _print(result.as_json())
-        return 0
     finally:
         await conn.close()
+    _print(result.as_json())
+    return 0

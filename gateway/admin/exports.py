@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ import orjson
 from aiohttp import web
 
 from gateway import appkeys as K
+from gateway import progress
 from gateway.admin.queries import invalid, query_choice
 from gateway.audit.masking import Viewer
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
@@ -92,6 +93,27 @@ def _jsonl(fields: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
     return b"".join(orjson.dumps(row, default=str) + b"\n" for row in rows)
 
 
+Present = Callable[[asyncpg.Record], dict[str, Any]]
+
+
+async def export_chunks(
+    conn: asyncpg.Connection, query: tuple[str, list[Any]], fmt: str, fields: Sequence[str], present: Present
+) -> AsyncGenerator[bytes, None]:
+    """A query's rows as CSV (header first) or JSON Lines, `_BATCH_ROWS` at a time from a
+    server-side cursor, each row presented (masked) first. Run it inside a transaction
+    (a cursor needs one); the HTTP export and `python -m gateway audit export` both do."""
+    sql, args = query
+    encode = _csv if fmt == "csv" else _jsonl
+    cursor = await conn.cursor(sql, *args)
+    batch = await cursor.fetch(_BATCH_ROWS)
+    if fmt == "csv":
+        yield _csv(fields, [{f: f for f in fields}])
+    while batch:
+        progress.advance(len(batch))
+        yield encode(fields, [present(r) for r in batch])
+        batch = await cursor.fetch(_BATCH_ROWS) if len(batch) == _BATCH_ROWS else []
+
+
 async def stream_rows(
     request: web.Request,
     query: tuple[str, list[Any]],
@@ -99,18 +121,16 @@ async def stream_rows(
     *,
     name: str,
     fields: Sequence[str],
-    present: Callable[[asyncpg.Record], dict[str, Any]],
+    present: Present,
 ) -> web.StreamResponse:
-    """Stream a query's rows as CSV or JSON Lines in constant memory: a server-side cursor
-    in a read-only snapshot, `_BATCH_ROWS` at a time, each row presented (masked) first."""
-    sql, args = query
-    encode = _csv if fmt == "csv" else _jsonl
+    """Stream a query's rows as CSV or JSON Lines in constant memory, in a read-only
+    snapshot (export_chunks)."""
     async with (
         audit_connection(request.app) as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
+        aclosing(export_chunks(conn, query, fmt, fields, present)) as chunks,
     ):
-        cursor = await conn.cursor(sql, *args)
-        batch = await cursor.fetch(_BATCH_ROWS)  # before the answer starts: errors stay admin errors
+        first = await anext(chunks, b"")  # before the answer starts: errors stay admin errors
         response = web.StreamResponse(
             headers={
                 "Content-Type": CONTENT_TYPES[fmt],
@@ -119,11 +139,9 @@ async def stream_rows(
         )
         await response.prepare(request)
         try:
-            if fmt == "csv":
-                await response.write(_csv(fields, [{f: f for f in fields}]))
-            while batch:
-                await response.write(encode(fields, [present(r) for r in batch]))
-                batch = await cursor.fetch(_BATCH_ROWS) if len(batch) == _BATCH_ROWS else []
+            await response.write(first)
+            async for chunk in chunks:
+                await response.write(chunk)
         except Exception:
             # The status line is gone: the only honest signal left is a cut connection, so
             # the client cannot mistake a partial file for a complete one.

@@ -35,32 +35,10 @@ from gateway.markets import utcnow
 FORMAT = "gateway-audit-checkpoint/1"
 
 
-async def chain_heads(conn: asyncpg.Connection) -> list[dict[str, Any]]:
-    heads = []
-    for stream in STREAMS:
-        rows = await conn.fetch(
-            f"""SELECT c.chain_id::text AS chain_id, h.seq, h.entry_hash
-                  FROM audit_chains c
-                  CROSS JOIN LATERAL (SELECT seq, entry_hash FROM {stream.name} e
-                                       WHERE e.chain_id = c.chain_id ORDER BY seq DESC LIMIT 1) h
-                 WHERE c.stream = $1 ORDER BY c.chain_id""",
-            stream.name,
-        )
-        heads += [
-            {
-                "stream": stream.name,
-                "chain_id": r["chain_id"],
-                "seq": r["seq"],
-                "head_hash": bytes(r["entry_hash"]).hex(),
-            }
-            for r in rows
-        ]
-    return heads
-
-
 def verified_heads(result: Verification) -> list[dict[str, Any]]:
-    """The heads a full verification found intact, as chain_heads() lists them: what an
-    automatic checkpoint signs, so it never vouches for entries nobody has checked."""
+    """The heads a full verification found intact, by stream and chain: what a checkpoint
+    signs, so it never vouches for entries nobody checked (a tail cut before it was made
+    would otherwise pass every later verification)."""
     if result.since is not None or result.until is not None or not result.intact:
         raise ValueError("heads come from an intact verification of every chain")
     order = {stream.name: n for n, stream in enumerate(STREAMS)}
@@ -76,14 +54,12 @@ async def create_checkpoint(
     key: CheckpointKey,
     events: EventLog,
     actor: str,
+    verified: Verification,
     reason: str | None = None,
-    heads: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Sign the heads (`heads`, else as they are now), store the checkpoint and log that
-    it was made."""
-    if heads is None:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            heads = await chain_heads(conn)
+    """Sign the heads of `verified` (an intact full verification), store the checkpoint
+    and log that it was made."""
+    heads = verified_heads(verified)
     doc = key.sign(
         {
             "format": FORMAT,
@@ -212,16 +188,15 @@ async def verify_log(
     return result
 
 
-async def moved_since(
-    conn: asyncpg.Connection, checkpoint: dict[str, Any] | None, heads: list[dict[str, Any]]
-) -> bool:
-    """Whether `heads` (verified, so they contain the checkpoint's) hold anything logged
-    after `checkpoint` other than the event that logged its own making, which would
-    otherwise make every checkpoint call for another."""
+async def moved_since(conn: asyncpg.Connection, verified: Verification) -> bool:
+    """Whether the heads of `verified` (an intact full verification, so they contain those
+    of the checkpoint it checked) hold anything logged after that checkpoint other than
+    the event that logged its own making, which would otherwise call for another."""
+    checkpoint = verified.checkpoint
     if checkpoint is None:
         return True
     before = {(h["stream"], h["chain_id"]): int(h["seq"]) for h in checkpoint["chains"]}
-    now = {(h["stream"], h["chain_id"]): int(h["seq"]) for h in heads}
+    now = {(h["stream"], h["chain_id"]): int(h["seq"]) for h in verified_heads(verified)}
     if before.keys() - now.keys():
         return True  # a chain emptied by retention since
     for (stream, chain_id), seq in now.items():

@@ -29,7 +29,7 @@ from typing import Final
 import asyncpg
 
 from gateway.audit.anchors import Anchors
-from gateway.audit.checkpoint import create_checkpoint, moved_since, verified_heads, verify_log
+from gateway.audit.checkpoint import create_checkpoint, moved_since, verify_log
 from gateway.audit.events import EventLog
 from gateway.audit.signing import CheckpointKey
 from gateway.audit.verify import Verification
@@ -106,9 +106,8 @@ class CheckpointKeeper:
                 return Round.BROKEN
             self._reported = None
             latest, outcome = result.checkpoint, Round.UNCHANGED
-            heads = verified_heads(result)
-            if await moved_since(conn, latest, heads):
-                latest = await create_checkpoint(conn, self._key, self._events, CHECKPOINT_ACTOR, heads=heads)
+            if await moved_since(conn, result):
+                latest = await create_checkpoint(conn, self._key, self._events, CHECKPOINT_ACTOR, result)
                 outcome = Round.STORED
         if latest is not None:
             self._metrics.audit_checkpoint_timestamp.set(

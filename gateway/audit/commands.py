@@ -1,4 +1,4 @@
-"""`python -m gateway audit verify | checkpoint | partitions | retention | drop-partitions`.
+"""`python -m gateway audit verify | checkpoint | partitions | retention | drop-partitions | export`.
 
 Each prints JSON on stdout. `verify` exits 1 when a link is broken, so a cron job or CI
 step fails loudly. `partitions` and `drop-partitions` need the schema owner
@@ -18,7 +18,7 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway import db
+from gateway import db, export_cli
 from gateway.audit import partitions
 from gateway.audit.checkpoint import create_checkpoint, verify_log
 from gateway.audit.drop import DropRefused, execute_drop, plan_drop
@@ -26,6 +26,7 @@ from gateway.audit.events import EventLog, cli_actor
 from gateway.audit.retention import RetentionPolicy, policy_for
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing, public_key
 from gateway.markets import utcnow
+from gateway.progress import Progress
 from gateway.rulestate import load_book
 from gateway.settings import Settings
 
@@ -49,6 +50,7 @@ def add_parser(sub: Any) -> None:
     drop.add_argument("--before", type=date.fromisoformat, required=True, help="drop months ending by then")
     drop.add_argument("--reason", required=True, help="why, for the audit log")
     drop.add_argument("--out", type=Path, help="also write the final checkpoint to this file")
+    export_cli.add_parser(commands)
 
 
 def _print(payload: Any) -> None:
@@ -92,7 +94,13 @@ def _key(settings: Settings) -> CheckpointKey:
 
 
 async def _checkpoint(conn: asyncpg.Connection, args: argparse.Namespace, settings: Settings) -> int:
-    doc = await create_checkpoint(conn, _key(settings), EventLog(cli_actor()), cli_actor())
+    key = _key(settings)
+    # Only verified heads are signed: a checkpoint over a cut tail would make it pass.
+    verified = await verify_log(conn, key.public)
+    if not verified.intact:
+        _print(verified.as_json())
+        return 1
+    doc = await create_checkpoint(conn, key, EventLog(cli_actor()), cli_actor(), verified)
     _write(args.out, doc)
     _print(doc)
     return 0
@@ -138,6 +146,12 @@ _COMMANDS: dict[str, tuple[Command, bool]] = {
     "partitions": (_partitions, True),
     "retention": (_retention, False),
     "drop-partitions": (_drop, True),
+    "export": (export_cli.run, False),  # shows its own progress
+}
+# The long walks, counted on a terminal (gateway/progress.py): what the count is of.
+_PROGRESS = {
+    "verify": ("verifying the audit log", "entries"),
+    "drop-partitions": ("verifying before the drop", "entries"),
 }
 
 
@@ -146,6 +160,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     dsn = settings.require_migration_database_url() if needs_owner else settings.require_database_url()
     conn = await db.connect(dsn)
     try:
-        return await handler(conn, args, settings)
+        if args.audit_command not in _PROGRESS:
+            return await handler(conn, args, settings)
+        with Progress(*_PROGRESS[args.audit_command]):
+            return await handler(conn, args, settings)
     finally:
         await conn.close()

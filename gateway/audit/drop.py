@@ -3,13 +3,14 @@ retention policy still keeps, and logged in the log itself.
 
 In order: refuse partitions younger than the longest period in force; refuse while a
 customer whose period runs from the end of the relationship (Korea) is still a customer
-or left too recently; verify every chain (evidence of tampering is not something to
-delete); write a signed final checkpoint; then, in one transaction, append the drop
-event and drop the partitions. The event's details are a record signed with the
-checkpoint key: per chain, the spans of consecutive entries dropped and the hash of each
-span's last entry, what the verifier needs to accept exactly those gaps. Signed, because
-the runtime role may append events too and must not be able to excuse a deletion.
-Needs the schema owner's connection: the runtime role cannot drop anything.
+or left too recently; verify every chain and the newest checkpoint (evidence of tampering
+is not something to delete); write a signed final checkpoint of the verified heads; then,
+in one transaction, append the drop event and drop the partitions. The event's details
+are a record signed with the checkpoint key: per chain, the spans of consecutive entries
+dropped and the hash of each span's last entry, what the verifier needs to accept exactly
+those gaps. Signed, because the runtime role may append events too and must not be able
+to excuse a deletion. Needs the schema owner's connection: the runtime role cannot drop
+anything.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ from typing import Any
 
 import asyncpg
 
-from gateway.audit.checkpoint import create_checkpoint
+from gateway.audit.checkpoint import create_checkpoint, verify_log
 from gateway.audit.events import EventKind, EventLog
 from gateway.audit.partitions import Partition, list_partitions
 from gateway.audit.retention import RetentionPolicy, years_before
 from gateway.audit.signing import CheckpointKey
 from gateway.audit.streams import STREAMS, Stream
-from gateway.audit.verify import DROP_FORMAT, Span, verify
+from gateway.audit.verify import DROP_FORMAT, Span
 
 
 class DropRefused(Exception):
@@ -104,13 +105,14 @@ async def _dropped_spans(conn: asyncpg.Connection, stream: Stream, names: list[s
 async def execute_drop(
     conn: asyncpg.Connection, plan: DropPlan, key: CheckpointKey, events: EventLog, actor: str, reason: str
 ) -> dict[str, Any]:
-    verification = await verify(conn, key=key.public)
+    verification = await verify_log(conn, key.public)
     if not verification.intact:
         broken = verification.as_json()["broken_link"]
         raise DropRefused(f"the log does not verify, nothing dropped: {broken}")
     checkpoint = await create_checkpoint(
-        conn, key, events, actor, reason=f"final checkpoint before dropping partitions before {plan.before}"
-    )
+        conn, key, events, actor, verification,
+        reason=f"final checkpoint before dropping partitions before {plan.before}",
+    )  # fmt: skip
     async with events.transaction(conn) as log:
         # Locked first: no entry may land in them between reading the spans and the drop,
         # or it would go without its span and leave a gap no signed record excuses.

@@ -32,6 +32,7 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway import progress
 from gateway.audit.canonical import GENESIS
 from gateway.audit.events import EventKind
 from gateway.audit.signing import signed_as
@@ -243,6 +244,7 @@ def _entries_sql(stream: Stream, where: str) -> str:
 
 async def _rows(conn: asyncpg.Connection, sql: str, *args: Any) -> AsyncIterator[asyncpg.Record]:
     async for row in conn.cursor(sql, *args, prefetch=_PREFETCH):
+        progress.advance()  # shown by a CLI command on a terminal; nothing in the server
         yield row
 
 

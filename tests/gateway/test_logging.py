@@ -27,7 +27,7 @@ def json_logs() -> Iterator[None]:
     """The process configured as `GATEWAY_LOG_FORMAT=json` would configure it."""
     root = logging.getLogger()
     level, before = root.level, list(root.handlers)
-    logs.configure("INFO", "json")
+    logs.configure("INFO", "json", force=True)
     try:
         yield
     finally:
@@ -115,7 +115,7 @@ async def test_the_request_id_is_the_clients_only_when_short_and_safe(
 def test_the_text_format_names_the_ids(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     before = list(root.handlers)
-    logs.configure("INFO", "text")
+    logs.configure("INFO", "text", force=True)
     token_r, token_d = logs.request_id.set("req-1"), logs.decision_id.set("dec-2")
     try:
         logging.getLogger("gateway.test").warning("something happened")
@@ -131,7 +131,7 @@ def test_the_text_format_names_the_ids(capsys: pytest.CaptureFixture[str]) -> No
 def test_a_json_line_keeps_a_traceback_on_its_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     before = list(root.handlers)
-    logs.configure("INFO", "json")
+    logs.configure("INFO", "json", force=True)
     try:
         try:
             raise RuntimeError("boom")
