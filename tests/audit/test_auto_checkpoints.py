@@ -191,7 +191,10 @@ async def test_a_cut_tail_is_caught_by_plain_verify_and_never_signed_over(
 
         code, body = await audit_cli("verify")
         api = await verify_api(http, gateway)
-    for answer in (body, api):
+        refused, by_hand = await audit_cli("checkpoint")  # an operator's checkpoint is refused too
+        assert (refused, by_hand["status"]) == (1, "broken")
+        assert (await stored(gateway))[-1] == newest
+    for answer in (body, api, by_hand):
         link = answer["broken_link"]
         assert (answer["status"], answer["checkpoint_id"]) == ("broken", newest["id"])
         assert (link["stream"], link["chain_id"], link["seq"], link["problem"]) == (
