@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import socket
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -19,11 +24,13 @@ import pytest
 
 from gateway import appkeys as K
 from gateway.edge_protocol import SERVER_NAME, RateLimitedWarning
-from tests.conftest import Gateway
+from tests.conftest import Exchange, Gateway, runtime_dsn
+from tests.support import OPERATOR_TOKEN, SECRET_KEY, SERVICE_TOKEN
 
 # Put into every malformed request where the parser would quote it.
 MARKER = b"Zq7Marker"
 _READ_SECONDS = 10.0  # a bound on the wait, not a speed expectation
+_START_ATTEMPTS = 150
 
 
 @dataclass(frozen=True)
@@ -215,3 +222,54 @@ async def test_a_streamed_export_names_no_version_either(
         await response.read()
         assert response.headers["Server"] == SERVER_NAME
         assert response.headers["X-Request-Id"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.asyncio
+async def test_python_m_gateway_serve_has_the_same_edge(
+    database_url: str, exchange: Exchange, http: aiohttp.ClientSession, repo_root: Path
+) -> None:
+    """The served process, not only the tests' runner: same answer, JSON logs, no ERROR,
+    and a clean exit on SIGTERM."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_DATABASE_URL=runtime_dsn(database_url), GATEWAY_MIGRATION_DATABASE_URL=database_url,
+        GATEWAY_UPSTREAM_URL=exchange.url, GATEWAY_UPSTREAM_TOKEN=SERVICE_TOKEN, GATEWAY_SECRET_KEY=SECRET_KEY,
+        GATEWAY_ADMIN_TOKENS=f"operator:{OPERATOR_TOKEN}", GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(port),
+        GATEWAY_LOG_FORMAT="json", GATEWAY_ACCESS_LOG="true",
+    )  # fmt: skip
+    served = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "serve", cwd=repo_root, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(_START_ATTEMPTS):  # bounded: the process may take a few seconds to start
+            try:
+                async with http.get(base + "/healthz") as response:
+                    assert response.headers["Server"] == SERVER_NAME
+                    break
+            except aiohttp.ClientConnectionError:
+                assert served.returncode is None, "the gateway exited at start"
+                await asyncio.sleep(0.2)
+        else:
+            pytest.fail("the gateway did not start")
+        status_line, headers, body = split_answer(await raw_exchange(base, MALFORMED[4].raw))
+        assert " 400 " in status_line and headers["server"] == SERVER_NAME
+        assert orjson.loads(body)["msg"].startswith("malformed_request: ")
+    finally:
+        served.send_signal(signal.SIGTERM)
+        assert served.stderr is not None
+        err = await asyncio.wait_for(served.stderr.read(), _READ_SECONDS * 3)
+        code = await asyncio.wait_for(served.wait(), _READ_SECONDS * 3)
+    assert code == 0
+    records = [orjson.loads(line) for line in err.decode().splitlines() if line.strip()]
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], records
+    assert any(r["level"] == "WARNING" and "malformed" in r["message"] for r in records)
+    assert any(r.get("route") == "/healthz" and r.get("request_id") for r in records)
+    assert MARKER.decode() not in err.decode()
