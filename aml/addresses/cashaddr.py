@@ -39,6 +39,13 @@ def _prefix_values(prefix: str) -> list[int]:
     return [ord(c) & 31 for c in prefix] + [0]
 
 
+def checksum_verifies(prefix: str, payload: str) -> bool:
+    """The spec's polymod over a lower-case prefix and payload (checksum included)."""
+    if not prefix or any(c not in bech32.CHARSET for c in payload):
+        return False
+    return _polymod(_prefix_values(prefix) + [bech32.CHARSET.index(c) for c in payload]) == 0
+
+
 @dataclass(frozen=True, slots=True)
 class CashAddress:
     prefix: str
@@ -54,11 +61,9 @@ def decode(text: str, default_prefix: str = MAINNET_PREFIX) -> CashAddress | Non
     lower = text.lower()
     prefix, separator, payload = lower.rpartition(":")
     prefix = prefix if separator else default_prefix
-    if not prefix or not payload or any(c not in bech32.CHARSET for c in payload):
+    if len(payload) <= _CHECKSUM_CHARS or not checksum_verifies(prefix, payload):
         return None
     words = [bech32.CHARSET.index(c) for c in payload]
-    if len(words) <= _CHECKSUM_CHARS or _polymod(_prefix_values(prefix) + words) != 0:
-        return None
     raw = bech32.convert_bits(words[:-_CHECKSUM_CHARS], 5, 8, pad=False)
     if not raw:
         return None

@@ -1,15 +1,14 @@
 """Payment URIs that users paste as an address: BIP-21 (`bitcoin:ADDR?amount=…`, and the
 same shape for Litecoin and Bitcoin Cash) and EIP-681 (`ethereum:[pay-]ADDR[@chain]
 [/transfer?address=RECIPIENT&uint256=…]`). Only the address part matters for screening;
-amounts, labels and chain ids are ignored. A URI that names no screenable recipient is
-malformed, never passed on as an opaque string.
+amounts, labels and chain ids are ignored (and not percent-decoded). A URI that names no
+screenable recipient is malformed, never passed on as an opaque string.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from aml.addresses.model import AddressFormat, MalformedAddress
 
@@ -65,11 +64,12 @@ def _eip681(text: str, body: str) -> PaymentUri:
         return PaymentUri("ethereum", target)
     if function != _ERC20_TRANSFER:
         raise MalformedAddress(text, f"the ethereum: URI calls {function!r}: no recipient to screen")
-    try:
-        parameters = parse_qsl(query, keep_blank_values=True, max_num_fields=_MAX_URI_PARAMETERS)
-    except ValueError as exc:
-        raise MalformedAddress(text, "the ethereum: URI's parameters cannot be read") from exc
-    recipients = [value for name, value in parameters if name == "address"]
+    # Not percent-decoded: an address needs no escaping, and an escaped one fails to
+    # normalise (malformed) rather than being read some other way than a wallet reads it.
+    pairs = query.split("&", _MAX_URI_PARAMETERS)
+    if len(pairs) > _MAX_URI_PARAMETERS:
+        raise MalformedAddress(text, "the ethereum: URI has too many parameters")
+    recipients = [value for name, _, value in (p.partition("=") for p in pairs) if name == "address"]
     if len(recipients) != 1 or not recipients[0]:
         raise MalformedAddress(text, "an ethereum: transfer URI needs exactly one address= recipient")
     return PaymentUri("ethereum", recipients[0], also=(target,))
