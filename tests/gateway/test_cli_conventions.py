@@ -151,11 +151,11 @@ async def test_the_cli_export_is_the_admin_export(
 ) -> None:  # fmt: skip
     await some_decisions(gateway, http)
     headers = {"Authorization": f"Bearer {AUDITOR_TOKEN}"}
-    url = f"{gateway.url}/admin/v1/decisions/export?format={fmt}&sort=asc&outcome=deny"
+    url = f"{gateway.url}/admin/v1/decisions/export?format={fmt}&sort=asc&action_kind=order"
     async with http.get(url, headers=headers) as response:
         assert response.status == 200
         over_http = await response.read()
-    argv = ["audit", "export", "--format", fmt, "--outcome", "deny"]
+    argv = ["audit", "export", "--format", fmt, "--action-kind", "order"]
     code, out, _ = await run_cli(monkeypatch, capsysbinary, argv, terminal=False)
     assert code == 0
     assert out == over_http
