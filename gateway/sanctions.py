@@ -17,7 +17,6 @@ Parsing and matching are aml.sanctions'; sources are read by gateway/sanctions_s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import functools
 import logging
@@ -34,6 +33,7 @@ from gateway.audit.events import EventKind, EventLog
 from gateway.db import UNAVAILABLE_ERRORS
 from gateway.markets import utcnow
 from gateway.metrics import GatewayMetrics
+from gateway.periodic import Periodic
 from gateway.sanctions_sources import SnapshotError, checked, read_source
 from gateway.store import sanctions as store
 from gateway.store.sanctions import SnapshotInfo
@@ -195,11 +195,10 @@ class SanctionsList:
         self._pool = pool
         self._metrics = metrics
         self._events = events
-        self._every = every
         self._timeout = timeout
         self._bootstrap_source = bootstrap_source
         self._snapshot: SanctionsSnapshot | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("sanctions-refresh", every, self.refresh)
         # One refresh at a time: a background refresh that read the old pointer must not
         # finish after an admin load's refresh and switch this replica back.
         self._refreshing = asyncio.Lock()
@@ -272,19 +271,11 @@ class SanctionsList:
             snapshot.snapshot_id, snapshot.address_count, snapshot.as_of, previous,
         )  # fmt: skip
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.refresh()
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sanctions-refresh")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
 
 
 __all__ = [

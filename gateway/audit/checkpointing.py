@@ -17,7 +17,6 @@ gauges keep their last values (so their timestamp goes stale, which is what to a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 import time
@@ -35,6 +34,7 @@ from gateway.audit.signing import CheckpointKey
 from gateway.audit.verify import Verification
 from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.metrics import GatewayMetrics
+from gateway.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,9 @@ class CheckpointKeeper:
         self._events = events
         self._metrics = metrics
         self._anchors = anchors
-        self._every = every
         self._timeout = timeout
         self._reported: str | None = None  # the broken link last logged, to log each once
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("audit-checkpoints", every, self.run_once)
 
     async def run_once(self) -> Round:
         try:
@@ -122,17 +121,9 @@ class CheckpointKeeper:
             self._reported = str(broken)
             log.error("the audit log does not verify: %s (checkpoint %s)", broken, result.checkpoint_id)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.run_once()
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="audit-checkpoints")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
         await self._anchors.close()

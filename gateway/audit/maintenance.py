@@ -10,7 +10,6 @@ land there (maintenance stopped for months), the gauge says so and nothing fails
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -26,6 +25,7 @@ from gateway.audit.events import EventLog
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing
 from gateway.db import UNAVAILABLE_ERRORS
 from gateway.metrics import GatewayMetrics
+from gateway.periodic import Periodic
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
@@ -38,8 +38,7 @@ class PartitionKeeper:
         self._pool = pool
         self._metrics = metrics
         self._months_ahead = months_ahead
-        self._every = every
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("audit-partitions", every, self.run_once)
 
     async def run_once(self) -> None:
         try:
@@ -55,19 +54,11 @@ class PartitionKeeper:
             log.warning("%d log rows are in default partitions", ensured.default_rows)
         self._metrics.audit_default_partition_rows.set(ensured.default_rows)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.run_once()
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="audit-partitions")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
 
 
 async def audit_context(app: web.Application) -> AsyncIterator[None]:

@@ -17,7 +17,6 @@ Exactly once, in three layers:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -33,6 +32,7 @@ from gateway.audit.streams import UPSTREAM
 from gateway.db import UNAVAILABLE_ERRORS
 from gateway.markets import utcnow
 from gateway.metrics import GatewayMetrics
+from gateway.periodic import Periodic
 from gateway.records import UpstreamResultRow
 from gateway.review import queue
 from gateway.review.store import IDEMPOTENCY_PARAM, REPORT_KINDS
@@ -101,12 +101,11 @@ class ReviewService:
         self._events = events
         self._metrics = metrics
         self._lease = lease_seconds
-        self._every = sweep_seconds
         # This process's chain of exchange answers to released holds (the decision writer
         # owns another); one recording at a time, so the chain never forks.
         self._answers = Chain(UPSTREAM, process_label() + ":review")
         self._record_lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("review-sweep", sweep_seconds, self.sweep_safely)
 
     # -- review steps ------------------------------------------------------------------
 
@@ -232,16 +231,8 @@ class ReviewService:
         except _EXPECTED as exc:
             log.warning("review sweep skipped: %r", exc)
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._every)
-            await self.sweep_safely()
-
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="review-sweep")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._periodic.stop()
