@@ -102,10 +102,23 @@ class EdgeGuard:
         self._body = orjson.dumps(body)
 
     def refuse(self, kind: str) -> web.Response:
+        self.count(kind)
+        return answer(self._body, wire_error(MALFORMED, None).http_status)
+
+    def count(self, kind: str) -> None:
         if self._metrics is not None:
             self._metrics.child(self._metrics.malformed_requests, kind).inc()
         self._warning.event(kind)
-        return answer(self._body, wire_error(MALFORMED, None).http_status)
+
+    def raw_refusal(self) -> bytes:
+        """The same answer as bytes, for a connection refused before aiohttp parsed it."""
+        status = wire_error(MALFORMED, None).http_status
+        head = (
+            f"HTTP/1.0 {status} Bad Request\r\nServer: {SERVER_NAME}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(self._body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        return head.encode() + self._body
 
 
 def answer(body: bytes, status: int) -> web.Response:
@@ -124,6 +137,29 @@ class EdgeRequestHandler(RequestHandler):
     """aiohttp's connection protocol with the gateway's answer to what it cannot parse."""
 
     guard: EdgeGuard
+    # The connection's first line while it is still arriving; None once it was checked.
+    _first_line: bytearray | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._first_line = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        """An HTTP/0.9 request (`GET /path` and a line end, no version, no headers) is
+        refused as soon as its line is in: aiohttp's parser would wait for a header block
+        that never comes, holding the connection open."""
+        if self._first_line is not None:
+            self._first_line += data
+            line, newline, _ = bytes(self._first_line).partition(b"\n")
+            if newline or len(self._first_line) > _FIRST_LINE_MAX:
+                self._first_line = None
+                if newline and _is_http09(line):
+                    self.guard.count("http09")
+                    if self.transport is not None:
+                        self.transport.write(self.guard.raw_refusal())
+                        self.transport.close()
+                    return
+        super().data_received(data)
 
     def handle_error(
         self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
@@ -140,6 +176,16 @@ class EdgeRequestHandler(RequestHandler):
         # at ERROR with its traceback, but the answer still quotes nothing.
         log.error("unhandled error answering a request", exc_info=exc)
         return answer(orjson.dumps(_INTERNAL), 500)
+
+
+_FIRST_LINE_MAX = 8190  # aiohttp's own limit for a request line
+
+
+def _is_http09(line: bytes) -> bool:
+    """A request line of two words, a method and a path, without `HTTP/x.y` (anything
+    else malformed is left to the parser, which names its kind)."""
+    words = line.rstrip(b"\r").split(b" ")
+    return len(words) == 2 and words[0].isalpha() and words[0].isupper() and words[1].startswith(b"/")
 
 
 class EdgeServer(Server):

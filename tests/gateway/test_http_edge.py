@@ -77,6 +77,9 @@ MALFORMED = [
         "header",
     ),
     Malformed("HTTP/0.9", b"GET /healthz?" + MARKER + b"\r\n\r\n", "http09"),
+    # As HTTP/0.9 clients send it: one line and nothing after, answered without waiting.
+    Malformed("HTTP/0.9, one line", b"GET /healthz?" + MARKER + b"\r\n", "http09"),
+    Malformed("HTTP/0.9, bare LF", b"GET /api/v3/ping\n", "http09"),
 ]
 
 
