@@ -91,6 +91,9 @@ async def exchange() -> AsyncIterator[Exchange]:
         yield Exchange(url, app)
 
 
+TEST_LICENCES = frozenset({"KR-KOFIU-VASP"})
+
+
 def gateway_settings(database_url: str, upstream_url: str, **overrides: object) -> Settings:
     return Settings(
         database_url=SecretStr(database_url),
@@ -102,7 +105,9 @@ def gateway_settings(database_url: str, upstream_url: str, **overrides: object) 
             AUDITOR_TOKEN: "auditor",
             OFFICER_TOKEN: "compliance_officer",
         },
-        **{"audit_checkpoint_key": SecretStr(CHECKPOINT_KEY), **overrides},  # type: ignore[arg-type]
+        # The Korean home's customers are Korean residents: serving them needs the
+        # operator's KoFIU VASP registration (rules/packs/kr.toml, kr.licence.kofiu_vasp).
+        **{"audit_checkpoint_key": SecretStr(CHECKPOINT_KEY), "licences_held": TEST_LICENCES, **overrides},  # type: ignore[arg-type]
     )
 
 
@@ -156,6 +161,7 @@ def gateway_cli(
     monkeypatch.setenv("GATEWAY_MIGRATION_DATABASE_URL", gateway.database_url)
     monkeypatch.setenv("GATEWAY_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("GATEWAY_AUDIT_CHECKPOINT_KEY", CHECKPOINT_KEY)
+    monkeypatch.setenv("GATEWAY_LICENCES_HELD", ",".join(sorted(TEST_LICENCES)))
 
     async def run(*argv: str) -> tuple[int, Any]:
         capsys.readouterr()

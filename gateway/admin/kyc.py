@@ -143,6 +143,15 @@ async def change_verification(request: web.Request) -> web.Response:
     body = await read_json(request, VerificationChange)
     actor, now = actor_of(request, role), datetime.now(UTC)
     levels = _levels(request)
+    if body.decision == "verify" and not levels:
+        # "one of" an empty list tells an officer nothing: say why no level can be given.
+        home = request.app[K.SETTINGS].home_country
+        raise AdminError(
+            422,
+            "validation_failed",
+            f"The home pack ({home}) defines no verification levels: customers cannot be verified under it.",
+            [{"field": "level", "problem": f"no_levels_in_home_pack_{home}"}],
+        )
     async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
         # Not locked: the decision is saved only if the row is still the one read here, so
         # an officer whose verification changed meanwhile (another officer's decision, or a

@@ -24,7 +24,7 @@ import pytest
 
 from exchange.state import STATE
 from gateway.app import create_app
-from tests.conftest import CHECKPOINT_KEY, Exchange, Gateway, gateway_settings, runtime_dsn
+from tests.conftest import CHECKPOINT_KEY, TEST_LICENCES, Exchange, Gateway, gateway_settings, runtime_dsn
 from tests.support import (
     AUDITOR_TOKEN,
     OFFICER_TOKEN,
@@ -80,8 +80,16 @@ CASES = [
          reason="travel_rule_invalid", rule="kr.travel_rule.current"),
     Case("travel-rule-originator-not-the-customer", "0.02", travel_rule_params("Jane Howard"),
          outcome="deny", reason="travel_rule_originator_mismatch", rule="kr.travel_rule.current"),
-    Case("cash-report-at-krw-10m", "0.13", TRAVEL, outcome="allow_and_report",
-         reason="cash_report_threshold", rule="kr.cash_report.current", report="CTR"),
+    # KRW 10m in BTC is no cash: no CTR (kr.cash_report.current covers the bank rail), only
+    # the KoFIU 24 h indicator's STR.
+    Case("btc-worth-krw-10m-is-no-cash-report", "0.13", TRAVEL, outcome="allow_and_report",
+         reason="rolling_window_total", rule="kr.str.day_total.current", report="STR"),
+    Case("travel-rule-wallet-address-missing", "0.02",
+         _payload(lambda p: p["originator"].pop("accountNumber")), outcome="deny",
+         reason="travel_rule_data_missing", rule="kr.travel_rule.current"),
+    Case("travel-rule-unknown-key-named", "0.02",
+         _payload(lambda p: p.__setitem__("Originator", p.pop("originator"))), outcome="deny",
+         reason="travel_rule_invalid", rule="kr.travel_rule.current"),
     Case("sanctioned-btc-address", "0.001", address=LISTED_BTC, outcome="deny",
          reason="sanctioned_address", rule="aml.sanctions.ofac_sdn", report="STR"),
     Case("sanctioned-evm-address-any-case", "0.01", address=LISTED_EVM.upper().replace("0X", "0x"),
@@ -126,8 +134,12 @@ async def test_aml_checks_through_ccxt(gateway: Gateway, http: aiohttp.ClientSes
         assert case.reason in decision["reasons"]
         finding = next(f for f in decision["findings"] if f["reason"] == case.reason)
         assert finding["rule_id"] == case.rule and finding.get("citation")
-        if case.reason == "travel_rule_invalid":
+        if case.reason in ("travel_rule_invalid", "travel_rule_data_missing"):
             assert finding["values"]["field"]  # which field is wrong
+        if case.id == "travel-rule-unknown-key-named":
+            assert finding["values"]["field"] == "Originator" and "did you mean 'originator'" in finding["message"]
+        if case.id == "travel-rule-wallet-address-missing":
+            assert finding["values"]["field"] == "originator.accountNumber"
         if case.reason == "sanctioned_address":
             assert finding["values"]["snapshot_id"].startswith("sha256:")
     valuation = next(f for f in decision["findings"] if f["rule_id"] == "aml.valuation")
@@ -136,8 +148,6 @@ async def test_aml_checks_through_ccxt(gateway: Gateway, http: aiohttp.ClientSes
         # The price and its time are recorded (an FX leg too, where one was needed).
         assert conversion["price"] and conversion["price_as_of"] and "fx" in conversion
     expected_reports = [case.report] if case.report else []
-    if case.id == "cash-report-at-krw-10m":
-        expected_reports = ["CTR", "STR"]  # the KoFIU 24h indicator (KRW 10m) is crossed too
     assert await _reports(gateway.database_url, decision_id) == expected_reports
 
 
@@ -253,6 +263,7 @@ async def gateway_process(database_url: str, exchange: Exchange) -> AsyncIterato
         "GATEWAY_UPSTREAM_TOKEN": SERVICE_TOKEN,
         "GATEWAY_SECRET_KEY": SECRET_KEY,
         "GATEWAY_AUDIT_CHECKPOINT_KEY": CHECKPOINT_KEY,
+        "GATEWAY_LICENCES_HELD": ",".join(sorted(TEST_LICENCES)),
         "GATEWAY_ADMIN_TOKENS": f"operator:{OPERATOR_TOKEN},auditor:{AUDITOR_TOKEN}",
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(port),
@@ -360,8 +371,11 @@ async def test_deposits_are_judged_counted_once_and_screened(
 ) -> None:
     customer = await new_customer(http, gateway.url, "depositor")
     status, first = await _deposit(http, gateway.url, customer, tx_id="tx-1")
-    assert status == 201 and first["outcome"] == "allow_and_report", first  # ~KRW 10.9m: CTR
-    assert "kr.cash_report.current" in [f["rule_id"] for f in first["findings"]]
+    # ~KRW 10.9m in BTC: the KoFIU indicator reports it; no CTR, since BTC is not cash.
+    assert status == 201 and first["outcome"] == "allow_and_report", first
+    rule_ids = [f["rule_id"] for f in first["findings"]]
+    assert "kr.str.day_total.current" in rule_ids and "kr.cash_report.current" not in rule_ids
+    assert await _reports(gateway.database_url, first["decision_id"]) == ["STR"]
     status, again = await _deposit(http, gateway.url, customer, tx_id="tx-1")
     assert (status, again["decision_id"], again["already_reported"]) == (200, first["decision_id"], True)
     status, listed = await _deposit(http, gateway.url, customer, from_address=LISTED_BTC, amount="0.001")

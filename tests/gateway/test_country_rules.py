@@ -21,6 +21,7 @@ from tests.support import admin, ccxt_client, new_customer
 
 pytestmark = pytest.mark.asyncio
 US_LICENCES = frozenset({"US-FINCEN-MSB"})
+KR_LICENCES = frozenset({"KR-KOFIU-VASP"})  # KoFIU VASP registration, needed since 25 Mar 2021
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,14 @@ class Case:
 
 
 CASES = [
-    Case("kr-resident-trades-now", "KR", "KR"),
-    Case("kr-resident-trades-2018", "KR", "KR", as_of=date(2018, 3, 1)),
+    Case("kr-resident-trades-now", "KR", "KR", licences=KR_LICENCES),
+    Case("kr-resident-needs-kofiu-registration-now", "KR", "KR", rules=("kr.licence.kofiu_vasp",)),
+    Case("kr-resident-trades-2018-without-registration", "KR", "KR", as_of=date(2018, 3, 1)),
     Case("cn-resident-no-trading-now", "CN", "CN", rules=("cn.trading.current",)),
     Case("cn-resident-no-trading-2018", "CN", "CN", as_of=date(2018, 3, 1), rules=("cn.trading.2018",)),
-    Case("kr-privacy-coin-barred-now", "KR", "KR", symbol="XMR/USDT", rules=("kr.privacy_coin.current",)),
+    Case("kr-privacy-coin-barred-now", "KR", "KR", symbol="XMR/USDT", licences=KR_LICENCES, rules=("kr.privacy_coin.current",)),
     Case("kr-privacy-coin-allowed-2018", "KR", "KR", symbol="XMR/USDT", as_of=date(2018, 3, 1)),
-    Case("kr-ico-token-barred", "KR", "KR", symbol="ICOT/USDT", rules=("kr.ico_token.banned",)),
+    Case("kr-ico-token-barred", "KR", "KR", symbol="ICOT/USDT", licences=KR_LICENCES, rules=("kr.ico_token.banned",)),
     Case("kr-ico-token-barred-2018", "KR", "KR", symbol="ICOT/USDT", as_of=date(2018, 3, 1), rules=("kr.ico_token.banned",)),
     Case("jp-resident-needs-fsa-registration", "JP", "JP", rules=("jp.licence.fsa_registration",)),
     Case("jp-resident-served-with-registration", "JP", "JP", licences=frozenset({"JP-FSA-CAESP"})),

@@ -15,7 +15,7 @@ import ccxt.async_support as ccxt
 import pytest
 
 from gateway.app import create_app
-from tests.conftest import Exchange, gateway_settings
+from tests.conftest import TEST_LICENCES, Exchange, gateway_settings
 from tests.support import (
     OFFICER_TOKEN,
     admin,
@@ -49,7 +49,7 @@ class Case:
     verified: bool = True
     level: str = "full"
     valid_until: str | None = None
-    licences: frozenset[str] = frozenset()
+    licences: frozenset[str] = TEST_LICENCES  # a Korean VASP's registration (kr.licence.kofiu_vasp)
     rules: tuple[str, ...] = ()  # deny rule ids; empty: allowed
 
 
