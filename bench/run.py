@@ -428,6 +428,8 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
         "GATEWAY_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
         "GATEWAY_ADMIN_TOKENS": f"operator:{admin_token},compliance_officer:{admin_token}-officer",
         "GATEWAY_LOG_LEVEL": "WARNING",
+        # The demo customers are Korean residents: serving them needs KoFIU registration.
+        "GATEWAY_LICENCES_HELD": "KR-KOFIU-VASP",
     }
     if args.db_pool_size:
         gateway_env["GATEWAY_DB_POOL_SIZE"] = str(args.db_pool_size)

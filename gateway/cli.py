@@ -24,6 +24,7 @@ from gateway.demo import seed_demo
 from gateway.heap import settle_heap
 from gateway.migrations import migrate_down, migrate_up
 from gateway.pgserver import SUPERUSER, EmbeddedPostgres
+from gateway.rulestate import load_book
 from gateway.sealing import SecretBox, new_key_b64
 from gateway.settings import Settings
 
@@ -108,6 +109,10 @@ def up(settings: Settings) -> None:
                 local,
             )
         updates["admin_tokens"] = generated.by_token
+    if "licences_held" not in settings.model_fields_set:
+        # A demo exchange is one in good standing where it operates: it holds the home
+        # pack's own licences (KR: KoFIU registration). Other countries' stay unheld.
+        updates["licences_held"] = load_book(settings).licences_of(settings.home_country)
     if not settings.upstream_token.get_secret_value():
         updates["upstream_token"] = SecretStr(secrets.token_urlsafe(24))
     if not settings.audit_checkpoint_key.get_secret_value():
@@ -136,6 +141,7 @@ def up(settings: Settings) -> None:
         print(f"\ngateway:  http://{settings.host}:{settings.port}   (exchange dialect: Binance Spot)")
         for role, token in sorted(by_role.items()):
             print(f"admin token ({role}): {token}")
+        print(f"licences held: {', '.join(sorted(settings.licences_held)) or 'none'}")
         print(f"metrics:  http://{settings.host}:{settings.port}/metrics\nCtrl-C stops everything.\n")
         serve(settings)
     finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Generic, Protocol, TypeVar
 
-from rules.model import AppliesAs, AssetClass, PackFile, RealNameAccountRule, Rule
+from rules.model import AppliesAs, AssetClass, LicenceRule, PackFile, RealNameAccountRule, Rule
 
 DEFAULT_COUNTRY = "ZZ"
 _MEMO_MAX = 4096  # distinct (home, residence, region, day) questions kept
@@ -90,6 +90,11 @@ class RuleBook:
             for rule in pack.rules
             if isinstance(rule, RealNameAccountRule)
         )
+
+    def licences_of(self, country: str) -> frozenset[str]:
+        """The licences a country's own pack names, at any date: what an exchange operating
+        from there holds to be there at all."""
+        return frozenset(r.licence for r in self.pack_for(country).rules if isinstance(r, LicenceRule))
 
     def all_rules(self) -> dict[str, dict[str, Any]]:
         """Every rule by id, as data: what the diff between two versions compares."""
