@@ -4,7 +4,11 @@ held in memory on every replica, and refreshed when another process switches it.
 - Loading (`load_snapshot`, from the CLI, the admin API or the start-up bootstrap) stores
   a snapshot and points `sanctions_current` at it, under an advisory lock, in the same
   transaction as its audit event. A snapshot whose content hash is the current one's
-  changes nothing and says so.
+  changes nothing and says so. Every entry has been checked against its network
+  (gateway/sanctions_sources.py): one that fails refuses the load unless the caller
+  accepts a partial list, whose rejected entries are then stored with it. A switch that
+  would delist more than GATEWAY_SANCTIONS_MAX_DELIST_RATIO of the addresses in force
+  (a truncated download looks exactly like that) is refused unless confirmed.
 - `SanctionsList` holds the snapshot in force on this replica. It polls the pointer every
   GATEWAY_SANCTIONS_REFRESH_SECONDS and swaps in a new snapshot whole, so a request
   screens against one list from start to end. When a refresh fails it keeps the last good
@@ -21,26 +25,29 @@ import enum
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from aml.sanctions import AddressList, Match, load_packaged_snapshot
+from aml.sanctions import AddressList, Match
 from gateway.audit.events import EventKind, EventLog
 from gateway.db import UNAVAILABLE_ERRORS
 from gateway.markets import utcnow
 from gateway.metrics import GatewayMetrics
 from gateway.periodic import Periodic
-from gateway.sanctions_sources import SnapshotError, checked, read_source
+from gateway.sanctions_sources import CheckedSnapshot, SnapshotError, read_source, snapshot_identity
 from gateway.store import sanctions as store
 from gateway.store.sanctions import SnapshotInfo
 
 log = logging.getLogger(__name__)
 
 BOOTSTRAP_ACTOR = "system:bootstrap"
+# The settings' default (GATEWAY_SANCTIONS_MAX_DELIST_RATIO), for callers without settings.
+DEFAULT_MAX_DELIST_RATIO = 0.1
 _REFRESH_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError, ValueError)
 
 
@@ -50,6 +57,24 @@ class SanctionsUnavailable(Exception):
 
 class SnapshotIntegrityError(ValueError):
     """A stored snapshot's rows no longer hash to its id: altered after it was loaded."""
+
+
+class DelistingRefused(Exception):
+    """The switch would delist more of the list in force than allowed, unconfirmed; nothing
+    was stored or switched."""
+
+    def __init__(self, in_force: int, would_delist: int, limit: float) -> None:
+        self.counts = {
+            "in_force": in_force,
+            "would_delist": would_delist,
+            "ratio": round(would_delist / in_force, 4),
+            "limit": limit,
+        }
+        super().__init__(
+            f"This switch would delist {would_delist} of the {in_force} addresses in force "
+            f"(more than {limit:.0%}); nothing was changed. Check the source is complete, "
+            "then load it again with confirm_delisting."
+        )
 
 
 class LoadOutcome(enum.StrEnum):
@@ -65,10 +90,19 @@ class LoadResult:
     previous_id: str | None
     added: int  # distinct addresses listed now and not in the previous snapshot
     delisted: int  # listed in the previous snapshot and not now
+    # What the source held and what was made of it (CheckedSnapshot.summary): counts per
+    # network, rejected, exact-match only, case-folded, and notes an operator must read.
+    summary: dict[str, Any] = field(default_factory=dict)
+    delisting_confirmed: bool = False  # the delisting guard was overridden for this load
 
     @property
     def changed(self) -> bool:
         return self.outcome is not LoadOutcome.UNCHANGED
+
+    @property
+    def snapshot_id(self) -> str:
+        """The snapshot now current; with `previous_id`, what a retro-screen compares."""
+        return self.snapshot.id
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -77,6 +111,9 @@ class LoadResult:
             "previous_id": self.previous_id,
             "added": self.added,
             "delisted": self.delisted,
+            "rejected": self.snapshot.rejected_count,
+            "delisting_confirmed": self.delisting_confirmed,
+            "summary": self.summary,
             "snapshot": self.snapshot.as_json(),
         }
 
@@ -101,37 +138,64 @@ class SanctionsSnapshot:
         return self.address_list.is_listed(address, network_or_asset)
 
 
+def packaged_dir() -> Path:
+    return Path(str(resources.files("aml") / "data" / "sanctions"))
+
+
 @functools.cache
-def packaged_snapshot() -> AddressList:
-    """aml/data/sanctions, parsed once per process."""
-    return load_packaged_snapshot()
+def packaged_snapshot() -> CheckedSnapshot:
+    """aml/data/sanctions, read and checked once per process. Its manifest names the one
+    entry OFAC publishes that is not an address (see SOURCE.md there): it is recorded as
+    rejected, any other problem refuses the bootstrap."""
+    return read_source(packaged_dir())
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    accept_partial: bool = False  # store the valid entries, record the rejected ones
+    confirm_delisting: bool = False  # switch even past the delisting guard
+    max_delist_ratio: float = DEFAULT_MAX_DELIST_RATIO
 
 
 async def load_snapshot(
     conn: asyncpg.Connection,
-    source: Path | AddressList,
+    source: Path | CheckedSnapshot,
     actor: str,
     *,
     events: EventLog | None = None,
+    options: LoadOptions = LoadOptions(),
 ) -> LoadResult:
-    """Store `source` (a path read by `read_source`, or a parsed list) and make it current.
+    """Store `source` (a path read by `read_source`, or a checked snapshot) and make it current.
 
-    `SnapshotError` when the source is not a valid snapshot: then nothing is stored."""
-    snapshot = checked(source) if isinstance(source, AddressList) else read_source(source)
-    result = await _store(conn, snapshot, actor, events or EventLog(), only_if_empty=False)
+    `SnapshotError` when the source is not a valid snapshot or has invalid entries not
+    accepted; `DelistingRefused` past the guard. Either way nothing is stored."""
+    snapshot = source if isinstance(source, CheckedSnapshot) else read_source(source)
+    result = await _store(conn, snapshot, actor, events or EventLog(), options, only_if_empty=False)
     assert result is not None
     return result
 
 
-async def bootstrap(conn: asyncpg.Connection, snapshot: AddressList, events: EventLog) -> LoadResult | None:
+async def bootstrap(
+    conn: asyncpg.Connection, snapshot: CheckedSnapshot, events: EventLog
+) -> LoadResult | None:
     """Load `snapshot` as BOOTSTRAP_ACTOR if no snapshot is current yet, else nothing.
-    Replicas starting together on an empty database load it once: the lock decides."""
-    return await _store(conn, snapshot, BOOTSTRAP_ACTOR, events, only_if_empty=True)
+    Replicas starting together on an empty database load it once: the lock decides. Only
+    the problems its manifest declares are accepted."""
+    return await _store(conn, snapshot, BOOTSTRAP_ACTOR, events, LoadOptions(), only_if_empty=True)
 
 
 async def _store(
-    conn: asyncpg.Connection, snapshot: AddressList, actor: str, events: EventLog, *, only_if_empty: bool
+    conn: asyncpg.Connection,
+    snapshot: CheckedSnapshot,
+    actor: str,
+    events: EventLog,
+    options: LoadOptions,
+    *,
+    only_if_empty: bool,
 ) -> LoadResult | None:
+    refusal = snapshot.refusal(accept_partial=options.accept_partial)
+    if refusal is not None:
+        raise refusal
     async with events.transaction(conn) as appender:
         await store.lock(conn)
         previous = await store.current_id(conn)
@@ -144,21 +208,26 @@ async def _store(
         else:
             outcome = LoadOutcome.REACTIVATED
             if await store.get_snapshot(conn, snapshot.id) is None:
-                await store.insert_snapshot(conn, snapshot, now, actor)
+                await store.insert_snapshot(conn, snapshot.addresses, now, actor, snapshot.rejected)
                 outcome = LoadOutcome.LOADED
             await store.set_current(conn, snapshot.id, now, actor)
             if previous is None:
-                added = len(snapshot)
+                added = len(snapshot.addresses)
             else:
                 added, delisted = await store.difference(conn, previous, snapshot.id)
+                await _guard_delisting(conn, previous, delisted, options)  # raises: all rolled back
         info = await store.get_snapshot(conn, snapshot.id)
         assert info is not None
-        result = LoadResult(info, outcome, previous, added, delisted)
-        details = {k: v for k, v in result.as_json().items() if k != "snapshot"}
+        confirmed = options.confirm_delisting and delisted > 0
+        result = LoadResult(info, outcome, previous, added, delisted, snapshot.summary(), confirmed)
+        details = {k: v for k, v in result.as_json().items() if k not in {"snapshot", "summary"}}
         details.update(list=info.list_name, as_of=info.as_of.isoformat(), address_count=info.address_count)
-        if (snapshot.source, snapshot.as_of) != (info.list_name, info.as_of):
+        details.update(accept_partial=options.accept_partial, case_folded=snapshot.check.case_folded)
+        details.update(exact_only=snapshot.check.exact_only)
+        source = snapshot.addresses
+        if (source.source, source.as_of) != (info.list_name, info.as_of):
             # Same content under another name or date: the stored snapshot keeps its own.
-            details["requested"] = {"list": snapshot.source, "as_of": snapshot.as_of.isoformat()}
+            details["requested"] = {"list": source.source, "as_of": source.as_of.isoformat()}
         await appender.append(
             EventKind.LIST_SNAPSHOT_LOADED, actor,
             subject_type="sanctions_snapshot", subject_id=snapshot.id, details=details,
@@ -166,14 +235,31 @@ async def _store(
     return result
 
 
+async def _guard_delisting(
+    conn: asyncpg.Connection, previous: str, delisted: int, options: LoadOptions
+) -> None:
+    """A switch that would unscreen more than the allowed share of the list in force is
+    what a truncated or emptied download looks like: refused unless confirmed. Reactivating
+    an older snapshot passes the same guard."""
+    if options.confirm_delisting or delisted == 0:
+        return
+    in_force = await store.get_snapshot(conn, previous)
+    assert in_force is not None
+    if delisted / in_force.address_count > options.max_delist_ratio:
+        raise DelistingRefused(in_force.address_count, delisted, options.max_delist_ratio)
+
+
 async def read_snapshot(conn: asyncpg.Connection, snapshot_id: str) -> SanctionsSnapshot:
     info = await store.get_snapshot(conn, snapshot_id)
     if info is None:
         raise SnapshotIntegrityError(f"no sanctions snapshot {snapshot_id}")
     lists = await store.entries(conn, snapshot_id)
-    address_list = AddressList.from_lists(lists, source=info.list_name, as_of=info.as_of)
-    if address_list.id != snapshot_id:
-        raise SnapshotIntegrityError(f"sanctions snapshot {snapshot_id} hashes to {address_list.id}")
+    rejected = await store.rejections(conn, snapshot_id)
+    stored = AddressList.from_lists(lists, source=info.list_name, as_of=info.as_of)
+    rehashed = snapshot_identity(stored, ((r.network, r.address) for r in rejected))
+    if rehashed != snapshot_id:
+        raise SnapshotIntegrityError(f"sanctions snapshot {snapshot_id} hashes to {rehashed}")
+    address_list = replace(stored, id=rehashed)
     return SanctionsSnapshot(
         snapshot_id, info.list_name, info.as_of, info.loaded_at, info.loaded_by, address_list
     )
@@ -190,7 +276,7 @@ class SanctionsList:
         *,
         every: float,
         timeout: float,
-        bootstrap_source: Callable[[], AddressList] | None = packaged_snapshot,
+        bootstrap_source: Callable[[], CheckedSnapshot] | None = packaged_snapshot,
     ) -> None:
         self._pool = pool
         self._metrics = metrics
@@ -280,6 +366,8 @@ class SanctionsList:
 
 __all__ = [
     "BOOTSTRAP_ACTOR",
+    "DelistingRefused",
+    "LoadOptions",
     "LoadOutcome",
     "LoadResult",
     "SanctionsList",

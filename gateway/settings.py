@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     sanctions_refresh_seconds: float = Field(
         default=10.0, gt=0, description="How often a replica checks which sanctions snapshot is current."
     )
+    sanctions_max_delist_ratio: float = Field(
+        default=0.1, gt=0, le=1,
+        description="Largest share of the addresses in force one sanctions load may delist unconfirmed.",
+    )  # fmt: skip
 
     replay_max_decisions: int = Field(
         default=100_000, gt=0, description="Most logged decisions one rule-pack replay decides again."

@@ -165,6 +165,7 @@ class Snapshot(Answer):
     as_of: date
     address_count: int
     entry_count: int
+    rejected_count: int = Field(description="entries of the source not stored (accept_partial)")
     loaded_at: datetime
     loaded_by: str
     current: bool
@@ -176,13 +177,40 @@ class SnapshotList(Answer):
     snapshots: list[Snapshot]
 
 
+class SourceSummary(Answer):
+    entries: int
+    valid: int
+    rejected: int
+    valid_by_network: dict[str, int] = Field(description="valid entries per network as published")
+    exact_only: int = Field(description="no network, or one not known here: stored for exact matching only")
+    case_folded: int = Field(description="entries that look lower-cased from base58 (refused)")
+    other_network: int = Field(description="valid addresses of another network than the one published")
+    notes: list[str]
+
+
 class SnapshotLoad(Answer):
     outcome: Annotated[str, one_of(("loaded", "reactivated", "unchanged"))]
     changed: bool
     previous_id: str | None
     added: int
     delisted: int
+    rejected: int = Field(description="entries stored as rejected with the snapshot")
+    delisting_confirmed: bool = Field(description="the delisting guard was overridden")
+    summary: SourceSummary
     snapshot: Snapshot
+
+
+class RejectedEntry(Answer):
+    index: int = Field(description="position in the source, from 0")
+    address: str = Field(description="as published")
+    network: str | None
+    problem: str
+
+
+class SnapshotRejections(Answer):
+    snapshot_id: str
+    rejected_count: int
+    rejected: list[RejectedEntry] = Field(description="in source order, at most `limit`")
 
 
 class SanctionsCheck(Answer):

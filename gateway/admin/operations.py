@@ -229,6 +229,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         P.MANAGE_SANCTIONS,
         body=SnapshotPayload,
         answers={201: C.SnapshotLoad, 200: C.SnapshotLoad},
+        errors={
+            422: "not a snapshot, or entries that are not valid addresses without accept_partial (each listed)",
+            409: "would delist more than GATEWAY_SANCTIONS_MAX_DELIST_RATIO without confirm_delisting",
+        },
+    ),
+    ("GET", "/admin/v1/sanctions/snapshots/{snapshot_id}/rejected"): _op(
+        "The entries a snapshot was loaded without (accept_partial)",
+        P.READ_SANCTIONS,
+        query=Q.LimitQuery,
+        answers={200: C.SnapshotRejections},
+        errors={404: "no snapshot with that id"},
     ),
     ("GET", "/admin/v1/sanctions/check"): _op(
         "Is an address listed in the snapshot in force",

@@ -1,11 +1,16 @@
-"""Admin: sanctioned-address list snapshots — list them, load one, check an address.
+"""Admin: sanctioned-address list snapshots — list them, load one, list the entries one
+was loaded without, check an address.
 
 A loaded snapshot is in force on this replica before the answer leaves, and on the others
 within GATEWAY_SANCTIONS_REFRESH_SECONDS. The body of a load is the JSON shape of
-gateway/sanctions_sources.py; a bad body stores nothing.
+gateway/sanctions_sources.py; a bad body stores nothing. A body whose entries are not all
+valid addresses is a 422 listing every problem, unless it says `accept_partial`; a switch
+past the delisting guard is a 409 with the counts, unless it says `confirm_delisting`.
 """
 
 from __future__ import annotations
+
+import re
 
 from aiohttp import web
 
@@ -16,13 +21,20 @@ from gateway.admin.errors import AdminError, json_response
 from gateway.admin.queries import check_params, invalid
 from gateway.admin.requests import page_limit, read_json_body, require
 from gateway.admin.tokens import Permission
-from gateway.sanctions import SanctionsSnapshot, SanctionsUnavailable, load_snapshot
-from gateway.sanctions_sources import SnapshotError, snapshot_from_json
+from gateway.sanctions import (
+    DelistingRefused,
+    LoadOptions,
+    SanctionsSnapshot,
+    SanctionsUnavailable,
+    load_snapshot,
+)
+from gateway.sanctions_sources import SnapshotError, check_source, parse_payload, problem_json
 from gateway.store import sanctions as store
 
 routes = web.RouteTableDef()
 _LIST_PARAMS = frozenset({"limit"})
 _CHECK_PARAMS = frozenset({"address", "network"})
+_SNAPSHOT_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def _held(request: web.Request) -> SanctionsSnapshot:
@@ -61,15 +73,49 @@ async def load(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_SANCTIONS)
     check_params(request, frozenset())
     try:
-        snapshot = snapshot_from_json(await read_json_body(request))
+        payload = parse_payload(await read_json_body(request))
+        snapshot = check_source(payload.source())
     except SnapshotError as exc:
-        raise AdminError(422, "validation_failed", exc.message, exc.problems) from exc
+        raise AdminError(422, "validation_failed", exc.message, exc.details) from exc
     actor, events = actor_of(request, role), request.app[K.AUDIT_EVENTS]
-    async with request.app[K.POOL].acquire() as conn:
-        result = await load_snapshot(conn, snapshot, actor, events=events)
+    options = LoadOptions(
+        accept_partial=payload.accept_partial,
+        confirm_delisting=payload.confirm_delisting,
+        max_delist_ratio=request.app[K.SETTINGS].sanctions_max_delist_ratio,
+    )
+    try:
+        async with request.app[K.POOL].acquire() as conn:
+            result = await load_snapshot(conn, snapshot, actor, events=events, options=options)
+    except SnapshotError as exc:  # entries not valid, and a partial list not accepted
+        raise AdminError(422, "validation_failed", exc.message, exc.details) from exc
+    except DelistingRefused as exc:
+        raise AdminError(409, "conflict", str(exc), exc.counts) from exc
     # In force here at once; the other replicas follow at their next refresh.
     await request.app[K.SANCTIONS].refresh()
     return json_response(result.as_json(), status=201 if result.changed else 200)
+
+
+@routes.get("/admin/v1/sanctions/snapshots/{snapshot_id}/rejected")
+async def rejected(request: web.Request) -> web.Response:
+    """The entries a snapshot was loaded without (accept_partial), in source order."""
+    require(request, Permission.READ_SANCTIONS)
+    check_params(request, _LIST_PARAMS)
+    limit = page_limit(request)
+    snapshot_id = request.match_info["snapshot_id"]
+    if not _SNAPSHOT_ID.match(snapshot_id):
+        raise AdminError(404, "not_found", "No sanctions snapshot with that id.")
+    async with request.app[K.POOL].acquire() as conn:
+        info = await store.get_snapshot(conn, snapshot_id)
+        if info is None:
+            raise AdminError(404, "not_found", "No sanctions snapshot with that id.")
+        entries = await store.rejections(conn, snapshot_id, limit)
+    return json_response(
+        {
+            "snapshot_id": snapshot_id,
+            "rejected_count": info.rejected_count,
+            "rejected": [problem_json(p) for p in entries],
+        }
+    )
 
 
 @routes.get("/admin/v1/sanctions/check")

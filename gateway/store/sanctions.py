@@ -1,5 +1,6 @@
-"""Sanctions-list snapshots in Postgres (migration 0005): insert-only snapshots and their
-addresses, and the one pointer naming the snapshot in force."""
+"""Sanctions-list snapshots in Postgres (migrations 0005, 0011): insert-only snapshots,
+their addresses and the entries they were loaded without, and the one pointer naming the
+snapshot in force."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from aml.addresses.entries import EntryProblem
 from aml.sanctions import AddressList, normalise
 
 # Serialises loads across processes (CLI, admin calls on any replica, start-up bootstrap
@@ -27,6 +29,7 @@ class SnapshotInfo:
     as_of: date
     address_count: int  # distinct addresses as compared
     entry_count: int  # (network, address) rows as published
+    rejected_count: int  # entries of the source not stored (accept_partial), see `rejections`
     loaded_at: datetime
     loaded_by: str
     current: bool
@@ -38,14 +41,16 @@ class SnapshotInfo:
             "as_of": self.as_of.isoformat(),
             "address_count": self.address_count,
             "entry_count": self.entry_count,
+            "rejected_count": self.rejected_count,
             "loaded_at": self.loaded_at.isoformat(),
             "loaded_by": self.loaded_by,
             "current": self.current,
         }
 
 
-_INFO = """SELECT s.id, s.list_name, s.as_of, s.address_count, s.entry_count, s.loaded_at, s.loaded_by,
-                  c.snapshot_id IS NOT NULL AS current
+_INFO = """SELECT s.id, s.list_name, s.as_of, s.address_count, s.entry_count,
+                  (SELECT count(*) FROM sanctions_rejections r WHERE r.snapshot_id = s.id) AS rejected_count,
+                  s.loaded_at, s.loaded_by, c.snapshot_id IS NOT NULL AS current
              FROM sanctions_snapshots s LEFT JOIN sanctions_current c ON c.snapshot_id = s.id"""
 
 
@@ -84,8 +89,25 @@ async def entries(conn: asyncpg.Connection, snapshot_id: str) -> dict[str, list[
     return lists
 
 
+async def rejections(
+    conn: asyncpg.Connection, snapshot_id: str, limit: int | None = None
+) -> list[EntryProblem]:
+    """The entries the snapshot was loaded without, in source order."""
+    rows = await conn.fetch(
+        """SELECT entry_index, address, network, problem FROM sanctions_rejections
+            WHERE snapshot_id = $1 ORDER BY entry_index LIMIT $2""",
+        snapshot_id,
+        limit,
+    )
+    return [EntryProblem(r["entry_index"], r["address"], r["network"], r["problem"]) for r in rows]
+
+
 async def insert_snapshot(
-    conn: asyncpg.Connection, snapshot: AddressList, loaded_at: datetime, loaded_by: str
+    conn: asyncpg.Connection,
+    snapshot: AddressList,
+    loaded_at: datetime,
+    loaded_by: str,
+    rejected: tuple[EntryProblem, ...] = (),
 ) -> None:
     records = []
     for network, addresses in snapshot.addresses.items():
@@ -104,6 +126,12 @@ async def insert_snapshot(
         records=records,
         columns=("snapshot_id", "network", "address", "normalised", "format"),
     )
+    if rejected:
+        await conn.copy_records_to_table(
+            "sanctions_rejections",
+            records=[(snapshot.id, p.index, p.address, p.network, p.problem[:500]) for p in rejected],
+            columns=("snapshot_id", "entry_index", "address", "network", "problem"),
+        )
 
 
 async def set_current(conn: asyncpg.Connection, snapshot_id: str, at: datetime, by: str) -> None:

@@ -21,6 +21,7 @@ from openapi_spec_validator import validate
 from gateway import appkeys as K
 from gateway.admin.openapi import OPERATIONS, admin_routes
 from gateway.review.store import ReportCandidate, open_report
+from gateway.sanctions import packaged_snapshot
 from tests.conftest import Gateway, gateway_cli
 from tests.review.support import make_hold
 from tests.sanctions.conftest import UNLISTED_EVM, packaged_without_tornado
@@ -349,6 +350,12 @@ async def _sanctions(a: Answers, http: aiohttp.ClientSession, gateway: Gateway) 
     await a.call(
         http, gateway, "POST", snapshots, token=OFFICER_TOKEN, json={**body, "addresses": []}, expect=422
     )
+    rejected = "/admin/v1/sanctions/snapshots/{snapshot_id}/rejected"
+    packaged_id = packaged_snapshot().id  # loaded with its one declared rejection
+    await a.call(http, gateway, "GET", rejected, path=f"/admin/v1/sanctions/snapshots/{packaged_id}/rejected",
+                 token=AUDITOR_TOKEN, expect=200)  # fmt: skip
+    await a.call(http, gateway, "GET", rejected, path="/admin/v1/sanctions/snapshots/sha256:00/rejected",
+                 token=AUDITOR_TOKEN, expect=404)  # fmt: skip
     listed = body["addresses"][0]
     await a.call(http, gateway, "GET", check, path=f"{check}?address={listed['address']}",
                  token=OFFICER_TOKEN, expect=200)  # fmt: skip

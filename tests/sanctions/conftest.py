@@ -14,6 +14,7 @@ from aiohttp import web
 from aml.sanctions import AddressList
 from gateway.app import create_app
 from gateway.sanctions import packaged_snapshot
+from gateway.sanctions_sources import CheckedSnapshot
 from tests.conftest import Cli, Exchange, Gateway, gateway_cli, gateway_settings, runtime_dsn
 from tests.support import serving
 
@@ -27,11 +28,14 @@ BECH32 = "bc1q05aktddf9ce4p7hh3stgsf253m4vweu7nkhtmw"
 UNLISTED_EVM = "0x" + "ab" * 20
 
 
-def body_of(snapshot: AddressList, *, without: str | None = None, **fields: Any) -> dict[str, Any]:
-    """The admin API's JSON for `snapshot`, less the entries spelled `without`."""
+def body_of(
+    snapshot: CheckedSnapshot | AddressList, *, without: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """The admin API's JSON for `snapshot`'s stored entries, less the entries spelled `without`."""
+    stored = snapshot.addresses if isinstance(snapshot, CheckedSnapshot) else snapshot
     entries = [
         {"address": address, "network": network}
-        for network, addresses in snapshot.addresses.items()
+        for network, addresses in stored.addresses.items()
         for address in addresses
         if address != without
     ]

@@ -55,9 +55,10 @@ async def test_a_bare_directory_needs_a_name_and_date(
     (tmp_path / "sanctioned_addresses_ETH.txt").write_text(f"{TORNADO}\n")
     code, out = await sanctions_cli("load", str(tmp_path))
     assert code == 2 and "as-of" in out["refused"]
-    code, out = await sanctions_cli("load", str(tmp_path), "--list", "one address", "--as-of", "2025-01-01")
+    args = ("load", str(tmp_path), "--list", "one address", "--as-of", "2025-01-01", "--confirm-delisting")
+    code, out = await sanctions_cli(*args)
     assert code == 0, out
-    assert (out["snapshot"]["address_count"], out["delisted"]) == (1, 640)
+    assert (out["snapshot"]["address_count"], out["delisted"], out["delisting_confirmed"]) == (1, 639, True)
 
 
 async def test_a_bad_file_is_refused_and_nothing_stored(
