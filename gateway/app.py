@@ -21,6 +21,7 @@ from gateway.admin import reports as admin_reports
 from gateway.admin import review as admin_review
 from gateway.admin import rule_packs as admin_rule_packs
 from gateway.admin import sanctions as admin_sanctions
+from gateway.admin import sanctions_retro as admin_sanctions_retro
 from gateway.admin.edge import admin_edge
 from gateway.admin.tokens import AdminTokens
 from gateway.audit.maintenance import audit_context
@@ -31,6 +32,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.middleware import edge_headers, errors
 from gateway.migrations import migrate_up
 from gateway.prices import PriceFeed
+from gateway.retro.context import retro_context
 from gateway.review.context import review_context
 from gateway.rulestate import RuleState, remember_version
 from gateway.sanctions_context import sanctions_context
@@ -61,6 +63,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.cleanup_ctx.append(audit_context)
     app.cleanup_ctx.append(review_context)  # after the audit context: it logs events
     app.cleanup_ctx.append(sanctions_context)
+    app.cleanup_ctx.append(retro_context)  # after the sanctions context: it scans after switches
     app.router.add_routes(health.routes)
     app.router.add_routes(admin_customers.routes)
     app.router.add_routes(admin_decisions.routes)
@@ -71,6 +74,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_routes(admin_review.routes)
     app.router.add_routes(admin_reports.routes)
     app.router.add_routes(admin_sanctions.routes)
+    app.router.add_routes(admin_sanctions_retro.routes)
     app.router.add_routes(admin_openapi.routes)
     for prefix in EXCHANGE_PREFIXES:
         app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)

@@ -181,6 +181,22 @@ class GatewayMetrics:
             "gateway_sanctions_loaded_timestamp_seconds",
             "Unix time the sanctions list in force was loaded into the database (0: none).", registry=r,
         )  # fmt: skip
+        # Retro-screening of past movements against a new snapshot's additions (gateway/retro/).
+        self.sanctions_retro_scanned = Counter(
+            "gateway_sanctions_retro_scanned", "Past movements retro-screened against new listings.",
+            registry=r,
+        )  # fmt: skip
+        self.sanctions_retro_hits = Counter(
+            "gateway_sanctions_retro_hits",
+            "Past movements found to involve a newly listed address (each opened an STR).", registry=r,
+        )  # fmt: skip
+        self.sanctions_retro_pending = Gauge(
+            "gateway_sanctions_retro_pending", "Retro-screening scans not finished yet.", registry=r
+        )
+        self.sanctions_retro_failures = Counter(
+            "gateway_sanctions_retro_failures",
+            "Retro-screening rounds that failed (database trouble); the next round resumes.", registry=r,
+        )  # fmt: skip
 
         # Known label values start at 0, so rate() sees the first event of each.
         for reason in FAIL_CLOSED_REASONS:

@@ -171,6 +171,16 @@ class Settings(BaseSettings):
         default=0.1, gt=0, le=1,
         description="Largest share of the addresses in force one sanctions load may delist unconfirmed.",
     )  # fmt: skip
+    sanctions_lookback_days: int = Field(
+        default=90, gt=0, le=3650,
+        description="How far back a new snapshot's additions are screened against deposits and withdrawals.",
+    )  # fmt: skip
+    sanctions_retro_seconds: float = Field(
+        default=5.0, gt=0, description="How often one replica runs a round of retro-screening batches."
+    )
+    sanctions_retro_batch: int = Field(
+        default=500, gt=0, le=10_000, description="Movements one retro-screening batch screens and commits."
+    )
 
     replay_max_decisions: int = Field(
         default=100_000, gt=0, description="Most logged decisions one rule-pack replay decides again."

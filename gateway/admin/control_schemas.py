@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.admin.schemas import MASKED, Answer, OutcomeName, one_of
+from gateway.retro.store import STATES as RETRO_STATES
 
 # The audit trail ------------------------------------------------------------------------
 
@@ -177,6 +178,12 @@ class SnapshotList(Answer):
     snapshots: list[Snapshot]
 
 
+class RetroScanRef(Answer):
+    id: uuid.UUID
+    state: Annotated[str, one_of(RETRO_STATES)]
+    additions: int = Field(description="addresses listed now and not by the snapshot the last scan followed")
+
+
 class SourceSummary(Answer):
     entries: int
     valid: int
@@ -198,6 +205,9 @@ class SnapshotLoad(Answer):
     delisting_confirmed: bool = Field(description="the delisting guard was overridden")
     summary: SourceSummary
     snapshot: Snapshot
+    retro_scan: RetroScanRef | None = Field(
+        description="the retro-screening of this switch; null when not made now (the worker makes it)"
+    )
 
 
 class RejectedEntry(Answer):
@@ -211,6 +221,44 @@ class SnapshotRejections(Answer):
     snapshot_id: str
     rejected_count: int
     rejected: list[RejectedEntry] = Field(description="in source order, at most `limit`")
+
+
+class RetroScan(Answer):
+    id: uuid.UUID
+    snapshot_id: str
+    previous_snapshot_id: str | None
+    switched_at: datetime
+    additions: int
+    lookback_from: datetime
+    lookback_to: datetime
+    state: Annotated[str, one_of(RETRO_STATES)]
+    scanned_through: datetime | None = Field(description="the time of the last movement screened")
+    scanned: int
+    hits: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+class RetroScanList(Answer):
+    scans: list[RetroScan]
+
+
+class RetroHit(Answer):
+    movement_id: int
+    decision_id: uuid.UUID
+    customer_id: str = Field(description=MASKED)
+    direction: Annotated[str, one_of(("deposit", "withdrawal"))]
+    occurred_at: datetime
+    address: str = Field(description=MASKED)
+    report_id: uuid.UUID = Field(description="the STR candidate it opened")
+    found_at: datetime
+
+
+class RetroScanProgress(RetroScan):
+    movements_in_window: int = Field(description="movements in the scan's window: what `scanned` counts to")
+    hit_list: list[RetroHit] | None = Field(description="null for a role that does not read reports")
 
 
 class SanctionsCheck(Answer):

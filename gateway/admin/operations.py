@@ -234,7 +234,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             409: "would delist more than GATEWAY_SANCTIONS_MAX_DELIST_RATIO without confirm_delisting",
         },
     ),
-    ("GET", "/admin/v1/sanctions/snapshots/{snapshot_id}/rejected"): _op(
+    ("GET", "/admin/v1/sanctions/snapshots/{snapshot}/rejected"): _op(
         "The entries a snapshot was loaded without (accept_partial)",
         P.READ_SANCTIONS,
         query=Q.LimitQuery,

@@ -95,13 +95,13 @@ async def load(request: web.Request) -> web.Response:
     return json_response(result.as_json(), status=201 if result.changed else 200)
 
 
-@routes.get("/admin/v1/sanctions/snapshots/{snapshot_id}/rejected")
+@routes.get("/admin/v1/sanctions/snapshots/{snapshot}/rejected")
 async def rejected(request: web.Request) -> web.Response:
     """The entries a snapshot was loaded without (accept_partial), in source order."""
     require(request, Permission.READ_SANCTIONS)
     check_params(request, _LIST_PARAMS)
     limit = page_limit(request)
-    snapshot_id = request.match_info["snapshot_id"]
+    snapshot_id = request.match_info["snapshot"]  # not `_id`: the edge takes those for UUIDs
     if not _SNAPSHOT_ID.match(snapshot_id):
         raise AdminError(404, "not_found", "No sanctions snapshot with that id.")
     async with request.app[K.POOL].acquire() as conn:

@@ -51,6 +51,9 @@ class EventKind(enum.StrEnum):
     REVIEW_FORWARD_FAILED = "review.forward_failed"
     REPORT_FILED = "report.filed"
     REPORT_DISMISSED = "report.dismissed"
+    # A past movement involving an address a new sanctions snapshot lists (subject: the
+    # STR it opened; gateway/retro/).
+    SANCTIONS_RETRO_HIT = "sanctions.retro_hit"
 
 
 def admin_actor(role: str, token: str) -> str:

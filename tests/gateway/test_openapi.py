@@ -350,6 +350,12 @@ async def _sanctions(a: Answers, http: aiohttp.ClientSession, gateway: Gateway) 
     await a.call(
         http, gateway, "POST", snapshots, token=OFFICER_TOKEN, json={**body, "addresses": []}, expect=422
     )
+    retro = "/admin/v1/sanctions/retro-scans"  # each switch gets a retro-screening scan
+    scans = await a.call(http, gateway, "GET", retro, token=AUDITOR_TOKEN, expect=200)
+    await a.call(http, gateway, "GET", retro + "/{scan_id}", path=f"{retro}/{scans['scans'][0]['id']}",
+                 token=AUDITOR_TOKEN, expect=200)  # fmt: skip
+    await a.call(http, gateway, "GET", retro + "/{scan_id}", path=f"{retro}/{uuid.uuid4()}",
+                 token=OPERATOR_TOKEN, expect=404)  # fmt: skip
     rejected = "/admin/v1/sanctions/snapshots/{snapshot_id}/rejected"
     packaged_id = packaged_snapshot().id  # loaded with its one declared rejection
     await a.call(http, gateway, "GET", rejected, path=f"/admin/v1/sanctions/snapshots/{packaged_id}/rejected",
