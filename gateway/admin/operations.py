@@ -241,6 +241,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         answers={200: C.SnapshotRejections},
         errors={404: "no snapshot with that id"},
     ),
+    ("GET", "/admin/v1/sanctions/retro-scans"): _op(
+        "Retro-screenings of past movements against new listings, newest first",
+        P.READ_SANCTIONS,
+        query=Q.LimitQuery,
+        answers={200: C.RetroScanList},
+    ),
+    ("GET", "/admin/v1/sanctions/retro-scans/{scan_id}"): _op(
+        "One retro-screening: progress, and its hits with their STR candidates (`limit` hits)",
+        P.READ_SANCTIONS,
+        query=Q.LimitQuery,
+        answers={200: C.RetroScanProgress},
+        errors={404: "no scan with that id"},
+    ),
     ("GET", "/admin/v1/sanctions/check"): _op(
         "Is an address listed in the snapshot in force",
         P.CHECK_SANCTIONS,

@@ -21,6 +21,7 @@ from gateway.admin.errors import AdminError, json_response
 from gateway.admin.queries import check_params, invalid
 from gateway.admin.requests import page_limit, read_json_body, require
 from gateway.admin.tokens import Permission
+from gateway.retro.context import scan_after_load
 from gateway.sanctions import (
     DelistingRefused,
     LoadOptions,
@@ -92,7 +93,8 @@ async def load(request: web.Request) -> web.Response:
         raise AdminError(409, "conflict", str(exc), exc.counts) from exc
     # In force here at once; the other replicas follow at their next refresh.
     await request.app[K.SANCTIONS].refresh()
-    return json_response(result.as_json(), status=201 if result.changed else 200)
+    body = {**result.as_json(), "retro_scan": await scan_after_load(request.app)}  # gateway/retro/
+    return json_response(body, status=201 if result.changed else 200)
 
 
 @routes.get("/admin/v1/sanctions/snapshots/{snapshot}/rejected")

@@ -356,7 +356,7 @@ async def _sanctions(a: Answers, http: aiohttp.ClientSession, gateway: Gateway) 
                  token=AUDITOR_TOKEN, expect=200)  # fmt: skip
     await a.call(http, gateway, "GET", retro + "/{scan_id}", path=f"{retro}/{uuid.uuid4()}",
                  token=OPERATOR_TOKEN, expect=404)  # fmt: skip
-    rejected = "/admin/v1/sanctions/snapshots/{snapshot_id}/rejected"
+    rejected = "/admin/v1/sanctions/snapshots/{snapshot}/rejected"
     packaged_id = packaged_snapshot().id  # loaded with its one declared rejection
     await a.call(http, gateway, "GET", rejected, path=f"/admin/v1/sanctions/snapshots/{packaged_id}/rejected",
                  token=AUDITOR_TOKEN, expect=200)  # fmt: skip
