@@ -32,6 +32,8 @@ class AmlReason(enum.StrEnum):
     TRAVEL_RULE_MISSING = "travel_rule_missing"
     TRAVEL_RULE_INVALID = "travel_rule_invalid"
     TRAVEL_RULE_ORIGINATOR_MISMATCH = "travel_rule_originator_mismatch"
+    # A deposit's data names someone else as the beneficiary: not this customer's transfer.
+    TRAVEL_RULE_BENEFICIARY_MISMATCH = "travel_rule_beneficiary_mismatch"
     # Valid IVMS101, but without data the jurisdiction requires (rule's required_data).
     TRAVEL_RULE_DATA_MISSING = "travel_rule_data_missing"
     SELF_HOSTED_PROOF_MISSING = "self_hosted_proof_missing"

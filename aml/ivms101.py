@@ -459,13 +459,21 @@ def _errors(exc: ValidationError, model: type[BaseModel]) -> tuple[FieldError, .
 M = TypeVar("M", bound=BaseModel)
 
 
+def bounds_problem(raw: str | bytes) -> str | None:
+    """Why a payload is refused before any parser reads it (too long, nested too deep)."""
+    if len(raw) > MAX_PAYLOAD_CHARS:
+        return f"longer than {MAX_PAYLOAD_CHARS} characters"
+    if _too_deep(raw):
+        return f"nested deeper than {MAX_NESTING} levels"
+    return None
+
+
 def parse(raw: str | bytes, model: type[M], *, today: date) -> M:
     """Validate `raw` JSON as `model` (IdentityPayload, Person, Address, …) or raise
     `Ivms101Invalid`. `today` decides whether a date of birth is in the past."""
-    if len(raw) > MAX_PAYLOAD_CHARS:
-        raise Ivms101Invalid((FieldError(_ROOT, f"longer than {MAX_PAYLOAD_CHARS} characters"),))
-    if _too_deep(raw):
-        raise Ivms101Invalid((FieldError(_ROOT, f"nested deeper than {MAX_NESTING} levels"),))
+    too_big = bounds_problem(raw)
+    if too_big is not None:
+        raise Ivms101Invalid((FieldError(_ROOT, too_big),))
     try:
         # First pass only to refuse what the validator would silently resolve:
         # a key given twice (which copy counts?) and NaN/Infinity.
@@ -521,7 +529,17 @@ def originator_name(payload: IdentityPayload) -> str:
 def matches_customer(payload: IdentityPayload, legal_name: str, native_name: str | None) -> NameMatch:
     """Does an originator's legal name match the customer's KYC name? Same comparison as
     the real-name bank account check (kyc.names): presentation forgiven, letters not."""
-    for person in payload.originator.originator_persons:
+    return _any_matches(payload.originator.originator_persons, legal_name, native_name)
+
+
+def matches_beneficiary(payload: IdentityPayload, legal_name: str, native_name: str | None) -> NameMatch:
+    """For a deposit the customer is the beneficiary (the originator is the other side):
+    does a beneficiary's legal name match the customer's KYC name? Same comparison."""
+    return _any_matches(payload.beneficiary.beneficiary_persons, legal_name, native_name)
+
+
+def _any_matches(persons: Sequence[Person], legal_name: str, native_name: str | None) -> NameMatch:
+    for person in persons:
         for candidate in _legal_names(person):
             found = match_holder_name(candidate, legal_name, native_name)
             if found.matches:

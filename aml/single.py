@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from aml.findings import AmlFinding, AmlReason, Cited, Value
-from aml.ivms101 import Ivms101Invalid, matches_customer, missing_data, parse_payload
+from aml.findings import AmlFinding, AmlOutcome, AmlReason, Cited, Value
+from aml.ivms101 import Ivms101Invalid, matches_beneficiary, matches_customer, missing_data, parse_payload
 from aml.money import Conversion, Valuer
 from aml.ownership import Ownership
 from aml.windows import CurrencyMismatch, Movement
@@ -122,12 +122,18 @@ def travel_rule(
     legal_name: str | None,
     native_name: str | None,
     today: date,
+    inbound: bool = False,
 ) -> list[AmlFinding]:
     """A transfer with a `counterparty` (another VASP, or a self-hosted wallet) at or
     above any travel-rule threshold in force that covers such transfers (home or
     residence: the stricter wins, so the lowest threshold crossed binds) must carry a
     valid IVMS101 payload whose originator is the customer, with the data every one of
-    those rules requires. At most one finding: the payload is one."""
+    those rules requires. At most one finding: the payload is one.
+
+    `inbound`: a deposit, which has already arrived. The customer is then the
+    beneficiary (the originator is the other side), and a failure (data missing,
+    invalid, incomplete or for someone else) is held or refused as the binding rules'
+    `inbound_missing` says; a rule that refuses wins over one that holds."""
     binding: list[tuple[Cited[TravelRule], Conversion | None]] = []
     for candidate in rules:
         if not candidate.rule.covers(counterparty):
@@ -138,13 +144,22 @@ def travel_rule(
     if not binding:
         return []
     cited, conversion = min(binding, key=_strictness)
+    failing: AmlOutcome = "deny"
+    if inbound:
+        refusing = [b for b in binding if b[0].rule.inbound_missing == "deny"]
+        if refusing:
+            cited, conversion = min(refusing, key=_strictness)
+        else:
+            failing = "hold"
     values = _compared(cited.rule.threshold, conversion)
     values["required_by"] = [c.rule.id for c, _ in binding]
 
     def deny(reason: AmlReason, message: str, **extra: Value) -> list[AmlFinding]:
-        return [AmlFinding(cited.rule.id, "deny", reason, message, values | extra, cited.citation)]
+        return [AmlFinding(cited.rule.id, failing, reason, message, values | extra, cited.citation)]
 
     if not payload:
+        if inbound:
+            return deny(AmlReason.TRAVEL_RULE_MISSING, "the deposit came without originator data (IVMS101)")
         message = "the withdrawal needs originator and beneficiary data (IVMS101)"
         return deny(AmlReason.TRAVEL_RULE_MISSING, message)
     try:
@@ -156,14 +171,20 @@ def travel_rule(
             field=exc.field,
             errors=[{"field": e.field, "message": e.message} for e in exc.errors],
         )
-    match = matches_customer(parsed, legal_name, native_name) if legal_name else None
+    # The customer's own party: the originator of a withdrawal, the beneficiary of a deposit.
+    party, matches, mismatch = (
+        ("beneficiary", matches_beneficiary, AmlReason.TRAVEL_RULE_BENEFICIARY_MISMATCH)
+        if inbound
+        else ("originator", matches_customer, AmlReason.TRAVEL_RULE_ORIGINATOR_MISMATCH)
+    )
+    match = matches(parsed, legal_name, native_name) if legal_name else None
     if match is None or not match.matches:
         return deny(
-            AmlReason.TRAVEL_RULE_ORIGINATOR_MISMATCH,
-            "the originator named in the travel-rule data is not the customer"
+            mismatch,
+            f"the {party} named in the travel-rule data is not the customer"
             if legal_name
-            else "no KYC name on record to compare the originator with",
-            field="originator.originatorPersons",
+            else f"no KYC name on record to compare the {party} with",
+            field=f"{party}.{party}Persons",
         )
     for requiring, converted in binding:
         missing = missing_data(parsed, requiring.rule.required_data)
@@ -172,7 +193,7 @@ def travel_rule(
             return [
                 AmlFinding(
                     requiring.rule.id,
-                    "deny",
+                    failing,
                     AmlReason.TRAVEL_RULE_DATA_MISSING,
                     f"travel-rule data incomplete at {missing[0].field}: {missing[0].message}",
                     _compared(requiring.rule.threshold, converted)
@@ -194,9 +215,9 @@ def self_hosted(
     destination_self_hosted: bool,
     ownership: Ownership,
 ) -> list[AmlFinding]:
-    """A transfer to a self-hosted address above the threshold needs proof that the
-    customer controls the address (EU TFR, Regulation (EU) 2023/1113 Art. 14(5)): a
-    message signed with the address's key (aml/ownership.py)."""
+    """A transfer to (or, for a deposit, from) a self-hosted address above the threshold
+    needs proof that the customer controls the address (EU TFR, Regulation (EU) 2023/1113
+    Art. 14(5) and 16(2)): a message signed with the address's key (aml/ownership.py)."""
     if not destination_self_hosted or ownership is Ownership.VERIFIED:
         return []
     reason, message = _OWNERSHIP_REFUSALS[ownership]
@@ -220,7 +241,7 @@ def self_hosted(
 _OWNERSHIP_REFUSALS = {
     Ownership.MISSING: (
         AmlReason.SELF_HOSTED_PROOF_MISSING,
-        "a transfer of this value to a self-hosted address needs proof of control",
+        "a transfer of this value to or from a self-hosted address needs proof of control",
     ),
     Ownership.INVALID: (
         AmlReason.SELF_HOSTED_PROOF_INVALID,

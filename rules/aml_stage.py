@@ -148,7 +148,8 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date, h
     valuer = Valuer(action.quantity, action.asset, aml.price_table(), aml.fx_table(), facts.now, aml.max_age)
     found: list[AmlFinding] = []
     try:
-        if action.kind is ActionKind.WITHDRAWAL and action.asset not in rules.bank_currencies:
+        if action.asset not in rules.bank_currencies:
+            # Both directions: a receiving exchange has the travel rule's duties too.
             found += travel_rule(
                 rules.travel_rules,
                 valuer,
@@ -158,6 +159,7 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date, h
                 legal_name=aml.legal_name,
                 native_name=aml.native_name,
                 today=today,
+                inbound=action.kind is ActionKind.DEPOSIT_CREDIT,
             )
             found += self_hosted(
                 rules.self_hosted,
@@ -223,7 +225,8 @@ def direction_of(kind: ActionKind) -> MovementDirection:
 
 
 def _ownership(action: Action) -> Ownership:
-    """Checked only for a self-hosted destination: a signature recovery is not free."""
+    """Checked only for a self-hosted counterparty (a withdrawal's destination, a
+    deposit's sending address): a signature recovery is not free."""
     if not action.self_hosted:
         return Ownership.MISSING
     return check_ownership(action.ownership_proof, action.address or "", action.customer_id or "")

@@ -176,6 +176,11 @@ class TravelRule(_Rule):
     # names): each entry one element, or a list of alternatives of which one must be there
     # (Hong Kong: an address, or an ID number, or the date and place of birth).
     required_data: tuple[DataGroup, ...] = ()
+    # What a receiving exchange does with a deposit that arrives without the data (or with
+    # data that is invalid, incomplete or not for this customer): "hold" parks it for an
+    # officer (FATF INR.16's "suspend", EU TFR Art. 17's "ask before making available"),
+    # "deny" refuses it (to be returned or frozen). Unstated: hold, the funds stay unavailable.
+    inbound_missing: Literal["hold", "deny"] = "hold"
 
     @field_validator("required_data", mode="before")
     @classmethod
