@@ -7,8 +7,9 @@ one customer are judged on the same history. So for these calls the gateway:
 2. opens a transaction and takes the customer's advisory lock (every replica uses the
    same key, so two gateway processes queue here too);
 3. reads the customer's recent movements, runs the (pure) pipeline on them;
-4. writes, in that same transaction, the movement (if it will leave or waits for review),
-   the held call (for a hold), the report candidates, and the decision itself; commits.
+4. writes, in that same transaction, a deposit's report key (gateway/store/deposits.py,
+   whatever the outcome), the movement (if it will leave or waits for review), the held
+   call (for a hold), the report candidates, and the decision itself; commits.
 
 Only after the commit is the call forwarded (or parked, or refused). The lock is held
 from the read to the commit and no longer: no network call to the exchange happens
@@ -36,9 +37,9 @@ from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.records import DecisionRow
 from gateway.review.store import HeldCall, ReportCandidate, open_report, park
 from gateway.sanctions import SanctionsUnavailable
-from gateway.store import movements
+from gateway.store import deposits, movements
 from gateway.store.kyc import load_identity
-from policy.action import Action, ActionKind
+from policy.action import Action
 from policy.decision import Outcome, Verdict
 from policy.facts import Facts
 from rules.aml_rules import aml_rule_set
@@ -46,11 +47,19 @@ from rules.aml_stage import VALUATION_RULE, direction_of, report_kinds
 
 
 class AlreadyRecorded(Exception):
-    """The exchange transaction was reported before; its decision stands."""
+    """The deposit was reported before; its decision stands, whatever it was."""
 
-    def __init__(self, decision_id: uuid.UUID) -> None:
-        super().__init__(str(decision_id))
-        self.decision_id = decision_id
+    def __init__(self, first: deposits.FirstReport) -> None:
+        super().__init__(str(first.decision_id))
+        self.first = first
+
+
+class DepositConflict(Exception):
+    """The deposit was reported before with other content: never a second decision."""
+
+    def __init__(self, first: deposits.FirstReport) -> None:
+        super().__init__(", ".join(first.differences))
+        self.first = first
 
 
 class CannotDecide(Exception):
@@ -74,7 +83,7 @@ class MoneyCall:
     raw_query: str
     body: bytes
     content_type: str | None
-    external_id: str | None = None  # a deposit's exchange transaction id
+    deposit: deposits.DepositReport | None = None  # a reported deposit's identity and content
 
 
 def _aml_facts(app: web.Application, action: Action, facts: Facts, direction: MovementDirection) -> AmlFacts:
@@ -130,10 +139,8 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
             await transaction.start()
             try:
                 await movements.lock_customer(conn, customer_id)
-                if call.external_id is not None:
-                    earlier = await movements.deposit_seen(conn, customer_id, call.external_id)
-                    if earlier is not None:
-                        raise AlreadyRecorded(earlier)
+                if call.deposit is not None:
+                    await _repeated(conn, call.deposit, customer_id)
                 history = await movements.recent(conn, customer_id, facts.now)
                 legal, native = (None, None)
                 if action.travel_rule:
@@ -150,9 +157,38 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
                 with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresError, *UNAVAILABLE_ERRORS):
                     await transaction.rollback()
                 raise
+    except asyncpg.UniqueViolationError as exc:
+        if call.deposit is not None:
+            # The same deposit, reported for a customer whose lock this report did not
+            # hold, was recorded first: its decision is the answer (or this conflicts).
+            await _repeated_after_race(app, call.deposit, customer_id)
+        raise _unrecorded() from exc
     except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
-        raise CannotDecide("decision_store_unavailable", "Unable to record the decision; try again.") from exc
+        raise _unrecorded() from exc
     return row
+
+
+def _unrecorded() -> CannotDecide:
+    return CannotDecide("decision_store_unavailable", "Unable to record the decision; try again.")
+
+
+async def _repeated(conn: asyncpg.Connection, report: deposits.DepositReport, customer_id: str) -> None:
+    first = await deposits.first_report(conn, report, customer_id)
+    if first is None:
+        return
+    if first.differences:
+        raise DepositConflict(first)
+    raise AlreadyRecorded(first)
+
+
+async def _repeated_after_race(
+    app: web.Application, report: deposits.DepositReport, customer_id: str
+) -> None:
+    try:
+        async with app[K.POOL].acquire(timeout=app[K.SETTINGS].db_timeout_seconds) as conn:
+            await _repeated(conn, report, customer_id)
+    except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        raise _unrecorded() from exc
 
 
 async def _write_effects(
@@ -162,6 +198,12 @@ async def _write_effects(
     assert row.customer_id is not None
     customer = uuid.UUID(row.customer_id)
     held = verdict.outcome is Outcome.HOLD
+    if call.deposit is not None:
+        # First, so a racing report of the same deposit fails before anything else is written.
+        await deposits.record(
+            conn, call.deposit, customer_id=row.customer_id, decision_id=row.id,
+            outcome=verdict.outcome.value, reasons=list(verdict.reasons), at=now,
+        )  # fmt: skip
     if (verdict.outcome.forwards or held) and action.quantity is not None and action.asset is not None:
         await movements.insert(
             conn,
@@ -173,11 +215,11 @@ async def _write_effects(
             values=_values(verdict),
             occurred_at=now,
             held=held,
-            external_id=call.external_id,
+            external_id=call.deposit.external_id if call.deposit is not None else None,
         )
-    if held and action.kind is ActionKind.WITHDRAWAL:
-        # A held withdrawal waits to be forwarded; a held deposit has already arrived:
-        # its hold is the decision (and report) for the exchange to freeze the funds.
+    if held:
+        # A held withdrawal waits to be forwarded; a held deposit has already arrived and
+        # waits for an officer to credit it (nothing is sent) or reject it.
         await park(conn, _held_call(app, call, row, now))
     for kind, findings in report_kinds(verdict.findings).items():
         first = findings[0].values

@@ -112,7 +112,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         P.MANAGE_CUSTOMERS,
         body=DepositIn,
         answers={201: S.DepositDecision, 200: S.DepositDecision},
-        errors={404: "no customer with that id", 503: "the deposit could not be decided"},
+        errors={
+            404: "no customer with that id",
+            409: "the deposit (network, tx_id, output_index) was reported before with other content",
+            503: "the deposit could not be decided",
+        },
     ),
     ("PUT", _CUSTOMER + "/identity"): _op(
         "Submit a customer's identity (verification goes back to pending)",

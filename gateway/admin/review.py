@@ -21,7 +21,8 @@ from gateway.store import decisions as decision_store
 
 routes = web.RouteTableDef()
 
-HOLD_STATES = ("pending", "forwarding", "forwarded", "forward_failed", "rejected", "expired")
+# "credited": a held deposit an officer approved (it had arrived; nothing is forwarded).
+HOLD_STATES = ("pending", "forwarding", "forwarded", "forward_failed", "rejected", "expired", "credited")
 NOTE_MAX = 1000
 _FILTERS = frozenset({"state", "customer_id", "limit", "cursor"})
 

@@ -174,9 +174,10 @@ class DecisionPage(Answer):
 class DepositDecision(Answer):
     decision_id: uuid.UUID
     already_reported: bool
-    outcome: OutcomeName | None = Field(default=None, description="absent when already reported")
+    # A repeat (already_reported) answers the first decision's outcome and reasons.
+    outcome: OutcomeName | None = None
     reasons: list[str] | None = None
-    findings: list[Finding] | None = None
+    findings: list[Finding] | None = Field(default=None, description="absent when already reported")
 
 
 # KYC ------------------------------------------------------------------------------------

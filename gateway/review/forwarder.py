@@ -110,9 +110,12 @@ class ReviewService:
     # -- review steps ------------------------------------------------------------------
 
     async def approve(self, hold_id: uuid.UUID, actor: str, note: str) -> None:
-        """Claim, commit, then forward once. Raises NotFound, HoldExpired or Conflict."""
+        """Claim, commit, then forward once; a held deposit has arrived already, so
+        approving it credits it and sends nothing. Raises NotFound, HoldExpired or Conflict."""
         async with self._pool.acquire() as conn:
             async with self._events.transaction(conn) as events:
+                if await queue.credit(conn, events, hold_id, actor, note):
+                    return
                 hold = await queue.claim(conn, events, hold_id, actor, note, self._lease)
             if hold is None:
                 await self._refused(conn, hold_id)

@@ -144,7 +144,7 @@ async def merge_withdraw_history(
         """(SELECT id, state, asset, amount, address, network, held_at, client_order_id,
                    raw_query, body, NULL::text AS exchange_withdraw_id
               FROM held_calls
-             WHERE customer_id = $1 AND state <> 'forwarded'
+             WHERE customer_id = $1 AND state <> 'forwarded' AND action_kind = 'withdrawal'
              ORDER BY held_at DESC LIMIT $3)
            UNION ALL
            (SELECT id, state, asset, amount, address, network, held_at, client_order_id,

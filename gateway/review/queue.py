@@ -69,7 +69,7 @@ async def claim(
         """UPDATE held_calls
               SET state = 'forwarding', reviewed_by = $2, reviewed_at = now(), review_note = $3,
                   lease_until = now() + make_interval(secs => $4), updated_at = now()
-            WHERE id = $1 AND state = 'pending' AND expires_at > now()
+            WHERE id = $1 AND state = 'pending' AND expires_at > now() AND action_kind <> 'deposit_credit'
         RETURNING *""",
         hold_id, actor, note, lease_seconds,
     )  # fmt: skip
@@ -78,6 +78,25 @@ async def claim(
     await _history(conn, hold_id, actor, "approved", "pending", "forwarding", note)
     await _event(log, EventKind.REVIEW_APPROVED, actor, hold_id, note, to_state="forwarding")
     return row
+
+
+async def credit(conn: asyncpg.Connection, log: Appender, hold_id: uuid.UUID, actor: str, note: str) -> bool:
+    """A held deposit, approved: pending → credited. It has arrived already, so nothing is
+    forwarded; the officer's approval releases it to the customer. False when the hold is
+    not a pending deposit (or has expired)."""
+    done = await conn.fetchval(
+        """UPDATE held_calls
+              SET state = 'credited', reviewed_by = $2, reviewed_at = now(), review_note = $3,
+                  updated_at = now()
+            WHERE id = $1 AND state = 'pending' AND action_kind = 'deposit_credit' AND expires_at > now()
+        RETURNING true""",
+        hold_id, actor, note,
+    )  # fmt: skip
+    if not done:
+        return False
+    await _history(conn, hold_id, actor, "approved", "pending", "credited", note)
+    await _event(log, EventKind.REVIEW_APPROVED, actor, hold_id, note, to_state="credited")
+    return True
 
 
 async def reject(conn: asyncpg.Connection, log: Appender, hold_id: uuid.UUID, actor: str, note: str) -> bool:

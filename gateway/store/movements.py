@@ -98,13 +98,3 @@ async def insert(
         external_id,
     )
 
-
-async def deposit_seen(conn: asyncpg.Connection, customer_id: str, external_id: str) -> uuid.UUID | None:
-    """The decision of a deposit already reported with this exchange transaction id."""
-    value: uuid.UUID | None = await conn.fetchval(
-        """SELECT decision_id FROM movements
-            WHERE customer_id = $1 AND direction = 'deposit' AND external_id = $2""",
-        uuid.UUID(customer_id),
-        external_id,
-    )
-    return value

@@ -358,7 +358,9 @@ async def test_a_rejected_hold_never_leaves_and_frees_the_window(
     assert await _exchange_withdrawals(exchange, customer) == sent + 1
 
 
-DEPOSIT = {"coin": "BTC", "amount": "0.13", "network": "BTC", "from_address": BTC_ADDRESS}
+# From the customer's own wallet: Korea's travel rule covers VASP-to-VASP transfers only
+# (tests/gateway/test_deposits_inbound.py judges deposits from other VASPs).
+DEPOSIT = {"coin": "BTC", "amount": "0.13", "network": "BTC", "from_address": BTC_ADDRESS, "wallet_type": "self_hosted"}
 
 
 async def _deposit(http: aiohttp.ClientSession, url: str, customer: Customer, **body: Any) -> tuple[int, Any]:
