@@ -234,7 +234,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         body=SnapshotPayload,
         answers={201: C.SnapshotLoad, 200: C.SnapshotLoad},
         errors={
-            422: "not a snapshot, or entries that are not valid addresses without accept_partial (each listed)",
+            422: "not a snapshot, or invalid entries without accept_partial (each listed)",
             409: "would delist more than GATEWAY_SANCTIONS_MAX_DELIST_RATIO without confirm_delisting",
         },
     ),
