@@ -53,11 +53,11 @@ from aiohttp import web  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from gateway.app import create_app  # noqa: E402
-from gateway.migrations import migrate_up  # noqa: E402
-from gateway.pgserver import EmbeddedPostgres  # noqa: E402
+from gateway.ops.pgserver import EmbeddedPostgres  # noqa: E402
 from gateway.sealing import new_key_b64  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from gateway.store import decisions as store  # noqa: E402
+from gateway.store.migrations import migrate_up  # noqa: E402
 
 CUSTOMERS = 10_000
 MONTHS = 12

@@ -24,13 +24,13 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from gateway.heap import settle_heap
-from gateway.http1 import Http1Error, Http1Pool
+from gateway.feeds.http1 import Http1Error, Http1Pool
+from gateway.ops.heap import settle_heap
 
 TOKEN_HEADER = "X-Gateway-Token"
 CUSTOMER_HEADER = "X-Customer-Id"
 API_KEY_HEADER = "X-MBX-APIKEY"
-# The same hop-by-hop / self-set headers the gateway drops (gateway/upstream.py), so both
+# The same hop-by-hop / self-set headers the gateway drops (gateway/feeds/upstream.py), so both
 # sides answer with the same header set.
 _DROPPED = frozenset(
     h.lower()
@@ -65,7 +65,7 @@ def _aiohttp_client(base: str) -> Callable[[web.Application], AsyncIterator[None
 
 
 def _http1_client(base: str) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The gateway's own client (gateway/http1.py): the stronger baseline."""
+    """The gateway's own client (gateway/feeds/http1.py): the stronger baseline."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         pool = Http1Pool(base)

@@ -43,7 +43,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.pgserver import EmbeddedPostgres  # noqa: E402
+from gateway.ops.pgserver import EmbeddedPostgres  # noqa: E402
 
 # Where `python -m gateway` / `python -m exchange` are imported from (cwd of the children):
 # this checkout, or --source DIR (e.g. a `git archive HEAD` snapshot while the tree is
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=["aiohttp", "http1"],
         default="aiohttp",
         help="the bare proxy's client to the exchange: aiohttp's (the issue's baseline) or the "
-        "gateway's own gateway/http1.py (a stronger baseline)",
+        "gateway's own gateway/feeds/http1.py (a stronger baseline)",
     )
     parser.add_argument("--output", type=Path, default=BENCH / "results" / "latest.json")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, pgdata)")

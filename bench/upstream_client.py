@@ -4,7 +4,7 @@
 
 One process, uvloop: an aiohttp server on 127.0.0.1 answering an order-sized JSON body, then
 the same signed-order-shaped POST sent through aiohttp's client (what bench/bare_proxy.py
-uses) and through the gateway's own (gateway/http1.py), alternating, `--rounds` times each.
+uses) and through the gateway's own (gateway/feeds/http1.py), alternating, `--rounds` times each.
 Prints CPU microseconds per call (client and server together: they share the process) and
 calls per second. Bounded by `--calls` per round.
 """
@@ -20,7 +20,7 @@ import aiohttp
 import uvloop
 from aiohttp import web
 
-from gateway.http1 import Http1Pool
+from gateway.feeds.http1 import Http1Pool
 
 ANSWER = b'{"symbol":"BTCUSDT","orderId":1,"status":"FILLED","executedQty":"0.0001"}' * 2
 BODY = b"symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.0001&timestamp=1700000000000&signature=" + b"a" * 64
@@ -68,7 +68,7 @@ async def main(calls: int, concurrency: int, rounds: int) -> None:
         answer = await pool.request("POST", "/api/v3/order?x=1", list(HEADERS.items()), BODY, timeout=10)
         assert answer.status == 200
 
-    clients = {"aiohttp client": via_aiohttp, "gateway/http1.py": via_http1}
+    clients = {"aiohttp client": via_aiohttp, "gateway/feeds/http1.py": via_http1}
     try:
         for call in clients.values():  # warm up connections and code paths
             await _measure(call, min(calls, 300), concurrency)

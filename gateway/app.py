@@ -10,36 +10,37 @@ import asyncpg
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway import db, health, proxy
-from gateway.admin import audit as admin_audit
-from gateway.admin import customers as admin_customers
-from gateway.admin import decisions as admin_decisions
-from gateway.admin import deposits as admin_deposits
-from gateway.admin import kyc as admin_kyc
-from gateway.admin import openapi as admin_openapi
-from gateway.admin import reports as admin_reports
-from gateway.admin import review as admin_review
-from gateway.admin import rule_packs as admin_rule_packs
-from gateway.admin import sanctions as admin_sanctions
-from gateway.admin import sanctions_retro as admin_sanctions_retro
-from gateway.admin.edge import admin_edge
-from gateway.admin.tokens import AdminTokens
 from gateway.audit.maintenance import audit_context
-from gateway.auth import KeyDirectory
-from gateway.facts_codec import facts_box
-from gateway.markets import MarketList
+from gateway.binance.auth import KeyDirectory
+from gateway.decide.facts_codec import facts_box
+from gateway.feeds.markets import MarketList
+from gateway.feeds.prices import PriceFeed
+from gateway.feeds.rulestate import RuleState, remember_version
+from gateway.feeds.upstream import Upstream
+from gateway.http import health, proxy
+from gateway.http.admin import audit as admin_audit
+from gateway.http.admin import customers as admin_customers
+from gateway.http.admin import decisions as admin_decisions
+from gateway.http.admin import deposits as admin_deposits
+from gateway.http.admin import kyc as admin_kyc
+from gateway.http.admin import openapi as admin_openapi
+from gateway.http.admin import reports as admin_reports
+from gateway.http.admin import review as admin_review
+from gateway.http.admin import rule_packs as admin_rule_packs
+from gateway.http.admin import sanctions as admin_sanctions
+from gateway.http.admin import sanctions_retro as admin_sanctions_retro
+from gateway.http.admin.edge import admin_edge
+from gateway.http.admin.tokens import AdminTokens
+from gateway.http.middleware import edge_headers, errors
 from gateway.metrics import GatewayMetrics
-from gateway.middleware import edge_headers, errors
-from gateway.migrations import migrate_up
-from gateway.prices import PriceFeed
-from gateway.retro.context import retro_context
 from gateway.review.context import review_context
-from gateway.rulestate import RuleState, remember_version
-from gateway.sanctions_context import sanctions_context
+from gateway.sanctions.context import sanctions_context
+from gateway.sanctions.retro.context import retro_context
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
-from gateway.upstream import Upstream
-from gateway.writer import DecisionWriter
+from gateway.store import db
+from gateway.store.migrations import migrate_up
+from gateway.store.writer import DecisionWriter
 
 log = logging.getLogger(__name__)
 EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")

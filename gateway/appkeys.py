@@ -7,19 +7,19 @@ import asyncio
 import asyncpg
 from aiohttp import web
 
-from gateway.admin.tokens import AdminTokens
 from gateway.audit.events import EventLog
-from gateway.auth import KeyDirectory
-from gateway.markets import MarketList
+from gateway.binance.auth import KeyDirectory
+from gateway.feeds.markets import MarketList
+from gateway.feeds.prices import PriceFeed
+from gateway.feeds.rulestate import RuleState
+from gateway.feeds.upstream import Upstream
+from gateway.http.admin.tokens import AdminTokens
 from gateway.metrics import GatewayMetrics
-from gateway.prices import PriceFeed
 from gateway.review.forwarder import ReviewService
-from gateway.rulestate import RuleState
-from gateway.sanctions import SanctionsList
+from gateway.sanctions.service import SanctionsList
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
-from gateway.upstream import Upstream
-from gateway.writer import DecisionWriter
+from gateway.store.writer import DecisionWriter
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", GatewayMetrics)
@@ -37,7 +37,7 @@ ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
 # (exports, verification), which use connections of their own, not the pool's.
 AUDIT_EVENTS = web.AppKey("audit_events", EventLog)
 AUDIT_READ_SLOTS = web.AppKey("audit_read_slots", asyncio.Semaphore)
-# The sanctioned-address list in force on this replica (gateway/sanctions.py).
+# The sanctioned-address list in force on this replica (gateway/sanctions/service.py).
 SANCTIONS = web.AppKey("sanctions", SanctionsList)
 # The hold-and-review queue: approvals, forwarding exactly once, the sweep.
 REVIEW = web.AppKey("review", ReviewService)

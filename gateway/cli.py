@@ -16,17 +16,21 @@ from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
 
-from gateway import db, edge_protocol, localstate, logs, sanctions_cli
-from gateway import replay as rules_commands
+from gateway import logs
 from gateway.app import create_app
 from gateway.audit import commands as audit_commands
-from gateway.demo import seed_demo
-from gateway.heap import settle_heap
-from gateway.migrations import migrate_down, migrate_up
-from gateway.pgserver import SUPERUSER, EmbeddedPostgres
-from gateway.rulestate import load_book
+from gateway.decide import replay as rules_commands
+from gateway.feeds.rulestate import load_book
+from gateway.http import edge_protocol
+from gateway.ops import localstate
+from gateway.ops.demo import seed_demo
+from gateway.ops.heap import settle_heap
+from gateway.ops.pgserver import SUPERUSER, EmbeddedPostgres
+from gateway.sanctions import cli as sanctions_cli
 from gateway.sealing import SecretBox, new_key_b64
 from gateway.settings import Settings
+from gateway.store import db
+from gateway.store.migrations import migrate_down, migrate_up
 
 log = logging.getLogger("gateway")
 RUNTIME_ROLE = "gateway_app"  # created by migration 0003

@@ -30,7 +30,7 @@ REVIEW_FORWARD_RESULTS = ("forwarded", "forward_failed", "retry")
 # Automatic checkpoint rounds (gateway/audit/checkpointing.py) and anchor sinks (anchors.py).
 CHECKPOINT_ROUND_RESULTS = ("stored", "unchanged", "locked", "broken", "failed")
 ANCHOR_SINKS = ("directory", "http")
-# What was wrong with a request too malformed to reach a handler (gateway/edge_protocol.py).
+# What was wrong with a request too malformed to reach a handler (gateway/http/edge_protocol.py).
 MALFORMED_KINDS = ("method", "request_line", "header", "framing", "too_large", "http09", "other")
 
 
@@ -164,7 +164,7 @@ class GatewayMetrics:
             ["kind"], registry=r,
         )  # fmt: skip
 
-        # Sanctioned-address lists (gateway/sanctions.py).
+        # Sanctioned-address lists (gateway/sanctions/service.py).
         self.sanctions_refresh_failures = Counter(
             "gateway_sanctions_refresh_failures",
             "Sanctions-list refreshes that failed; the last good list stays in force.", registry=r,
@@ -181,7 +181,7 @@ class GatewayMetrics:
             "gateway_sanctions_loaded_timestamp_seconds",
             "Unix time the sanctions list in force was loaded into the database (0: none).", registry=r,
         )  # fmt: skip
-        # Retro-screening of past movements against a new snapshot's additions (gateway/retro/).
+        # Retro-screening of past movements against a new snapshot's additions (gateway/sanctions/retro/).
         self.sanctions_retro_scanned = Counter(
             "gateway_sanctions_retro_scanned", "Past movements retro-screened against new listings.",
             registry=r,

@@ -23,9 +23,9 @@ from exchange.settings import ExchangeSettings
 from gateway import appkeys as K
 from gateway.app import create_app
 from gateway.cli import main
-from gateway.migrations import migrate_up
-from gateway.pgserver import EmbeddedPostgres
+from gateway.ops.pgserver import EmbeddedPostgres
 from gateway.settings import Settings
+from gateway.store.migrations import migrate_up
 from tests.support import (
     AUDITOR_TOKEN,
     OFFICER_TOKEN,

@@ -21,7 +21,7 @@ import yarl
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway.edge_protocol import EdgeRunner
+from gateway.http.edge_protocol import EdgeRunner
 
 OPERATOR_TOKEN = "test-operator-token"
 AUDITOR_TOKEN = "test-auditor-token"
@@ -123,16 +123,22 @@ async def new_customer(
     **jurisdiction: str,
 ) -> Customer:
     """A customer with an API key: by default a verified Korean resident of Korean nationality."""
-    code, customer = await admin(session, base, "POST", "/admin/v1/customers", json={"reference": reference, "status": status})
+    code, customer = await admin(
+        session, base, "POST", "/admin/v1/customers", json={"reference": reference, "status": status}
+    )
     assert code == 201, customer
     if identity is None and verified:
         identity = identity_body(**jurisdiction)
     elif identity is None:
         jurisdiction = {"residence_country": "KR", "nationality": "KR", **jurisdiction}
-        code, body = await admin(session, base, "PATCH", f"/admin/v1/customers/{customer['id']}", json=jurisdiction)
+        code, body = await admin(
+            session, base, "PATCH", f"/admin/v1/customers/{customer['id']}", json=jurisdiction
+        )
         assert code == 200, body
     if identity is not None:
-        code, body = await admin(session, base, "PUT", f"/admin/v1/customers/{customer['id']}/identity", json=identity)
+        code, body = await admin(
+            session, base, "PUT", f"/admin/v1/customers/{customer['id']}/identity", json=identity
+        )
         assert code == 200, body
     if verified:
         code, body = await admin(session, base, "POST", f"/admin/v1/customers/{customer['id']}/verification",

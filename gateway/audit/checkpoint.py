@@ -30,7 +30,7 @@ from gateway.audit.events import EventKind, EventLog
 from gateway.audit.signing import CheckpointKey, signed_as, signed_bytes
 from gateway.audit.streams import BY_NAME, EVENTS, STREAMS
 from gateway.audit.verify import BrokenLink, ExtraCheck, Retired, Verification, verify
-from gateway.markets import utcnow
+from gateway.feeds.markets import utcnow
 
 FORMAT = "gateway-audit-checkpoint/1"
 

@@ -32,9 +32,9 @@ from gateway.audit.checkpoint import create_checkpoint, moved_since, verify_log
 from gateway.audit.events import EventLog
 from gateway.audit.signing import CheckpointKey
 from gateway.audit.verify import Verification
-from gateway.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.feeds.periodic import Periodic
 from gateway.metrics import GatewayMetrics
-from gateway.periodic import Periodic
+from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -18,17 +18,18 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway import db, export_cli
 from gateway.audit import partitions
 from gateway.audit.checkpoint import create_checkpoint, verify_log
 from gateway.audit.drop import DropRefused, execute_drop, plan_drop
 from gateway.audit.events import EventLog, cli_actor
 from gateway.audit.retention import RetentionPolicy, policy_for
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing, public_key
-from gateway.markets import utcnow
-from gateway.progress import Progress
-from gateway.rulestate import load_book
+from gateway.feeds.markets import utcnow
+from gateway.feeds.rulestate import load_book
+from gateway.ops import export_cli
+from gateway.ops.progress import Progress
 from gateway.settings import Settings
+from gateway.store import db
 
 
 def add_parser(sub: Any) -> None:
@@ -148,7 +149,7 @@ _COMMANDS: dict[str, tuple[Command, bool]] = {
     "drop-partitions": (_drop, True),
     "export": (export_cli.run, False),  # shows its own progress
 }
-# The long walks, counted on a terminal (gateway/progress.py): what the count is of.
+# The long walks, counted on a terminal (gateway/ops/progress.py): what the count is of.
 _PROGRESS = {
     "verify": ("verifying the audit log", "entries"),
     "drop-partitions": ("verifying before the drop", "entries"),

@@ -21,8 +21,8 @@ import asyncpg
 
 from gateway.audit.chain import Chain, Entries, Head, append, process_label
 from gateway.audit.streams import EVENTS
-from gateway.markets import utcnow
-from gateway.records import EventRow
+from gateway.feeds.markets import utcnow
+from gateway.store.records import EventRow
 
 _TOKEN_DIGEST_CHARS = 12
 
@@ -52,7 +52,7 @@ class EventKind(enum.StrEnum):
     REPORT_FILED = "report.filed"
     REPORT_DISMISSED = "report.dismissed"
     # A past movement involving an address a new sanctions snapshot lists (subject: the
-    # STR it opened; gateway/retro/).
+    # STR it opened; gateway/sanctions/retro/).
     SANCTIONS_RETRO_HIT = "sanctions.retro_hit"
 
 

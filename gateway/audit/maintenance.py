@@ -17,15 +17,15 @@ import asyncpg
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway.admin.exports import audit_connection
 from gateway.audit import partitions
 from gateway.audit.anchors import Anchors
 from gateway.audit.checkpointing import CheckpointKeeper
 from gateway.audit.events import EventLog
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing
-from gateway.db import UNAVAILABLE_ERRORS
+from gateway.feeds.periodic import Periodic
+from gateway.http.admin.exports import audit_connection
 from gateway.metrics import GatewayMetrics
-from gateway.periodic import Periodic
+from gateway.store.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit.canonical import canonical_bytes
-from gateway.records import DECISION_COLUMNS, EVENT_COLUMNS, UPSTREAM_COLUMNS
+from gateway.store.records import DECISION_COLUMNS, EVENT_COLUMNS, UPSTREAM_COLUMNS
 
 CHAIN_COLUMNS = ("chain_id", "seq", "prev_hash", "entry_hash")
 

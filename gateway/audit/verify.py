@@ -32,12 +32,12 @@ import asyncpg
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway import progress
 from gateway.audit.canonical import GENESIS
 from gateway.audit.events import EventKind
 from gateway.audit.signing import signed_as
 from gateway.audit.streams import EVENTS, STREAMS, Stream
-from gateway.markets import utcnow
+from gateway.feeds.markets import utcnow
+from gateway.ops import progress
 
 _PREFETCH = 500
 DROP_FORMAT = "gateway-audit-drop/1"

@@ -29,14 +29,14 @@ import orjson
 from gateway.audit.chain import Chain, Entries, append, process_label
 from gateway.audit.events import EventLog
 from gateway.audit.streams import UPSTREAM
-from gateway.db import UNAVAILABLE_ERRORS
-from gateway.markets import utcnow
+from gateway.feeds.markets import utcnow
+from gateway.feeds.periodic import Periodic
+from gateway.feeds.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
 from gateway.metrics import GatewayMetrics
-from gateway.periodic import Periodic
-from gateway.records import UpstreamResultRow
 from gateway.review import queue
 from gateway.review.store import IDEMPOTENCY_PARAM, REPORT_KINDS
-from gateway.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
+from gateway.store.db import UNAVAILABLE_ERRORS
+from gateway.store.records import UpstreamResultRow
 
 log = logging.getLogger(__name__)
 

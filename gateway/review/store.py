@@ -20,8 +20,8 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
-from gateway.dialect.params import MalformedEncoding, MalformedParameter, read_params
-from gateway.records import new_decision_id
+from gateway.binance.params import MalformedEncoding, MalformedParameter, read_params
+from gateway.store.records import new_decision_id
 
 POLICY_ACTOR: Final = "system:policy"
 # Binance's withdrawOrderId: the client's, or ours, derived from the held id (33 chars,

@@ -15,8 +15,8 @@ import aiohttp
 import asyncpg
 
 from gateway import appkeys as K
-from gateway.markets import utcnow
-from gateway.records import DecisionRow, new_decision_id
+from gateway.feeds.markets import utcnow
+from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind, Side
 from policy.decision import Finding, Outcome, Verdict
 from tests.conftest import Gateway

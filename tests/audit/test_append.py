@@ -14,9 +14,9 @@ import pytest_asyncio
 
 from gateway.audit.chain import Chain, Entries, append
 from gateway.audit.streams import DECISIONS, STREAMS, UPSTREAM
-from gateway.db import create_pool
-from gateway.markets import utcnow
-from gateway.records import UpstreamResultRow
+from gateway.feeds.markets import utcnow
+from gateway.store.db import create_pool
+from gateway.store.records import UpstreamResultRow
 from tests.audit.support import decision
 from tests.conftest import runtime_dsn
 

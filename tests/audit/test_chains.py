@@ -17,9 +17,9 @@ from gateway import appkeys as K
 from gateway.app import create_app
 from gateway.audit.chain import Chain, Entries, Head, append
 from gateway.audit.streams import DECISIONS
-from gateway.db import DatabaseUnavailable
-from gateway.records import DecisionRow
-from gateway.writer import DecisionWriter
+from gateway.store.db import DatabaseUnavailable
+from gateway.store.records import DecisionRow
+from gateway.store.writer import DecisionWriter
 from policy.action import ActionKind
 from tests.audit.support import decision, record_all, verify_api
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
@@ -183,7 +183,7 @@ async def test_hashes_see_every_difference_and_survive_the_round_trip(
 ) -> None:
     from datetime import timedelta
 
-    from gateway.markets import utcnow
+    from gateway.feeds.markets import utcnow
 
     now = utcnow()
 

@@ -21,7 +21,7 @@ from gateway.audit.events import EventKind, EventLog
 from gateway.audit.retention import policy_for
 from gateway.audit.signing import CheckpointKey
 from gateway.audit.verify import DROP_FORMAT, verify
-from gateway.markets import utcnow
+from gateway.feeds.markets import utcnow
 from gateway.sealing import new_key_b64
 from rules.loader import load_rule_book
 from tests.audit.support import OLD, busy_log, decision, old_partitions, record_all, superuser, verify_api

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gateway.markets import utcnow
+from gateway.feeds.markets import utcnow
 from policy.action import ActionKind
 from policy.decision import Outcome
 from tests.audit.support import decision, iso, record_all

@@ -18,7 +18,7 @@ from gateway.audit.drop import DropRefused, execute_drop, plan_drop
 from gateway.audit.events import EventLog
 from gateway.audit.retention import policy_for, years_before
 from gateway.audit.signing import CheckpointKey
-from gateway.markets import utcnow
+from gateway.feeds.markets import utcnow
 from rules.book import RuleBook
 from rules.loader import load_rule_book
 from rules.model import RetentionRule
@@ -192,7 +192,7 @@ async def test_partitions_are_kept_ahead_and_stray_rows_are_counted(gateway: Gat
 
 @pytest.mark.asyncio
 async def test_rows_from_before_the_audit_trail_are_carried_over(postgres: Any) -> None:
-    from gateway.migrations import migrate_up
+    from gateway.store.migrations import migrate_up
 
     name = f"carry_{uuid.uuid4().hex[:8]}"
     admin_conn = await asyncpg.connect(postgres.dsn)

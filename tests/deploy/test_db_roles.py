@@ -11,8 +11,8 @@ import subprocess
 import asyncpg
 import pytest
 
-from gateway.migrations import load_migrations, migrate_up
-from gateway.pgserver import POSTGRES_BIN_PATH, EmbeddedPostgres
+from gateway.ops.pgserver import POSTGRES_BIN_PATH, EmbeddedPostgres
+from gateway.store.migrations import load_migrations, migrate_up
 from tests.deploy.support import DEPLOY
 
 ROLES_SQL = DEPLOY / "postgres" / "roles.sql"

@@ -30,7 +30,7 @@ from exchange.app import create_exchange_app
 from exchange.settings import ExchangeSettings
 from exchange.state import STATE
 from gateway.app import create_app
-from gateway.pgserver import EmbeddedPostgres
+from gateway.ops.pgserver import EmbeddedPostgres
 from tests.conftest import fresh_database, gateway_settings, runtime_dsn
 from tests.support import SERVICE_TOKEN, Customer, serving
 

@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 import pytest
 
-from gateway.admin.errors import ERROR_CODES
+from gateway.http.admin.errors import ERROR_CODES
 from tests.conftest import Gateway
 from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, OPERATOR_TOKEN, admin, new_customer, signed
 

@@ -18,8 +18,8 @@ import asyncpg
 import orjson
 import pytest
 
-from gateway import progress
 from gateway.cli import main
+from gateway.ops import progress
 from tests.conftest import CHECKPOINT_KEY, Gateway, runtime_dsn
 from tests.support import AUDITOR_TOKEN, SECRET_KEY, new_customer, signed
 

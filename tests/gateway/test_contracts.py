@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from gateway.metrics import GatewayMetrics
-from gateway.migrations import load_migrations, migrate_down, migrate_up
 from gateway.settings import Settings
+from gateway.store.migrations import load_migrations, migrate_down, migrate_up
 from tests.conftest import runtime_dsn
 
 

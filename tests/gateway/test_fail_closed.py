@@ -14,8 +14,8 @@ import pytest
 import pytest_asyncio
 
 from gateway.app import create_app
-from gateway.migrations import migrate_up
-from gateway.pgserver import EmbeddedPostgres
+from gateway.ops.pgserver import EmbeddedPostgres
+from gateway.store.migrations import migrate_up
 from tests.conftest import Exchange, gateway_settings
 from tests.support import AUDITOR_TOKEN, SERVICE_TOKEN, admin, new_customer, serving, signed
 
@@ -55,7 +55,10 @@ async def _received(exchange: Exchange, http: aiohttp.ClientSession) -> int:
 
 
 async def test_database_down_fails_closed_then_recovers(
-    own_postgres: EmbeddedPostgres, exchange: Exchange, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+    own_postgres: EmbeddedPostgres,
+    exchange: Exchange,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = create_app(gateway_settings(own_postgres.dsn, exchange.url, db_timeout_seconds=1.0))
     async with serving(app) as url:
@@ -82,12 +85,16 @@ async def test_database_down_fails_closed_then_recovers(
             assert response.status == 503
         # The admin API too: one error shape, counted, and the log names the route, not
         # the customer in the path.
-        with caplog.at_level(logging.WARNING, logger="gateway.middleware"):
-            status, body = await admin(http, url, "GET", f"/admin/v1/customers/{alice.id}", token=AUDITOR_TOKEN)
+        with caplog.at_level(logging.WARNING, logger="gateway.http.middleware"):
+            status, body = await admin(
+                http, url, "GET", f"/admin/v1/customers/{alice.id}", token=AUDITOR_TOKEN
+            )
         assert status == 503 and body["error"]["code"] == "database_unavailable", body
         assert "/admin/v1/customers/{customer_id}" in caplog.text and alice.id not in caplog.text
         async with http.get(url + "/metrics") as response:
-            assert 'gateway_fail_closed_total{reason="admin_database_unavailable"} 1.0' in await response.text()
+            assert (
+                'gateway_fail_closed_total{reason="admin_database_unavailable"} 1.0' in await response.text()
+            )
 
         await asyncio.to_thread(own_postgres.start)
         status, body, headers = await signed(http, url, "POST", "/api/v3/order", alice, ORDER)

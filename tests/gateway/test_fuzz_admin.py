@@ -19,9 +19,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway import appkeys as K
-from gateway.admin.errors import ERROR_CODES
 from gateway.app import create_app
-from gateway.pgserver import EmbeddedPostgres
+from gateway.http.admin.errors import ERROR_CODES
+from gateway.ops.pgserver import EmbeddedPostgres
 from tests.conftest import gateway_settings
 from tests.gateway.fuzzing import FUZZ, JSON_VALUES, RAW_VALUES, Answer, LiveStack, pairs_query, send
 from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, OPERATOR_TOKEN, admin, identity_body, new_customer

@@ -2,7 +2,7 @@
 past authentication and meet the parameter handling: no 5xx but the documented 503/504,
 Binance-shaped errors, and nothing reaches the exchange for a call the gateway refused.
 
-The routes are the dialect's own table (gateway/dialect/binance.py), each checked to be
+The routes are the dialect's own table (gateway/binance/routes.py), each checked to be
 served by the app's router: a route added there is fuzzed without a word here.
 """
 
@@ -22,10 +22,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gateway import appkeys as K
-from gateway import proxy
 from gateway.app import EXCHANGE_PREFIXES
-from gateway.dialect import binance
-from gateway.pgserver import EmbeddedPostgres
+from gateway.binance import routes as binance
+from gateway.http import proxy
+from gateway.ops.pgserver import EmbeddedPostgres
 from tests.gateway.fuzzing import DOCUMENTED_503, FUZZ, RAW_VALUES, REASON, Answer, LiveStack, send
 from tests.support import new_customer
 

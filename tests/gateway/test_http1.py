@@ -1,4 +1,4 @@
-"""The gateway's own HTTP/1.1 client to the exchange (gateway/http1.py), against real
+"""The gateway's own HTTP/1.1 client to the exchange (gateway/feeds/http1.py), against real
 servers on 127.0.0.1: aiohttp for well-behaved answers, raw asyncio servers for the
 framings and failures aiohttp would never produce."""
 
@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.http1 import BadResponse, ConnectFailed, ConnectionLost, Http1Pool
-from gateway.upstream import Upstream, UpstreamTimeout, UpstreamUnavailable
+from gateway.feeds.http1 import BadResponse, ConnectFailed, ConnectionLost, Http1Pool
+from gateway.feeds.upstream import Upstream, UpstreamTimeout, UpstreamUnavailable
 from tests.support import serving
 
 pytestmark = pytest.mark.asyncio

@@ -1,4 +1,4 @@
-"""Edges of gateway/http1.py found by review: framing a parser leaves to its caller,
+"""Edges of gateway/feeds/http1.py found by review: framing a parser leaves to its caller,
 deadlines, encodings, truncation. Each test in the first part once failed; the second
 part covers cases test_http1.py does not.
 
@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway import http1
-from gateway.http1 import BadResponse, ConnectFailed, ConnectionLost, Http1Error, Http1Pool
-from gateway.upstream import Upstream
+from gateway.feeds import http1
+from gateway.feeds.http1 import BadResponse, ConnectFailed, ConnectionLost, Http1Error, Http1Pool
+from gateway.feeds.upstream import Upstream
 from tests.gateway.test_http1 import pooled, raw_server, read_request
 
 pytestmark = pytest.mark.asyncio

@@ -23,7 +23,7 @@ import orjson
 import pytest
 
 from gateway import appkeys as K
-from gateway.edge_protocol import SERVER_NAME, RateLimitedWarning
+from gateway.http.edge_protocol import SERVER_NAME, RateLimitedWarning
 from tests.conftest import Exchange, Gateway, runtime_dsn
 from tests.support import OPERATOR_TOKEN, SECRET_KEY, SERVICE_TOKEN
 

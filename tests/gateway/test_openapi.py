@@ -19,9 +19,9 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from gateway import appkeys as K
-from gateway.admin.openapi import OPERATIONS, admin_routes
+from gateway.http.admin.openapi import OPERATIONS, admin_routes
 from gateway.review.store import ReportCandidate, open_report
-from gateway.sanctions import packaged_snapshot
+from gateway.sanctions.service import packaged_snapshot
 from tests.conftest import Gateway, gateway_cli
 from tests.review.support import make_hold
 from tests.sanctions.conftest import UNLISTED_EVM, packaged_without_tornado

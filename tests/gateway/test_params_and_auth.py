@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.auth import authenticate
-from gateway.dialect.params import MalformedParameter, parse_decimal, read_params
+from gateway.binance.auth import authenticate
+from gateway.binance.params import MalformedParameter, parse_decimal, read_params
 from policy.facts import AuthStatus
 
 PARSE_CASES = [

@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from gateway import markets as markets_module
-from gateway.markets import MarketList, Refreshing, utcnow
+from gateway.feeds import markets as markets_module
+from gateway.feeds.markets import MarketList, Refreshing, utcnow
+from gateway.feeds.prices import PriceFeed
+from gateway.feeds.upstream import Upstream
 from gateway.metrics import GatewayMetrics
-from gateway.prices import PriceFeed
-from gateway.upstream import Upstream
 from tests.support import SERVICE_TOKEN, serving
 
 pytestmark = pytest.mark.asyncio
@@ -203,7 +203,7 @@ async def test_an_unexpected_exception_does_not_end_the_loop(
 
     monkeypatch.setattr(upstream, "fetch_markets", fails_once)
     markets = _markets(upstream)
-    with caplog.at_level(logging.INFO, logger="gateway.markets"):
+    with caplog.at_level(logging.INFO, logger="gateway.feeds.markets"):
         markets.start()
         try:
             await _until(lambda: markets.current(utcnow()) is not None)
@@ -225,11 +225,11 @@ async def test_a_failing_refresh_is_logged_once_then_every_nth_then_its_recovery
     monkeypatch.setattr(markets_module, "_LOG_EVERY", 3)
     fake.answers[INFO] = [b"[]"] * 7 + [GOOD_INFO]
     markets = _markets(upstream)
-    with caplog.at_level(logging.INFO, logger="gateway.markets"):
+    with caplog.at_level(logging.INFO, logger="gateway.feeds.markets"):
         outcomes = [await markets.refresh() for _ in range(8)]
     assert outcomes == [False] * 7 + [True]
     assert _errors(markets.metrics) == 7
-    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "gateway.markets"]
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "gateway.feeds.markets"]
     warnings = [m for level, m in records if level == logging.WARNING]
     assert [m.split(" in a row")[0] for m in warnings] == [
         "market list refresh failed (1",

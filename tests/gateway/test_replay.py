@@ -22,15 +22,15 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
-from gateway import facts_codec
-from gateway import replay as replay_module
 from gateway.app import create_app
 from gateway.audit.canonical import canonical_bytes
 from gateway.audit.streams import DECISIONS
-from gateway.facts_codec import FactsUnreadable, PersonalSeal
-from gateway.records import DecisionRow, new_decision_id
+from gateway.decide import facts_codec
+from gateway.decide import replay as replay_module
+from gateway.decide.facts_codec import FactsUnreadable, PersonalSeal
 from gateway.sealing import SecretBox, new_key_b64
 from gateway.settings import Settings
+from gateway.store.records import DecisionRow, new_decision_id
 from kyc.facts import BankAccountFacts, KycFacts
 from kyc.verification import Effectiveness, Missing
 from policy.action import Action, ActionKind, ParseProblem, Side

@@ -1,4 +1,4 @@
-"""The server tunes the garbage collector once started (gateway/heap.py): objects loaded
+"""The server tunes the garbage collector once started (gateway/ops/heap.py): objects loaded
 at startup are frozen out of every later collection, and young collections run less
 often. The tests' own process is left as it was."""
 
@@ -9,7 +9,7 @@ import gc
 import pytest
 from aiohttp import web
 
-from gateway.heap import settle_heap
+from gateway.ops.heap import settle_heap
 
 pytestmark = pytest.mark.asyncio
 

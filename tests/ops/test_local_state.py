@@ -6,8 +6,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from gateway import localstate
-from gateway.admin.tokens import ROLE_PERMISSIONS
+from gateway.http.admin.tokens import ROLE_PERMISSIONS
+from gateway.ops import localstate
 
 
 def _mode(path: Path) -> int:

@@ -17,9 +17,9 @@ from pydantic import SecretStr
 
 from gateway import appkeys as K
 from gateway.app import create_app
-from gateway.markets import utcnow
-from gateway.records import DecisionRow, new_decision_id
+from gateway.feeds.markets import utcnow
 from gateway.review.store import HeldCall, park
+from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome, Verdict
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn

@@ -1,5 +1,5 @@
 """Held withdrawals in the client's withdraw history, with Binance's statuses, merged into
-the exchange's answer (gateway/review/history.py; the proxy calls it after forwarding)."""
+the exchange's answer (gateway/binance/withdraw_history.py; the proxy calls it after forwarding)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from gateway import appkeys as K
-from gateway.review.history import merge_withdraw_history
+from gateway.binance.withdraw_history import merge_withdraw_history
 from tests.conftest import Exchange, Gateway
 from tests.review.support import make_hold, review
 from tests.support import SERVICE_TOKEN, new_customer, signed

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from aml.sanctions import AddressList
 from gateway.app import create_app
-from gateway.sanctions import packaged_snapshot
-from gateway.sanctions_sources import CheckedSnapshot
+from gateway.sanctions.service import packaged_snapshot
+from gateway.sanctions.sources import CheckedSnapshot
 from tests.conftest import Cli, Exchange, Gateway, gateway_cli, gateway_settings, runtime_dsn
 from tests.support import serving
 

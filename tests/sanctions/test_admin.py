@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from gateway import appkeys as K
-from gateway.admin.errors import ERROR_CODES
-from gateway.sanctions import packaged_snapshot
+from gateway.http.admin.errors import ERROR_CODES
+from gateway.sanctions.service import packaged_snapshot
 from tests.conftest import Gateway
 from tests.sanctions.conftest import BECH32, TORNADO, TRON, UNLISTED_EVM, packaged_without_tornado
 from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, OPERATOR_TOKEN, admin

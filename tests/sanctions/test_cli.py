@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from gateway import appkeys as K
-from gateway.sanctions import packaged_snapshot
+from gateway.sanctions.service import packaged_snapshot
 from tests.conftest import Cli, Gateway
 from tests.sanctions.conftest import TORNADO, packaged_without_tornado
 

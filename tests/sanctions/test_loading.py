@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from gateway import appkeys as K
-from gateway.sanctions import packaged_snapshot
+from gateway.sanctions.service import packaged_snapshot
 from tests.conftest import Cli, Gateway
 from tests.sanctions.conftest import TORNADO
 from tests.sanctions.test_sources import DATA, LEGACY, _corrupted

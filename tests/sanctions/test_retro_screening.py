@@ -27,8 +27,8 @@ from aml.addresses.entries import StoredEntry, check_entry
 from aml.sanctions import load_packaged_snapshot
 from gateway import appkeys as K
 from gateway.app import create_app
-from gateway.retro.context import RETRO
-from gateway.retro.screener import Round
+from gateway.sanctions.retro.context import RETRO
+from gateway.sanctions.retro.screener import Round
 from tests.conftest import Exchange, gateway_settings, runtime_dsn
 from tests.support import (
     AUDITOR_TOKEN,

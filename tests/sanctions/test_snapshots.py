@@ -15,7 +15,7 @@ import pytest
 from gateway import appkeys as K
 from gateway.app import create_app
 from gateway.audit.events import EventLog
-from gateway.sanctions import (
+from gateway.sanctions.service import (
     BOOTSTRAP_ACTOR,
     LoadOptions,
     LoadOutcome,
@@ -24,7 +24,7 @@ from gateway.sanctions import (
     load_snapshot,
     packaged_snapshot,
 )
-from gateway.sanctions_sources import snapshot_from_json
+from gateway.sanctions.sources import snapshot_from_json
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
 from tests.sanctions.conftest import (
     TORNADO,
@@ -63,8 +63,12 @@ async def test_start_up_loads_the_packaged_snapshot(gateway: Gateway, http: aioh
     row = await gateway.pool.fetchrow("SELECT * FROM sanctions_snapshots")
     assert (row["id"], row["address_count"], row["entry_count"]) == (packaged.id, 640, 653)
     assert await gateway.pool.fetchval("SELECT count(*) FROM sanctions_addresses") == 653
-    rejected = await gateway.pool.fetch("SELECT snapshot_id, entry_index, network, address FROM sanctions_rejections")
-    assert [(r["snapshot_id"], r["network"], r["address"][:8]) for r in rejected] == [(packaged.id, "XMR", "5be5543f")]
+    rejected = await gateway.pool.fetch(
+        "SELECT snapshot_id, entry_index, network, address FROM sanctions_rejections"
+    )
+    assert [(r["snapshot_id"], r["network"], r["address"][:8]) for r in rejected] == [
+        (packaged.id, "XMR", "5be5543f")
+    ]
     assert await gateway.pool.fetchval("SELECT snapshot_id FROM sanctions_current") == packaged.id
     [event] = await _events(gateway)
     assert (event["actor"], event["subject_id"]) == (BOOTSTRAP_ACTOR, packaged.id)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sanctions import packaged_snapshot
-from gateway.sanctions_sources import (
+from gateway.sanctions.service import packaged_snapshot
+from gateway.sanctions.sources import (
     EntriesRefused,
     SnapshotError,
     Source,

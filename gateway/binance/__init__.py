@@ -1,0 +1,1 @@
+"""The Binance Spot dialect: routes, parameters, errors, signatures, withdraw history."""

@@ -1,0 +1,1 @@
+"""Deciding a call: gathering its facts, the money-call transaction, replay."""

@@ -1,0 +1,302 @@
+"""The facts a decision was made on, as the JSON document stored with it (decisions.facts),
+so that replay (gateway/decide/replay.py) can decide it again under another rule-pack version.
+
+The document, format `facts/1`:
+
+    {"format": "facts/1",
+     "facts":  <policy.facts.Facts, every field, nested dataclasses as objects>,
+     "action": <the Action fields that have no column of their own>}
+
+- **Generic.** Both parts go through pydantic TypeAdapters built from the dataclasses
+  themselves, so a field added to Facts, to a nested fact or to Action is stored and read
+  back without code here. Reading is lenient both ways: keys this code does not know
+  (written by a newer one) are ignored, and a field the document lacks (written before it
+  existed) takes its default; `decode` reports which top-level ones did. A field added
+  without a default makes older documents unreadable: replay counts them as not
+  replayable rather than guess.
+- **Types named only for type checkers.** A module that imports a fact type under
+  `if TYPE_CHECKING:` (policy/facts.py does, for KycFacts) has those imports run here, so
+  the adapters resolve them; nothing to list by hand when a new one appears.
+- **Market catalog: only what the call touches.** The exchange's catalog has hundreds of
+  markets; the stages read the action's own market (by symbol) and whether its assets are
+  listed. The stored catalog holds that market and those of the action's assets (asset,
+  base, quote) the exchange listed, with the catalog's fetch time: a replayed stage gets
+  the same answers. A stage that reads any other market must widen `_scoped_catalog`.
+- **Personal data is never stored in clear.** The KYC facts carry derived values only (an
+  age, not a date of birth; booleans about the bank account, not its number or holder; no
+  national id). Some later facts cannot: the AML facts hold the customer's KYC names for
+  the travel-rule originator check, and the Action holds the travel-rule payload (IVMS101:
+  names, addresses, ids). A value under a key naming such data (`_PERSONAL_KEYS`) is
+  replaced by `"masked"` wherever it appears, and the document lists the masked paths
+  (`"masked": ["facts.aml.legal_name", ...]`).
+- **Sealed for replay.** The masked values themselves go under `"sealed"`: one AES-GCM
+  ciphertext under a key derived from the installation's secret key (`facts_box`), bound
+  to the decision's id (so it
+  opens for that decision only). Replay, holding the key, puts them back and decides the
+  call again as it was. Whoever reads the table without the key sees masks; a document
+  that cannot be opened (no key, another key, written before sealing) is counted as not
+  replayable (`personal_data_masked`) rather than compared against a mask.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import dataclasses
+import importlib
+import inspect
+import re
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from pydantic import TypeAdapter, ValidationError
+
+from gateway.sealing import SecretBox, derive_key
+from policy.action import Action
+from policy.facts import Facts, MarketCatalog
+
+FORMAT = "facts/1"
+MASKED = "masked"
+_PERSONAL_KEYS = frozenset(
+    {"national_id", "national_id_number", "id_number", "document_number", "passport_number",
+     "account_number", "bank_account_number", "iban", "date_of_birth", "legal_name", "native_name",
+     "travel_rule"}
+)  # fmt: skip
+
+_PERSONAL_VALUE = re.compile("|".join(f'"{key}":(?!null)' for key in sorted(_PERSONAL_KEYS)))
+
+# Action fields stored column by column in `decisions` (gateway/store/records.py); every other
+# Action field goes into the document.
+ACTION_COLUMNS: dict[str, str] = {
+    "kind": "action_kind", "operation": "operation", "customer_id": "customer_id",
+    "symbol": "symbol", "base_asset": "base_asset", "quote_asset": "quote_asset",
+    "asset": "asset", "side": "side", "order_type": "order_type", "quantity": "quantity",
+    "price": "price", "address": "address", "network": "network",
+    "client_order_id": "client_order_id",
+}  # fmt: skip
+ACTION_EXTRA = frozenset(f.name for f in dataclasses.fields(Action)) - ACTION_COLUMNS.keys()
+
+
+class FactsUnreadable(Exception):
+    """A stored document this code cannot turn back into Facts."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason  # facts_format_unknown, facts_unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFacts:
+    facts: Facts
+    action_extra: dict[str, Any]  # Action fields without a column, as stored
+    defaulted: tuple[str, ...]  # top-level Facts fields the document lacked
+    masked: tuple[str, ...] = ()  # paths of personal values stored as "masked"
+
+
+def _type_checking_imports(module_name: str) -> dict[str, Any]:
+    """The names a module imports under `if TYPE_CHECKING:`, imported now (by then the
+    import cycle that made them type-checking-only is over)."""
+    try:
+        tree = ast.parse(inspect.getsource(sys.modules[module_name]))
+    except OSError:  # no source shipped: only the module's own names resolve
+        return {}
+    names: dict[str, Any] = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")):
+            continue
+        for stmt in node.body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.level == 0:
+                source = importlib.import_module(stmt.module)
+                names.update({a.asname or a.name: getattr(source, a.name) for a in stmt.names})
+    return names
+
+
+def _dataclass_modules(root: type) -> Iterator[str]:
+    """The modules of `root` and of every dataclass reachable from its fields."""
+    seen: set[type] = set()
+    todo = [root]
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        yield cls.__module__
+        namespace = {**vars(sys.modules[cls.__module__]), **_type_checking_imports(cls.__module__)}
+        for f in dataclasses.fields(cls):
+            annotation = f.type if isinstance(f.type, str) else repr(f.type)
+            for name, value in namespace.items():
+                if dataclasses.is_dataclass(value) and isinstance(value, type) and name in annotation:
+                    todo.append(value)
+
+
+def _adapter(root: type) -> TypeAdapter[Any]:
+    """An adapter whose string annotations resolve in the modules of the dataclasses
+    involved, type-checking-only imports included."""
+    namespace: dict[str, Any] = {}
+    for module in dict.fromkeys(_dataclass_modules(root)):
+        namespace.update(vars(sys.modules[module]))
+        namespace.update(_type_checking_imports(module))
+    adapter: TypeAdapter[Any] = TypeAdapter(root)
+    adapter.rebuild(force=True, raise_errors=True, _types_namespace=namespace)
+    return adapter
+
+
+_FACTS: TypeAdapter[Facts] = _adapter(Facts)
+_ACTION: TypeAdapter[Action] = _adapter(Action)
+_FACT_FIELDS = tuple(f.name for f in dataclasses.fields(Facts))
+
+
+def _scoped_catalog(catalog: MarketCatalog, action: Action) -> MarketCatalog:
+    market = catalog.market(action.symbol) if action.symbol else None
+    touched = {a for a in (action.asset, action.base_asset, action.quote_asset) if a}
+    return MarketCatalog(
+        markets={market.symbol: market} if market is not None else {},
+        assets=frozenset(touched & catalog.assets),
+        fetched_at=catalog.fetched_at,
+    )
+
+
+def _mask(value: Any, path: str, masked: list[tuple[str, Any]]) -> Any:
+    """`value` with every personal value replaced by MASKED; each path and the value it
+    held go to `masked`."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if key in _PERSONAL_KEYS and item is not None:
+                masked.append((where, item))
+                out[key] = MASKED
+            else:
+                out[key] = _mask(item, where, masked)
+        return out
+    if isinstance(value, list):
+        return [_mask(item, f"{path}.{n}", masked) for n, item in enumerate(value)]
+    return value
+
+
+def _restore(document: dict[str, Any], path: str, value: Any) -> None:
+    """Put a sealed value back where `_mask` found it (`facts.aml.legal_name`, `a.0.b`)."""
+    *parents, last = path.split(".")
+    node: Any = document
+    for step in parents:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def facts_box(secret_key_b64: str) -> SecretBox:
+    """The box personal facts are sealed in: a key of its own, derived from the
+    installation's, so these many small ciphertexts (one per decision with personal
+    inputs) do not count against the key that guards API secrets and identities."""
+    return SecretBox(base64.b64encode(derive_key(secret_key_b64, "decision-facts")).decode())
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalSeal:
+    """Seals one decision's personal inputs under the installation key, bound to the
+    decision's id: a sealed value copied into another decision's document does not open."""
+
+    box: SecretBox
+    decision_id: uuid.UUID
+
+    @property
+    def _binding(self) -> str:
+        return f"decision-facts:{self.decision_id}"
+
+    def seal(self, values: dict[str, Any]) -> str:
+        return base64.b64encode(self.box.seal(orjson.dumps(values).decode(), self._binding)).decode()
+
+    def open(self, token: Any) -> dict[str, Any] | None:
+        """The sealed values, or None when they cannot be opened here."""
+        if not isinstance(token, str):
+            return None
+        try:
+            values = orjson.loads(self.box.open(base64.b64decode(token, validate=True), self._binding))
+        except (InvalidTag, binascii.Error, ValueError):
+            return None
+        return values if isinstance(values, dict) else None
+
+
+def encode(facts: Facts, action: Action, personal: PersonalSeal | None = None) -> str:
+    """The document for `decisions.facts`, as JSON text, its personal values masked and,
+    given `personal`, sealed. (On the writer's hot path: the masking walk runs only when
+    a personal key holds a value in the text at all.)"""
+    if facts.markets is not None:
+        facts = dataclasses.replace(facts, markets=_scoped_catalog(facts.markets, action))
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "facts": _FACTS.dump_python(facts, mode="json"),
+        "action": _ACTION.dump_python(action, mode="json", include=set(ACTION_EXTRA)),
+    }
+    text = orjson.dumps(document).decode()
+    if _PERSONAL_VALUE.search(text) is None:
+        return text
+    masked: list[tuple[str, Any]] = []
+    document["facts"] = _mask(document["facts"], "facts", masked)
+    document["action"] = _mask(document["action"], "action", masked)
+    if masked:
+        document["masked"] = [path for path, _ in masked]
+        if personal is not None:
+            document["sealed"] = personal.seal(dict(masked))
+    return orjson.dumps(document).decode()
+
+
+def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFacts:
+    """The stored facts; given `personal` (the key and the decision), with the sealed
+    personal values put back, so nothing is reported masked."""
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise FactsUnreadable("facts_unreadable", f"not JSON: {exc}") from exc
+    form = document.get("format") if isinstance(document, dict) else None
+    if form != FORMAT:
+        raise FactsUnreadable("facts_format_unknown", f"format {form!r}, this code reads {FORMAT}")
+    if document.get("masked") and personal is not None:
+        _unseal(document, personal)
+    raw = document.get("facts")
+    extra = document.get("action") or {}
+    if not isinstance(raw, dict) or not isinstance(extra, dict):
+        raise FactsUnreadable("facts_unreadable", "facts or action is not an object")
+    try:
+        facts = _FACTS.validate_python(raw)
+    except ValidationError as exc:
+        raise FactsUnreadable("facts_unreadable", f"{exc.error_count()} field(s) do not fit Facts") from exc
+    defaulted = tuple(name for name in _FACT_FIELDS if name not in raw)
+    masked = document.get("masked") or []
+    return StoredFacts(facts, extra, defaulted, tuple(str(m) for m in masked))
+
+
+def _unseal(document: dict[str, Any], personal: PersonalSeal) -> None:
+    masked = document["masked"]
+    if not isinstance(masked, list) or not all(isinstance(p, str) for p in masked):
+        raise FactsUnreadable("facts_unreadable", "masked is not a list of paths")
+    values = personal.open(document.get("sealed"))
+    # Two masked values at one path (a key holding a dot) cannot both be put back.
+    if values is None or len(set(masked)) != len(masked) or set(values) != set(masked):
+        return  # stays masked: not replayable
+    try:
+        for path, value in values.items():
+            _restore(document, path, value)
+    except (KeyError, IndexError, ValueError, TypeError):
+        raise FactsUnreadable("facts_unreadable", "a sealed value's path is not in the document") from None
+    document["masked"] = []
+
+
+def action_from_row(row: Mapping[str, Any], extra: Mapping[str, Any]) -> Action:
+    """The Action a decision was made on: its columns plus the document's other fields."""
+    values: dict[str, Any] = {field: row[column] for field, column in ACTION_COLUMNS.items()}
+    if isinstance(values["customer_id"], uuid.UUID):
+        values["customer_id"] = str(values["customer_id"])
+    values.update({k: v for k, v in extra.items() if k in ACTION_EXTRA})
+    try:
+        return _ACTION.validate_python(values)
+    except ValidationError as exc:
+        raise FactsUnreadable("facts_unreadable", f"{exc.error_count()} field(s) do not fit Action") from exc

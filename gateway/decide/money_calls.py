@@ -1,0 +1,270 @@
+"""Deciding a deposit or withdrawal: under the customer's lock, in one transaction.
+
+Limits over time (24 h and 7 day windows, structuring) only hold if no two movements of
+one customer are judged on the same history. So for these calls the gateway:
+
+1. screens the address against the sanctions snapshot in force and takes the prices;
+2. opens a transaction and takes the customer's advisory lock (every replica uses the
+   same key, so two gateway processes queue here too);
+3. reads the customer's recent movements, runs the (pure) pipeline on them;
+4. writes, in that same transaction, a deposit's report key (gateway/store/deposits.py,
+   whatever the outcome), the movement (if it will leave or waits for review), the held
+   call (for a hold), the report candidates, and the decision itself; commits.
+
+Only after the commit is the call forwarded (or parked, or refused). The lock is held
+from the read to the commit and no longer: no network call to the exchange happens
+inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from aml.facts import AmlFacts
+from aml.sanctions import screen_address
+from aml.windows import MovementDirection
+from gateway import appkeys as K
+from gateway.review.store import HeldCall, ReportCandidate, open_report, park
+from gateway.sanctions.service import SanctionsUnavailable
+from gateway.store import deposits, movements
+from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.store.kyc import load_identity
+from gateway.store.records import DecisionRow
+from policy.action import Action
+from policy.decision import Outcome, Verdict
+from policy.facts import Facts
+from rules.aml_rules import aml_rule_set
+from rules.aml_stage import VALUATION_RULE, direction_of, report_kinds
+
+
+class AlreadyRecorded(Exception):
+    """The deposit was reported before; its decision stands, whatever it was."""
+
+    def __init__(self, first: deposits.FirstReport) -> None:
+        super().__init__(str(first.decision_id))
+        self.first = first
+
+
+class DepositConflict(Exception):
+    """The deposit was reported before with other content: never a second decision."""
+
+    def __init__(self, first: deposits.FirstReport) -> None:
+        super().__init__(", ".join(first.differences))
+        self.first = first
+
+
+class CannotDecide(Exception):
+    """The facts a money-moving decision needs are not available: answer 503."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+RowMaker = Callable[[Verdict, Facts], DecisionRow]
+
+
+@dataclass(frozen=True)
+class MoneyCall:
+    """The call as received: what a hold must keep to forward it later, unchanged."""
+
+    action: Action  # its customer_id names whose lock is taken
+    make_row: RowMaker  # the decision row for a verdict (ids, times, request details)
+    raw_query: str
+    body: bytes
+    content_type: str | None
+    deposit: deposits.DepositReport | None = None  # a reported deposit's identity and content
+
+
+def _aml_facts(app: web.Application, action: Action, facts: Facts, direction: MovementDirection) -> AmlFacts:
+    try:
+        snapshot = app[K.SANCTIONS].current
+    except SanctionsUnavailable as exc:
+        raise CannotDecide("sanctions_unavailable", str(exc)) from exc
+    screening = None
+    if action.address:
+        screening = screen_address(
+            snapshot.address_list, action.address, direction=direction.value, asset=action.asset
+        )
+    prices = app[K.PRICES]
+    return AmlFacts(
+        direction=direction,
+        prices=prices.prices,
+        fx=prices.fx(facts.now),
+        price_max_age_seconds=app[K.SETTINGS].prices_max_age_seconds,
+        history=(),
+        sanctions_snapshot=snapshot.snapshot_id,
+        screening=screening,
+    )
+
+
+def _values(verdict: Verdict) -> dict[str, Decimal]:
+    """The movement's value in each currency the rules compared, from the valuation."""
+    for finding in verdict.findings:
+        if finding.rule_id == VALUATION_RULE and finding.values.get("conversions"):
+            return {c["currency"]: Decimal(c["value"]) for c in finding.values["conversions"]}
+    return {}
+
+
+async def _names(
+    conn: asyncpg.Connection, app: web.Application, customer_id: str
+) -> tuple[str | None, str | None]:
+    """The KYC names the travel-rule originator must match (opened only here, in memory)."""
+    identity = await load_identity(conn, app[K.SECRET_BOX], uuid.UUID(customer_id))
+    if identity is None:
+        return None, None
+    return identity.personal.get("legal_name"), identity.personal.get("native_name")
+
+
+async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> DecisionRow:
+    """Decide and commit under the customer's lock; the caller acts only on the result."""
+    action, customer_id = call.action, call.action.customer_id
+    assert customer_id is not None, "a money call is always a customer's"
+    direction = direction_of(action.kind)
+    base = _aml_facts(app, action, facts, direction)
+    settings = app[K.SETTINGS]
+    try:
+        async with app[K.POOL].acquire(timeout=settings.db_timeout_seconds) as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await movements.lock_customer(conn, customer_id)
+                if call.deposit is not None:
+                    await _repeated(conn, call.deposit, customer_id)
+                history = await movements.recent(conn, customer_id, facts.now)
+                legal, native = (None, None)
+                if action.travel_rule:
+                    legal, native = await _names(conn, app, customer_id)
+                decided_facts = replace(
+                    facts, aml=replace(base, history=history, legal_name=legal, native_name=native)
+                )
+                row = call.make_row(app[K.RULES].pipeline.decide(action, decided_facts), decided_facts)
+                await _write_effects(conn, app, call, row, facts.now)
+                await app[K.WRITER].commit_with(conn, transaction, row)
+            except BaseException:
+                # Undo what the transaction wrote, unless it was committed (asyncpg then
+                # refuses the rollback) or the connection is gone (nothing to undo).
+                with contextlib.suppress(asyncpg.InterfaceError, asyncpg.PostgresError, *UNAVAILABLE_ERRORS):
+                    await transaction.rollback()
+                raise
+    except asyncpg.UniqueViolationError as exc:
+        if call.deposit is not None:
+            # The same deposit, reported for a customer whose lock this report did not
+            # hold, was recorded first: its decision is the answer (or this conflicts).
+            await _repeated_after_race(app, call.deposit, customer_id)
+        raise _unrecorded() from exc
+    except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        raise _unrecorded() from exc
+    return row
+
+
+def _unrecorded() -> CannotDecide:
+    return CannotDecide("decision_store_unavailable", "Unable to record the decision; try again.")
+
+
+async def _repeated(conn: asyncpg.Connection, report: deposits.DepositReport, customer_id: str) -> None:
+    first = await deposits.first_report(conn, report, customer_id)
+    if first is None:
+        return
+    if first.differences:
+        raise DepositConflict(first)
+    raise AlreadyRecorded(first)
+
+
+async def _repeated_after_race(
+    app: web.Application, report: deposits.DepositReport, customer_id: str
+) -> None:
+    try:
+        async with app[K.POOL].acquire(timeout=app[K.SETTINGS].db_timeout_seconds) as conn:
+            await _repeated(conn, report, customer_id)
+    except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
+        raise _unrecorded() from exc
+
+
+async def _write_effects(
+    conn: asyncpg.Connection, app: web.Application, call: MoneyCall, row: DecisionRow, now: datetime
+) -> None:
+    action, verdict = row.action, row.verdict
+    assert row.customer_id is not None
+    customer = uuid.UUID(row.customer_id)
+    held = verdict.outcome is Outcome.HOLD
+    if call.deposit is not None:
+        # First, so a racing report of the same deposit fails before anything else is written.
+        await deposits.record(
+            conn, call.deposit, customer_id=row.customer_id, decision_id=row.id,
+            outcome=verdict.outcome.value, reasons=list(verdict.reasons), at=now,
+        )  # fmt: skip
+    if (verdict.outcome.forwards or held) and action.quantity is not None and action.asset is not None:
+        await movements.insert(
+            conn,
+            customer_id=row.customer_id,
+            decision_id=row.id,
+            direction=direction_of(action.kind),
+            asset=action.asset,
+            amount=action.quantity,
+            values=_values(verdict),
+            occurred_at=now,
+            held=held,
+            external_id=call.deposit.external_id if call.deposit is not None else None,
+        )
+    if held:
+        # A held withdrawal waits to be forwarded; a held deposit has already arrived and
+        # waits for an officer to credit it (nothing is sent) or reject it.
+        await park(conn, _held_call(app, call, row, now))
+    for kind, findings in report_kinds(verdict.findings).items():
+        first = findings[0].values
+        amount = first.get("value") or first.get("total")
+        await open_report(
+            conn,
+            ReportCandidate(
+                kind=kind,
+                customer_id=customer,
+                decision_ids=(row.id,),
+                rule_ids=tuple(dict.fromkeys(f.rule_id for f in findings)),
+                amount=Decimal(amount) if isinstance(amount, str) else None,
+                currency=first.get("currency") if isinstance(first.get("currency"), str) else None,
+                details={"findings": [f.as_json() for f in findings], "outcome": verdict.outcome.value},
+            ),
+        )
+
+
+def _held_call(app: web.Application, call: MoneyCall, row: DecisionRow, now: datetime) -> HeldCall:
+    action = row.action
+    assert row.customer_id is not None and row.facts is not None
+    customer = row.facts.customer
+    rules = aml_rule_set(
+        app[K.RULES].book,
+        home=app[K.SETTINGS].home_country,
+        residence=customer.residence_country if customer else None,
+        region=customer.residence_region if customer else None,
+        on=app[K.SETTINGS].rules_day(now),
+    )
+    findings: list[dict[str, Any]] = [f.as_json() for f in row.verdict.findings]
+    return HeldCall(
+        decision_id=row.id,
+        customer_id=uuid.UUID(row.customer_id),
+        api_key_id=uuid.UUID(row.api_key_id) if row.api_key_id else None,
+        action_kind=action.kind.value,
+        asset=action.asset,
+        amount=action.quantity,
+        address=action.address,
+        network=action.network,
+        http_method=row.http_method,
+        path=row.path,
+        raw_query=call.raw_query,
+        body=call.body,
+        content_type=call.content_type,
+        findings=findings,
+        held_at=now,
+        expires_at=now + timedelta(hours=rules.hold_hours),
+    )

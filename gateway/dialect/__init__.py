@@ -1,1 +1,0 @@
-"""Exchange dialect adapters: an exchange's wire format in, exchange-neutral Actions out."""

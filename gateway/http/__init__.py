@@ -1,0 +1,1 @@
+"""The HTTP edge: the exchange-dialect handler, middleware, health, the admin API."""

@@ -1,0 +1,115 @@
+"""Who is asking, and which personal data they may see.
+
+Every admin endpoint that returns personal data builds its answer through `viewer_for`,
+so masking is decided once (gateway/audit/masking.py). `?unmask=<customer_id>` with a
+`justification` lets a compliance officer see one customer's records in clear; the
+access is written to the audit log before any data is read, so an unmasking that cannot
+be logged does not happen.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+from aiohttp import web
+from cryptography.exceptions import InvalidTag
+
+from gateway import appkeys as K
+from gateway.audit.events import EventKind, admin_actor
+from gateway.audit.masking import Viewer
+from gateway.http.admin.errors import AdminError, json_response
+from gateway.http.admin.queries import invalid, query_uuid
+from gateway.http.admin.requests import page_limit
+from gateway.http.admin.tokens import Permission
+from gateway.store.decisions import BadCursor
+
+UNMASK_PARAMS = frozenset({"unmask", "justification"})
+JUSTIFICATION_CHARS = (10, 500)  # the admin edge allows a justification this long
+F = TypeVar("F")
+# A store's keyset-paged listing: (connection, filter, limit, cursor) -> (rows, next cursor).
+Search = Callable[
+    [asyncpg.Connection, F, int, str | None], Awaitable[tuple[list[dict[str, Any]], str | None]]
+]
+
+
+def actor_of(request: web.Request, role: str) -> str:
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip()
+    return admin_actor(role, token)
+
+
+async def viewer_for(request: web.Request, role: str) -> Viewer:
+    customer_id = query_uuid(request, "unmask")
+    if customer_id is None:
+        if "justification" in request.query:
+            raise invalid("justification", "only with unmask")
+        return Viewer(role)
+    if not request.app[K.ADMIN_TOKENS].allows(role, Permission.UNMASK_PERSONAL_DATA):
+        raise AdminError(403, "forbidden", f"Role {role!r} may not {Permission.UNMASK_PERSONAL_DATA.value}.")
+    justification = request.query.get("justification", "").strip()
+    low, high = JUSTIFICATION_CHARS
+    if not low <= len(justification) <= high:
+        raise invalid("justification", f"why the personal data is needed, {low} to {high} characters")
+    accessed = {k: v for k, v in request.query.items() if k not in UNMASK_PARAMS}
+    # The route's template, not the path: a path can hold the customer's id in clear.
+    resource = request.match_info.route.resource
+    endpoint = resource.canonical if resource is not None else request.path
+    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
+        await log.append(
+            EventKind.PERSONAL_DATA_UNMASKED, actor_of(request, role),
+            subject_type="customer", subject_id=str(customer_id), reason=justification,
+            details={"method": request.method, "endpoint": endpoint, "query": accessed},
+        )  # fmt: skip
+    request.app[K.METRICS].audit_unmasked.inc()
+    return Viewer(role, customer_id)
+
+
+async def page_answer(
+    request: web.Request, role: str, search: Search[F], flt: F, resource: str, key: str
+) -> web.Response:
+    """One page of a list endpoint, each row as this viewer may see it:
+    `{key: [...], "next_cursor": ...}`. A cursor this API did not issue is a bad request."""
+    limit = page_limit(request)
+    viewer = await viewer_for(request, role)
+    async with request.app[K.POOL].acquire() as conn:
+        try:
+            rows, next_cursor = await search(conn, flt, limit, request.query.get("cursor"))
+        except BadCursor as exc:
+            raise invalid("cursor", str(exc)) from exc
+    return json_response({key: [viewer.present(resource, r) for r in rows], "next_cursor": next_cursor})
+
+
+_SEALED = "sealed:"
+_PAGE_BINDING = "customers.after"
+
+
+def page_token(request: web.Request, viewer: Viewer, reference: str | None) -> str | None:
+    """The customers list pages by reference, which a masked viewer may not see: they get
+    it sealed (AES-GCM with the gateway's key), usable as `after` but unreadable."""
+    if reference is None or viewer.sees_clear(None):
+        return reference
+    sealed = request.app[K.SECRET_BOX].seal(reference, bound_to=_PAGE_BINDING)
+    return _SEALED + base64.urlsafe_b64encode(sealed).decode()
+
+
+def read_page_token(request: web.Request, role: str) -> str | None:
+    """`after` as the list's query needs it: a reference. Only a role that sees references
+    in clear may give one in plain text; everyone else pages with the sealed tokens
+    `page_token` gave them. A plain `after` from a masked viewer would be an oracle: "is
+    the hidden reference greater than X?" recovers it by binary search. Whether the list
+    shows references in clear depends on the role alone (unmasking one customer does not
+    unmask the list's order), so this is checked before any unmasking is logged."""
+    raw = request.query.get("after")
+    if raw is None:
+        return None
+    if not raw.startswith(_SEALED):
+        if not Viewer(role).sees_clear(None):
+            raise invalid("after", "not a page token this API issued")
+        return raw
+    try:
+        sealed = base64.urlsafe_b64decode(raw.removeprefix(_SEALED).encode())
+        return request.app[K.SECRET_BOX].open(sealed, bound_to=_PAGE_BINDING)
+    except (ValueError, InvalidTag) as exc:
+        raise invalid("after", "not a page token this API issued") from exc

@@ -1,0 +1,1 @@
+"""Operating the gateway: embedded Postgres, demo data, local state, CLI helpers."""

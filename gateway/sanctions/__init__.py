@@ -1,0 +1,1 @@
+"""Sanctions lists: loading, the list in force, screening sources and retro-screening."""

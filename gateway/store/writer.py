@@ -1,0 +1,217 @@
+"""Group commit: many requests' decision rows in one transaction, each request waiting
+for the commit that carries its own row.
+
+No timer: a lone row is written at once. Rows gather into the next batch only while the
+previous commit is in flight, so batching adds throughput under load and no latency when
+traffic is light.
+
+Hash chains: the writer owns one chain per table it appends to (decisions, upstream
+results). Rows are hashed here, in batch order, just before the write; the chain's head
+moves only after the commit (gateway/audit/chain.py), so a failed batch leaves no gap.
+
+A batch (both tables, and a new chain's registry row) is one INSERT statement outside any
+explicit transaction: atomic on its own and one round trip, where BEGIN, COPY, COPY and
+COMMIT were five. Every round trip waits for the event loop to come round, which under
+load is what a request's commit wait is made of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
+from asyncpg.transaction import Transaction
+
+from gateway.audit.chain import Chain, Entries, Head, append, process_label
+from gateway.audit.streams import DECISIONS, UPSTREAM
+from gateway.metrics import GatewayMetrics
+from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.store.records import DecisionRow, UpstreamResultRow
+
+log = logging.getLogger(__name__)
+_EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+# A data error (class 22) or a broken constraint (class 23): that row's fault, not the
+# database's, so the batch's other rows can still be written.
+_REFUSED_ROW = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+OWN_TRANSACTION_CHAINS = 4
+# A decision's table row, and the future its request waits on for the commit.
+Queued = tuple[tuple[Any, ...], "asyncio.Future[None]"]
+
+
+class DecisionWriter:
+    def __init__(
+        self, pool: asyncpg.Pool, metrics: GatewayMetrics, *, batch_max: int, timeout: float
+    ) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._batch_max = batch_max
+        self._timeout = timeout
+        # Each decision as its table row, built when queued: while one commit is in
+        # flight the next batch's rows are ready, not built on the commit's path.
+        self._decisions: list[Queued] = []
+        self._results: list[UpstreamResultRow] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        writer = process_label()
+        self.decision_chain = Chain(DECISIONS, writer)
+        self.upstream_chain = Chain(UPSTREAM, writer)
+        # Chains for decisions committed in a caller's own transaction (money-moving
+        # calls, under the customer's lock). A chain serves one transaction at a time, so
+        # its head cannot fork; several let customers' transactions commit side by side.
+        self._own_chains: asyncio.Queue[Chain] = asyncio.Queue()
+        for n in range(OWN_TRANSACTION_CHAINS):
+            self._own_chains.put_nowait(Chain(DECISIONS, f"{writer}/locked-{n}"))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="decision-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        if self._decisions or self._results:
+            with contextlib.suppress(DatabaseUnavailable):
+                await self._flush_once()
+
+    async def record(self, row: DecisionRow) -> None:
+        """Return once `row` is committed; raise DatabaseUnavailable if it was not. A row
+        that cannot be turned into its table row fails here, alone, not its whole batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._decisions.append((row.record(), future))
+        self._wake.set()
+        # The writer answers within its own timeout; this bound only guards against the
+        # writer itself being gone, so a request can never hang undecided. A timer on the
+        # future itself: asyncio.wait_for costs a second future and callbacks per request.
+        guard = loop.call_later(self._timeout * 2 + 1, _give_up, future)
+        try:
+            await future
+        finally:
+            guard.cancel()
+
+    async def commit_with(self, conn: asyncpg.Connection, transaction: Transaction, row: DecisionRow) -> None:
+        """Append `row` to the caller's open transaction (which holds its locks and has
+        written what goes with the decision), then commit it. Raise DatabaseUnavailable
+        if the commit is not certain: the caller must not act on the decision."""
+        chain = await self._own_chains.get()
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout):  # no extra task: see _flush_once
+                await self._append_commit(conn, transaction, chain, row)
+        except BaseException as exc:
+            chain = chain.successor()  # whether the COMMIT landed may not be known yet
+            self._metrics.decision_write_failures.inc()
+            if not isinstance(exc, Exception):
+                raise
+            log.warning("decision %s not committed: %r", row.id, exc)
+            raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
+        finally:
+            self._own_chains.put_nowait(chain)
+        self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
+
+    @staticmethod
+    async def _append_commit(
+        conn: asyncpg.Connection, transaction: Transaction, chain: Chain, row: DecisionRow
+    ) -> None:
+        (head,) = await append(conn, Entries(chain, [row.record()]))
+        await transaction.commit()
+        chain.committed(head)
+
+    def record_upstream(self, row: UpstreamResultRow) -> None:
+        """Queue what the exchange answered; rides along with the next batch."""
+        self._results.append(row)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._decisions or self._results:
+                with contextlib.suppress(DatabaseUnavailable):
+                    await self._flush_once()
+
+    async def _flush_once(self) -> None:
+        batch = self._decisions[: self._batch_max]
+        del self._decisions[: len(batch)]
+        results = self._results[: self._batch_max]
+        del self._results[: len(results)]
+        await self._commit(batch, results)
+
+    async def _commit(self, batch: list[Queued], results: list[UpstreamResultRow]) -> None:
+        started = time.perf_counter()
+        try:
+            # A deadline on this task, not wait_for: that would run the write as a task of
+            # its own, and each task start and finish waits for a turn of a busy loop.
+            async with asyncio.timeout(self._timeout):
+                heads = await self._write(batch, results)
+        except BaseException as exc:
+            # Committed or not, we cannot tell yet: the chains that took part end here.
+            if batch:
+                self.decision_chain = self.decision_chain.successor()
+            if results:
+                self.upstream_chain = self.upstream_chain.successor()
+            if not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, _REFUSED_ROW) and len(batch) + len(results) > 1:
+                # Postgres answered that a row breaks a rule (nothing was committed). Which
+                # row is not said: write them one by one, so the others' requests go on
+                # and only the refused one fails.
+                log.warning("decision batch of %d refused (%r): writing its rows one by one", len(batch), exc)
+                for item in batch:
+                    with contextlib.suppress(DatabaseUnavailable):
+                        await self._commit([item], [])
+                for result in results:
+                    with contextlib.suppress(DatabaseUnavailable):
+                        await self._commit([], [result])
+                return
+            # Whatever the cause (connection lost, timeout, a row Postgres refused), the
+            # batch is not committed: its requests must not be forwarded.
+            if isinstance(exc, _EXPECTED):
+                log.warning("decision batch of %d not committed: %r", len(batch), exc)
+            else:
+                log.exception("decision batch of %d not committed", len(batch))
+            self._metrics.decision_write_failures.inc()
+            if results:
+                self._metrics.upstream_results_dropped.inc(len(results))
+            failure = DatabaseUnavailable(str(exc) or type(exc).__name__)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            raise failure from exc
+        for chain, head in heads:
+            chain.committed(head)
+        self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
+        if batch:
+            self._metrics.decision_write_batch_size.observe(len(batch))
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    async def _write(
+        self,
+        batch: list[Queued],
+        results: list[UpstreamResultRow],
+    ) -> list[tuple[Chain, Head]]:
+        entries = [
+            Entries(chain, records)
+            for chain, records in (
+                (self.decision_chain, [record for record, _ in batch]),
+                (self.upstream_chain, [r.record() for r in results]),
+            )
+            if records
+        ]
+        async with self._pool.acquire() as conn:
+            heads = await append(conn, *entries)
+        return [(e.chain, head) for e, head in zip(entries, heads, strict=True)]
+
+
+def _give_up(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_exception(DatabaseUnavailable("decision writer did not answer"))
