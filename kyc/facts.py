@@ -7,10 +7,18 @@ about the bank account, not its number or holder name.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from kyc.verification import Effectiveness
-from policy.facts import CustomerType
+
+
+class CustomerType(enum.StrEnum):
+    """Who the identity belongs to: a person or a company (the pipeline's customer facts
+    carry it too, so it lives here, below both)."""
+
+    INDIVIDUAL = "individual"
+    CORPORATE = "corporate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from kyc.countries import normalise_country, normalise_region
 from kyc.errors import KycValidationError
+from kyc.facts import CustomerType
 from kyc.national_id import (
     NationalId,
     consistent_with_birth_date,
@@ -37,7 +38,6 @@ from kyc.national_id import (
     normalise_id_type,
     validate_national_id,
 )
-from policy.facts import CustomerType  # one notion of customer type, shared with the pipeline
 
 # Nobody alive was born before this; an earlier date of birth is a typing error.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from kyc.facts import KycFacts
+from kyc.facts import CustomerType, KycFacts
 from kyc.rules import KycRuleSet, Ruled
 from kyc.verification import Missing
-from policy.facts import CustomerType
 
 # Reading public data, reading one's own account and cancelling one's own order never need
 # KYC (the issue: an unverified customer keeps public data and their own account). Every

@@ -9,11 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from aml.facts import AmlFacts
-    from kyc.facts import KycFacts
+from aml.facts import AmlFacts
+from kyc.facts import CustomerType, KycFacts
 
 
 class AuthStatus(enum.StrEnum):
@@ -38,11 +36,6 @@ class CustomerStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
     CLOSED = "closed"
-
-
-class CustomerType(enum.StrEnum):
-    INDIVIDUAL = "individual"
-    CORPORATE = "corporate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +84,8 @@ class Facts:
     authentication: Authentication
     customer: CustomerFacts | None
     markets: MarketCatalog | None
-    # The customer's KYC standing (kyc.facts.KycFacts); None when no identity is on record.
+    # The customer's KYC standing; None when no identity is on record.
     kyc: KycFacts | None = None
     # Prices, recent movements and the sanctions screening for a deposit or withdrawal
-    # (aml.facts.AmlFacts), gathered under the customer's lock; None for other calls.
+    # gathered under the customer's lock; None for other calls.
     aml: AmlFacts | None = None

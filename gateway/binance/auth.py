@@ -15,7 +15,8 @@ import orjson
 from gateway.decide.kyc_facts import KycRecord
 from gateway.sealing import SecretBox
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
-from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, CustomerType
+from kyc.facts import CustomerType
+from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus
 
 # Unknown keys are remembered briefly too, so a client hammering with a bad key does not
 # turn every request into a database round trip.

@@ -1,9 +1,9 @@
 """The facts a decision was made on, as the JSON document stored with it (decisions.facts),
 so that replay (gateway/decide/replay.py) can decide it again under another rule-pack version.
 
-The document, format `facts/1`:
+The document, format `facts/2` (`facts/1` is still read):
 
-    {"format": "facts/1",
+    {"format": "facts/2",
      "facts":  <policy.facts.Facts, every field, nested dataclasses as objects>,
      "action": <the Action fields that have no column of their own>}
 
@@ -14,9 +14,10 @@ The document, format `facts/1`:
   existed) takes its default; `decode` reports which top-level ones did. A field added
   without a default makes older documents unreadable: replay counts them as not
   replayable rather than guess.
-- **Types named only for type checkers.** A module that imports a fact type under
-  `if TYPE_CHECKING:` (policy/facts.py does, for KycFacts) has those imports run here, so
-  the adapters resolve them; nothing to list by hand when a new one appears.
+- **Types resolve from their modules.** Every fact type is imported at run time where it
+  is used (policy/facts.py imports KycFacts and AmlFacts; they import nothing of
+  policy.facts), so pydantic resolves each dataclass's annotations in its own module:
+  nothing to list by hand when a new one appears, no source parsing.
 - **Market catalog: only what the call touches.** The exchange's catalog has hundreds of
   markets; the stages read the action's own market (by symbol) and whether its assets are
   listed. The stored catalog holds that market and those of the action's assets (asset,
@@ -40,16 +41,12 @@ The document, format `facts/1`:
 
 from __future__ import annotations
 
-import ast
 import base64
 import binascii
 import dataclasses
-import importlib
-import inspect
 import re
-import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +58,11 @@ from gateway.sealing import SecretBox, derive_key
 from policy.action import Action
 from policy.facts import Facts, MarketCatalog
 
-FORMAT = "facts/1"
+# facts/2: the AML history holds window sums and the structuring band's movements, not
+# every movement (gateway/store/movements.py). facts/1 documents still decode: their
+# history is read as before (aml/facts.py, AmlFacts.banded is None).
+FORMAT = "facts/2"
+READABLE_FORMATS = frozenset({"facts/1", FORMAT})
 MASKED = "masked"
 _PERSONAL_KEYS = frozenset(
     {"national_id", "national_id_number", "id_number", "document_number", "passport_number",
@@ -99,56 +100,10 @@ class StoredFacts:
     masked: tuple[str, ...] = ()  # paths of personal values stored as "masked"
 
 
-def _type_checking_imports(module_name: str) -> dict[str, Any]:
-    """The names a module imports under `if TYPE_CHECKING:`, imported now (by then the
-    import cycle that made them type-checking-only is over)."""
-    try:
-        tree = ast.parse(inspect.getsource(sys.modules[module_name]))
-    except OSError:  # no source shipped: only the module's own names resolve
-        return {}
-    names: dict[str, Any] = {}
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")):
-            continue
-        for stmt in node.body:
-            if isinstance(stmt, ast.ImportFrom) and stmt.module and stmt.level == 0:
-                source = importlib.import_module(stmt.module)
-                names.update({a.asname or a.name: getattr(source, a.name) for a in stmt.names})
-    return names
-
-
-def _dataclass_modules(root: type) -> Iterator[str]:
-    """The modules of `root` and of every dataclass reachable from its fields."""
-    seen: set[type] = set()
-    todo = [root]
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        yield cls.__module__
-        namespace = {**vars(sys.modules[cls.__module__]), **_type_checking_imports(cls.__module__)}
-        for f in dataclasses.fields(cls):
-            annotation = f.type if isinstance(f.type, str) else repr(f.type)
-            for name, value in namespace.items():
-                if dataclasses.is_dataclass(value) and isinstance(value, type) and name in annotation:
-                    todo.append(value)
-
-
-def _adapter(root: type) -> TypeAdapter[Any]:
-    """An adapter whose string annotations resolve in the modules of the dataclasses
-    involved, type-checking-only imports included."""
-    namespace: dict[str, Any] = {}
-    for module in dict.fromkeys(_dataclass_modules(root)):
-        namespace.update(vars(sys.modules[module]))
-        namespace.update(_type_checking_imports(module))
-    adapter: TypeAdapter[Any] = TypeAdapter(root)
-    adapter.rebuild(force=True, raise_errors=True, _types_namespace=namespace)
-    return adapter
-
-
-_FACTS: TypeAdapter[Facts] = _adapter(Facts)
-_ACTION: TypeAdapter[Action] = _adapter(Action)
+# Every fact type is imported where it is used (no type-checking-only imports), so the
+# adapters resolve the dataclasses' annotations from their own modules.
+_FACTS: TypeAdapter[Facts] = TypeAdapter(Facts)
+_ACTION: TypeAdapter[Action] = TypeAdapter(Action)
 _FACT_FIELDS = tuple(f.name for f in dataclasses.fields(Facts))
 
 
@@ -257,7 +212,7 @@ def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFac
     except orjson.JSONDecodeError as exc:
         raise FactsUnreadable("facts_unreadable", f"not JSON: {exc}") from exc
     form = document.get("format") if isinstance(document, dict) else None
-    if form != FORMAT:
+    if form not in READABLE_FORMATS:
         raise FactsUnreadable("facts_format_unknown", f"format {form!r}, this code reads {FORMAT}")
     if document.get("masked") and personal is not None:
         _unseal(document, personal)

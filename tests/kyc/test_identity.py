@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from kyc.facts import CustomerType
 from kyc.identity import IdentityIn, masked, parse_identity
-from policy.facts import CustomerType
 from tests.kyc import ids
 
 TODAY = date(2026, 3, 1)

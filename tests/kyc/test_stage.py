@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from kyc.facts import BankAccountFacts, KycFacts
+from kyc.facts import BankAccountFacts, CustomerType, KycFacts
 from kyc.rules import KycRuleSet, LevelLimit, Ruled
 from kyc.stage import KycFinding, KycReason, evaluate_kyc
 from kyc.verification import Effectiveness, Missing
-from policy.facts import CustomerType
 from tests.kyc.rulesets import JP_2018, JP_NOW, KR_2018, KR_NOW, KR_NOW_CORPORATES, KR_NOW_NO_FOREIGNERS
 
 R = KycReason

@@ -13,11 +13,11 @@ import pytest
 
 from aml.facts import AmlFacts, FxPoint, PastMovement, PricePoint
 from aml.windows import MovementDirection
-from kyc.facts import KycFacts
+from kyc.facts import CustomerType, KycFacts
 from kyc.verification import Effectiveness
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome
-from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, CustomerType, Facts
+from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, Facts
 from rules.aml_stage import AmlStage
 from rules.loader import load_rule_book
 from tests.support import travel_rule_params

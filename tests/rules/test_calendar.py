@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from kyc.facts import KycFacts
+from kyc.facts import CustomerType, KycFacts
 from kyc.verification import Effectiveness
 from policy.action import Action, ActionKind
-from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, CustomerType, Facts
+from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, Facts
 from rules.calendar import local_date
 from rules.kyc_stage import KycStage
 from rules.loader import load_rule_book

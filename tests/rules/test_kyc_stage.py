@@ -10,10 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from kyc.facts import BankAccountFacts, KycFacts
+from kyc.facts import BankAccountFacts, CustomerType, KycFacts
 from kyc.verification import Effectiveness
 from policy.action import Action, ActionKind
-from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, CustomerType, Facts
+from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, Facts
 from rules.kyc_stage import KycStage
 from rules.loader import load_rule_book
 
