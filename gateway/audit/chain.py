@@ -17,19 +17,25 @@ nothing is ever appended after an uncertain one: no gap and no fork.
 new to the database, in one INSERT statement: one round trip, atomic even without an
 explicit transaction (the group-commit writer's batches), or part of the caller's
 transaction (a money call's decision, an admin change's events).
+
+Every appender goes through `appending`: it settles the heads when the transaction (or the
+one statement) has committed, and ends the chains that took part when that is not certain.
+That rule lives here once, not in each appender.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
 from gateway.audit.canonical import GENESIS
 from gateway.audit.streams import Stream
@@ -111,6 +117,88 @@ async def append(conn: asyncpg.Connection, *batches: Entries) -> list[Head]:
         *(rows for rows, _ in sealed),
     )
     return [head for _, head in sealed]
+
+
+class ChainTip:
+    """Where one appender writes next: its current chain, replaced by the chain's successor
+    when an append's commit is not certain. Appenders keep a tip, never a bare Chain."""
+
+    def __init__(self, stream: Stream, writer: str) -> None:
+        self.chain = Chain(stream, writer)
+
+    def _end(self) -> None:
+        self.chain = self.chain.successor()
+
+
+# The records of one append to one tip.
+Batch = tuple[ChainTip, Sequence[tuple[Any, ...]]]
+
+
+class PendingAppend:
+    """The entries appended inside one `appending` block, not yet known to be committed."""
+
+    def __init__(self, conn: asyncpg.Connection, taking_part: Sequence[ChainTip]) -> None:
+        self.conn = conn
+        self._heads: dict[ChainTip, Head | None] = dict.fromkeys(taking_part)
+
+    async def append(self, *batches: Batch) -> list[Head]:
+        """Append to each tip in one statement; a tip appended to earlier in this block
+        goes on from that uncommitted entry."""
+        for tip, _ in batches:
+            # Before the statement is sent: from here its fate may become uncertain.
+            self._heads.setdefault(tip, None)
+        heads = await append(
+            self.conn, *(Entries(tip.chain, records, self._heads[tip]) for tip, records in batches)
+        )
+        for (tip, _), head in zip(batches, heads, strict=True):
+            self._heads[tip] = head
+        return heads
+
+    def _settle(self, committed: bool) -> None:
+        for tip, head in self._heads.items():
+            if not committed:
+                tip._end()
+            elif head is not None:
+                tip.chain.committed(head)
+
+
+@contextlib.asynccontextmanager
+async def appending(
+    conn: asyncpg.Connection,
+    *taking_part: ChainTip,
+    transaction: Transaction | None = None,
+    autocommit: bool = False,
+) -> AsyncIterator[PendingAppend]:
+    """Append to chains, and move their heads only once the entries are committed.
+
+    The block runs in a transaction of its own, committed when the block ends; or in the
+    caller's `transaction` (started, holding the caller's locks and writes), which this
+    commits when the block ends; or, `autocommit`, outside any transaction, each append
+    one statement that commits by itself (the group-commit writer's batches). If the block
+    or the commit fails, the transaction is rolled back and every chain that took part
+    ends there: the tips go on with successors. `taking_part`: tips that end on failure
+    even if their statement never went out (it may have, unseen, on a lost connection)."""
+    pending = PendingAppend(conn, taking_part)
+    try:
+        if autocommit:
+            yield pending
+        elif transaction is not None:
+            try:
+                yield pending
+                await transaction.commit()
+            except BaseException:
+                # Undo what the block wrote, unless the commit went through (asyncpg then
+                # refuses the rollback) or the connection is gone (nothing to undo).
+                with contextlib.suppress(Exception):
+                    await transaction.rollback()
+                raise
+        else:
+            async with conn.transaction():
+                yield pending
+    except BaseException:
+        pending._settle(committed=False)
+        raise
+    pending._settle(committed=True)
 
 
 @functools.cache

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.audit.chain import Chain, Entries, Head, append, process_label
+from gateway.audit.chain import Chain, ChainTip, PendingAppend, appending, process_label
 from gateway.audit.streams import EVENTS
 from gateway.feeds.markets import utcnow
 from gateway.store.records import EventRow
@@ -67,12 +67,12 @@ def cli_actor() -> str:
 
 
 class Appender:
-    """Appends events inside one open transaction."""
+    """Appends events inside one open transaction. `pending`: that transaction's append,
+    for entries of other chains committed with the events (a held call's answer)."""
 
-    def __init__(self, conn: asyncpg.Connection, chain: Chain) -> None:
-        self._conn = conn
-        self._chain = chain
-        self.head: Head | None = None
+    def __init__(self, pending: PendingAppend, tip: ChainTip) -> None:
+        self.pending = pending
+        self._tip = tip
 
     async def append(
         self,
@@ -85,15 +85,18 @@ class Appender:
         details: dict[str, Any] | None = None,
     ) -> EventRow:
         event = EventRow(kind.value, actor, utcnow(), subject_type, subject_id, reason, details or {})
-        # Later events of the same transaction follow the earlier ones.
-        (self.head,) = await append(self._conn, Entries(self._chain, [event.record()], after=self.head))
+        await self.pending.append((self._tip, [event.record()]))
         return event
 
 
 class EventLog:
     def __init__(self, writer: str | None = None) -> None:
-        self.chain = Chain(EVENTS, writer or process_label())
+        self._tip = ChainTip(EVENTS, writer or process_label())
         self._lock = asyncio.Lock()
+
+    @property
+    def chain(self) -> Chain:
+        return self._tip.chain
 
     @asynccontextmanager
     async def transaction(self, conn: asyncpg.Connection) -> AsyncIterator[Appender]:
@@ -101,14 +104,5 @@ class EventLog:
         another transaction: the head may move only when the events are really committed."""
         if conn.is_in_transaction():
             raise RuntimeError("an audit event transaction cannot be nested")
-        async with self._lock:
-            appender = Appender(conn, self.chain)
-            try:
-                async with conn.transaction():
-                    yield appender
-            except BaseException:
-                if appender.head is not None:  # events went in; their COMMIT may yet land
-                    self.chain = self.chain.successor()
-                raise
-            if appender.head is not None:
-                self.chain.committed(appender.head)
+        async with self._lock, appending(conn) as pending:
+            yield Appender(pending, self._tip)

@@ -26,7 +26,7 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
-from gateway.audit.chain import Chain, Entries, append, process_label
+from gateway.audit.chain import ChainTip, process_label
 from gateway.audit.events import EventLog
 from gateway.audit.streams import UPSTREAM
 from gateway.feeds.markets import utcnow
@@ -103,7 +103,7 @@ class ReviewService:
         self._lease = lease_seconds
         # This process's chain of exchange answers to released holds (the decision writer
         # owns another); one recording at a time, so the chain never forks.
-        self._answers = Chain(UPSTREAM, process_label() + ":review")
+        self._answers = ChainTip(UPSTREAM, process_label() + ":review")
         self._record_lock = asyncio.Lock()
         self._periodic = Periodic("review-sweep", sweep_seconds, self.sweep_safely)
 
@@ -173,23 +173,21 @@ class ReviewService:
             int((time.perf_counter() - started) * 1e6),
         )
         try:
-            async with self._record_lock, self._pool.acquire() as conn:
-                try:
-                    async with self._events.transaction(conn) as events:
-                        (head,) = await append(conn, Entries(self._answers, [result.record()]))
-                        if answer is None or retry:
-                            await queue.record_retry(
-                                conn, hold_id, error or f"http {answer.status if answer else ''}"
-                            )
-                        else:
-                            text = answer.body.decode("utf-8", "replace")[:UPSTREAM_BODY_MAX]
-                            await queue.record_answer(
-                                conn, events, hold_id, outcome, answer.status, text, _exchange_id(answer)
-                            )
-                except BaseException:
-                    self._answers = self._answers.successor()
-                    raise
-                self._answers.committed(head)
+            # The answer's entry commits with the hold's new state, or neither does.
+            async with (
+                self._record_lock,
+                self._pool.acquire() as conn,
+                self._events.transaction(conn) as events,
+            ):
+                await events.pending.append((self._answers, [result.record()]))
+                if answer is None or retry:
+                    retry_reason = error or f"http {answer.status if answer else ''}"
+                    await queue.record_retry(conn, hold_id, retry_reason)
+                else:
+                    text = answer.body.decode("utf-8", "replace")[:UPSTREAM_BODY_MAX]
+                    await queue.record_answer(
+                        conn, events, hold_id, outcome, answer.status, text, _exchange_id(answer)
+                    )
         except _EXPECTED as exc:
             # Forwarded but not recorded: the hold stays in forwarding and the sweep asks
             # again once the lease runs out; the key makes that the same withdrawal.

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from asyncpg.transaction import Transaction
 
-from gateway.audit.chain import Chain, Entries, Head, append, process_label
+from gateway.audit.chain import Chain, ChainTip, PendingAppend, appending, process_label
 from gateway.audit.streams import DECISIONS, UPSTREAM
 from gateway.metrics import GatewayMetrics
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
@@ -57,14 +57,22 @@ class DecisionWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         writer = process_label()
-        self.decision_chain = Chain(DECISIONS, writer)
-        self.upstream_chain = Chain(UPSTREAM, writer)
+        self.decision_tip = ChainTip(DECISIONS, writer)
+        self.upstream_tip = ChainTip(UPSTREAM, writer)
         # Chains for decisions committed in a caller's own transaction (money-moving
         # calls, under the customer's lock). A chain serves one transaction at a time, so
         # its head cannot fork; several let customers' transactions commit side by side.
-        self._own_chains: asyncio.Queue[Chain] = asyncio.Queue()
+        self._own_tips: asyncio.Queue[ChainTip] = asyncio.Queue()
         for n in range(OWN_TRANSACTION_CHAINS):
-            self._own_chains.put_nowait(Chain(DECISIONS, f"{writer}/locked-{n}"))
+            self._own_tips.put_nowait(ChainTip(DECISIONS, f"{writer}/locked-{n}"))
+
+    @property
+    def decision_chain(self) -> Chain:
+        return self.decision_tip.chain
+
+    @property
+    def upstream_chain(self) -> Chain:
+        return self.upstream_tip.chain
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="decision-writer")
@@ -100,29 +108,21 @@ class DecisionWriter:
         """Append `row` to the caller's open transaction (which holds its locks and has
         written what goes with the decision), then commit it. Raise DatabaseUnavailable
         if the commit is not certain: the caller must not act on the decision."""
-        chain = await self._own_chains.get()
+        tip = await self._own_tips.get()
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):  # no extra task: see _flush_once
-                await self._append_commit(conn, transaction, chain, row)
+                async with appending(conn, transaction=transaction) as pending:
+                    await pending.append((tip, [row.record()]))
         except BaseException as exc:
-            chain = chain.successor()  # whether the COMMIT landed may not be known yet
             self._metrics.decision_write_failures.inc()
             if not isinstance(exc, Exception):
                 raise
             log.warning("decision %s not committed: %r", row.id, exc)
             raise DatabaseUnavailable(str(exc) or type(exc).__name__) from exc
         finally:
-            self._own_chains.put_nowait(chain)
+            self._own_tips.put_nowait(tip)
         self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
-
-    @staticmethod
-    async def _append_commit(
-        conn: asyncpg.Connection, transaction: Transaction, chain: Chain, row: DecisionRow
-    ) -> None:
-        (head,) = await append(conn, Entries(chain, [row.record()]))
-        await transaction.commit()
-        chain.committed(head)
 
     def record_upstream(self, row: UpstreamResultRow) -> None:
         """Queue what the exchange answered; rides along with the next batch."""
@@ -149,14 +149,17 @@ class DecisionWriter:
         try:
             # A deadline on this task, not wait_for: that would run the write as a task of
             # its own, and each task start and finish waits for a turn of a busy loop.
-            async with asyncio.timeout(self._timeout):
-                heads = await self._write(batch, results)
+            # Committed or not, if it fails we cannot tell yet: the chains that took part
+            # end there (gateway/audit/chain.py, appending).
+            parts = ((self.decision_tip, batch), (self.upstream_tip, results))
+            taking_part = [tip for tip, rows in parts if rows]
+            async with (
+                asyncio.timeout(self._timeout),
+                self._pool.acquire() as conn,
+                appending(conn, *taking_part, autocommit=True) as pending,
+            ):
+                await self._write(pending, batch, results)
         except BaseException as exc:
-            # Committed or not, we cannot tell yet: the chains that took part end here.
-            if batch:
-                self.decision_chain = self.decision_chain.successor()
-            if results:
-                self.upstream_chain = self.upstream_chain.successor()
             if not isinstance(exc, Exception):
                 raise
             if isinstance(exc, _REFUSED_ROW) and len(batch) + len(results) > 1:
@@ -185,8 +188,6 @@ class DecisionWriter:
                 if not future.done():
                     future.set_exception(failure)
             raise failure from exc
-        for chain, head in heads:
-            chain.committed(head)
         self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
         if batch:
             self._metrics.decision_write_batch_size.observe(len(batch))
@@ -195,21 +196,18 @@ class DecisionWriter:
                 future.set_result(None)
 
     async def _write(
-        self,
-        batch: list[Queued],
-        results: list[UpstreamResultRow],
-    ) -> list[tuple[Chain, Head]]:
-        entries = [
-            Entries(chain, records)
-            for chain, records in (
-                (self.decision_chain, [record for record, _ in batch]),
-                (self.upstream_chain, [r.record() for r in results]),
+        self, pending: PendingAppend, batch: list[Queued], results: list[UpstreamResultRow]
+    ) -> None:
+        await pending.append(
+            *(
+                (tip, records)
+                for tip, records in (
+                    (self.decision_tip, [record for record, _ in batch]),
+                    (self.upstream_tip, [r.record() for r in results]),
+                )
+                if records
             )
-            if records
-        ]
-        async with self._pool.acquire() as conn:
-            heads = await append(conn, *entries)
-        return [(e.chain, head) for e, head in zip(entries, heads, strict=True)]
+        )
 
 
 def _give_up(future: asyncio.Future[None]) -> None:

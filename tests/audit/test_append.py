@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from gateway.audit.chain import Chain, Entries, append
+from gateway.audit.chain import Chain, ChainTip, Entries, append, appending
 from gateway.audit.streams import DECISIONS, STREAMS, UPSTREAM
 from gateway.feeds.markets import utcnow
 from gateway.store.db import create_pool
@@ -99,3 +99,33 @@ async def test_an_append_inside_a_transaction_is_undone_with_it(pool: asyncpg.Po
     successor.committed(head)
     assert head.seq == 1 and successor.chain_id != chain.chain_id
     assert await pool.fetchval("SELECT chain_id FROM audit_chains") == successor.chain_id
+
+
+async def test_appending_moves_the_head_after_the_commit_and_ends_the_chain_otherwise(
+    pool: asyncpg.Pool,
+) -> None:
+    """The one helper every appender uses (gateway/audit/chain.py, appending): in its own
+    transaction or the caller's, the head moves only once the commit is done, and a block
+    that fails ends the chain, whatever it had appended."""
+    tip = ChainTip(DECISIONS, "test")
+    async with pool.acquire() as conn:
+        async with appending(conn) as pending:
+            await pending.append((tip, [decision(None).record()]))
+            await pending.append((tip, [decision(None).record()]))  # goes on from the first
+            assert tip.chain.head.seq == 0, "not committed yet"
+        assert tip.chain.head.seq == 2
+        first = tip.chain
+        with pytest.raises(RuntimeError):
+            async with appending(conn) as pending:
+                await pending.append((tip, [decision(None).record()]))
+                raise RuntimeError("the change the entry records failed")
+        assert tip.chain is not first and tip.chain.head.seq == 0
+        transaction = conn.transaction()
+        await transaction.start()
+        async with appending(conn, transaction=transaction) as pending:
+            await pending.append((tip, [decision(None).record()]))
+        assert not conn.is_in_transaction() and tip.chain.head.seq == 1
+    rows = await pool.fetch("SELECT chain_id, seq FROM decisions ORDER BY chain_id, seq")
+    assert sorted((r["chain_id"], r["seq"]) for r in rows) == sorted(
+        [(first.chain_id, 1), (first.chain_id, 2), (tip.chain.chain_id, 1)]
+    )

@@ -15,7 +15,7 @@ import pytest
 
 from gateway import appkeys as K
 from gateway.app import create_app
-from gateway.audit.chain import Chain, Entries, Head, append
+from gateway.audit.chain import Chain, Entries, PendingAppend, append
 from gateway.audit.streams import DECISIONS
 from gateway.store.db import DatabaseUnavailable
 from gateway.store.records import DecisionRow
@@ -57,12 +57,12 @@ class StrandedOnce(DecisionWriter):
     strand_next = False
     stranded: tuple[Chain, list[tuple[Any, ...]]] | None = None
 
-    async def _write(self, batch: Any, results: Any) -> list[tuple[Any, Head]]:
+    async def _write(self, pending: PendingAppend, batch: Any, results: Any) -> None:
         if self.strand_next:
             self.strand_next = False
             self.stranded = (self.decision_chain, [record for record, _ in batch])
             raise ConnectionResetError("connection lost while the statement waited")
-        return await super()._write(batch, results)
+        await super()._write(pending, batch, results)
 
 
 async def test_a_row_postgres_refuses_fails_alone(gateway: Gateway, http: aiohttp.ClientSession) -> None:
@@ -112,12 +112,11 @@ class LostAcknowledgement(DecisionWriter):
 
     lose_next = False
 
-    async def _write(self, batch: Any, results: Any) -> list[tuple[Any, Head]]:
-        heads = await super()._write(batch, results)
+    async def _write(self, pending: PendingAppend, batch: Any, results: Any) -> None:
+        await super()._write(pending, batch, results)
         if self.lose_next:
             self.lose_next = False
             raise ConnectionResetError("connection lost after COMMIT")
-        return heads
 
 
 async def test_a_commit_whose_answer_was_lost_ends_its_chain_unforked(
