@@ -36,7 +36,7 @@ from gateway import appkeys as K
 from gateway.review.store import HeldCall, ReportCandidate, open_report, park
 from gateway.sanctions.service import SanctionsUnavailable
 from gateway.store import deposits, movements
-from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.kyc import load_identity
 from gateway.store.records import DecisionRow
 from policy.action import Action
@@ -134,7 +134,7 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
     base = _aml_facts(app, action, facts, direction)
     settings = app[K.SETTINGS]
     try:
-        async with app[K.POOL].acquire(timeout=settings.db_timeout_seconds) as conn:
+        async with connection(app[K.POOL], settings.db_timeout_seconds) as conn:
             transaction = conn.transaction()
             await transaction.start()
             try:
@@ -185,7 +185,7 @@ async def _repeated_after_race(
     app: web.Application, report: deposits.DepositReport, customer_id: str
 ) -> None:
     try:
-        async with app[K.POOL].acquire(timeout=app[K.SETTINGS].db_timeout_seconds) as conn:
+        async with connection(app[K.POOL], app[K.SETTINGS].db_timeout_seconds) as conn:
             await _repeated(conn, report, customer_id)
     except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
         raise _unrecorded() from exc

@@ -64,6 +64,14 @@ async def _exchange(request: web.Request, handler: Handler) -> web.StreamRespons
         return response
     except web.HTTPException:
         raise
+    except _DATABASE_DOWN as exc:
+        # Whatever step touched the database when it failed, the call was not decided:
+        # fail closed, 503, counted, never a 500 (a handler's own mapping comes first).
+        log.warning("%s %s: database unavailable: %r", request.method, _route(request), exc)
+        metrics = request.app[K.METRICS]
+        metrics.child(metrics.fail_closed, "decision_store_unavailable").inc()
+        message = "Unable to record the decision; try again."
+        return _refusal(request, "decision_store_unavailable", message, "503")
     except Exception:
         # Last resort for the exchange dialect: an unexpected error is a Binance-style 500.
         log.exception("%s %s failed", request.method, _route(request))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -23,11 +25,38 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # Raised by asyncpg itself, not the server, when the server dies mid-call: e.g. "cannot
+    # switch to state …; another operation is in progress" (InternalClientError, which
+    # ProtocolError extends). The database did not answer: a 503 like the others.
+    asyncpg.exceptions.InternalClientError,
+)
+# The errors after which a connection's protocol state cannot be trusted: it is
+# terminated, never handed back to the pool for the next request.
+_BROKEN_CONNECTION: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
 )
 
 
 class DatabaseUnavailable(Exception):
     """The database did not answer in time or at all."""
+
+
+@contextlib.asynccontextmanager
+async def connection(pool: asyncpg.Pool, timeout: float | None = None) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for a decision's work. If the work fails because the connection
+    broke, the connection is terminated before it goes back, so the pool opens a fresh one
+    rather than lending a connection stuck mid-protocol to the next request."""
+    async with pool.acquire(timeout=timeout) as conn:
+        try:
+            yield conn
+        except _BROKEN_CONNECTION:
+            conn.terminate()
+            raise
 
 
 def censored(dsn: str) -> str:

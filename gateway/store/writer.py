@@ -29,7 +29,7 @@ from asyncpg.transaction import Transaction
 from gateway.audit.chain import Chain, ChainTip, PendingAppend, appending, process_label
 from gateway.audit.streams import DECISIONS, UPSTREAM
 from gateway.metrics import GatewayMetrics
-from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.records import DecisionRow, UpstreamResultRow
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ class DecisionWriter:
             taking_part = [tip for tip, rows in parts if rows]
             async with (
                 asyncio.timeout(self._timeout),
-                self._pool.acquire() as conn,
+                connection(self._pool) as conn,
                 appending(conn, *taking_part, autocommit=True) as pending,
             ):
                 await self._write(pending, batch, results)
