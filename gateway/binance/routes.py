@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from gateway.binance.params import parse_decimal
+from gateway.review.keys import IDEMPOTENCY_PARAM, reserved_key
 from policy.action import Action, ActionKind, ParseProblem, Side
 
 DIALECT = "binance"
@@ -183,6 +184,21 @@ _PROOF = re.compile(r"^[\x20-\x7e]{16,1024}$")
 _ADDRESS_TAG = re.compile(r"^[\x20-\x7e]{1,256}$")
 
 
+def _withdraw_order_id(r: _Reader) -> str | None:
+    """The client's idempotency key, never one in the gateway's namespace: a key the
+    gateway derives for a held call could otherwise be taken first, and the exchange would
+    answer the held call's forward with the client's other withdrawal."""
+    client_id = r.text(IDEMPOTENCY_PARAM, _CLIENT_ORDER_ID, required=False)
+    if client_id is not None and reserved_key(client_id):
+        r.problems.append(
+            ParseProblem(
+                "invalid_value", IDEMPOTENCY_PARAM, f"{IDEMPOTENCY_PARAM} is in a reserved namespace."
+            )
+        )
+        return None
+    return client_id
+
+
 def _withdraw(r: _Reader) -> Action:
     return r.action(
         asset=r.text("coin", _ASSET),
@@ -190,7 +206,7 @@ def _withdraw(r: _Reader) -> Action:
         quantity=r.amount("amount"),
         network=r.text("network", _ASSET, required=False),
         address_tag=r.text("addressTag", _ADDRESS_TAG, required=False),
-        client_order_id=r.text("withdrawOrderId", _CLIENT_ORDER_ID, required=False),
+        client_order_id=_withdraw_order_id(r),
         travel_rule=r.params.get(TRAVEL_RULE_PARAM) or None,
         self_hosted=r.choice("walletType", _WALLET_TYPES, required=False) == "self_hosted",
         ownership_proof=r.text("ownershipProof", _PROOF, required=False),

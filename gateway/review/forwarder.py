@@ -34,7 +34,8 @@ from gateway.feeds.periodic import Periodic
 from gateway.feeds.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
 from gateway.metrics import GatewayMetrics
 from gateway.review import queue
-from gateway.review.store import IDEMPOTENCY_PARAM, REPORT_KINDS
+from gateway.review.keys import IDEMPOTENCY_PARAM
+from gateway.review.store import REPORT_KINDS
 from gateway.store.db import UNAVAILABLE_ERRORS
 from gateway.store.records import UpstreamResultRow
 

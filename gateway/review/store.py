@@ -21,13 +21,10 @@ import asyncpg
 import orjson
 
 from gateway.binance.params import MalformedEncoding, MalformedParameter, read_params
+from gateway.review.keys import IDEMPOTENCY_PARAM, derived_key
 from gateway.store.records import new_decision_id
 
 POLICY_ACTOR: Final = "system:policy"
-# Binance's withdrawOrderId: the client's, or ours, derived from the held id (33 chars,
-# inside Binance's documented pattern of at most 36).
-IDEMPOTENCY_PARAM: Final = "withdrawOrderId"
-_DERIVED_KEY_PREFIX: Final = "g"
 REPORT_KINDS: Final = ("CTR", "STR")
 _CURRENCY = re.compile(r"^[A-Z0-9]{1,12}$")
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "DELETE"})
@@ -76,13 +73,13 @@ def call_params(raw_query: str, body: bytes) -> Mapping[str, str]:
         return {}
 
 
-def idempotency_key(held_id: uuid.UUID, params: Mapping[str, str]) -> tuple[str, bool]:
+def idempotency_key(held_id: uuid.UUID, params: Mapping[str, str], secret: bytes) -> tuple[str, bool]:
     """(key, added): the client's withdrawOrderId when it sent one, else one derived from
     the held id, which the forward then adds to the call."""
     given = params.get(IDEMPOTENCY_PARAM)
     if given:
         return given, False
-    return _DERIVED_KEY_PREFIX + held_id.hex, True
+    return derived_key(secret, held_id), True
 
 
 def _check_hold(held: HeldCall) -> None:
@@ -103,11 +100,12 @@ def _check_hold(held: HeldCall) -> None:
         raise InvalidHold("; ".join(problems))
 
 
-async def park(conn: asyncpg.Connection, held: HeldCall) -> None:
-    """Park a held call for review, in the caller's transaction (the decision's)."""
+async def park(conn: asyncpg.Connection, held: HeldCall, secret: bytes) -> None:
+    """Park a held call for review, in the caller's transaction (the decision's).
+    `secret`: from `key_secret`, for the idempotency key the gateway adds."""
     _check_hold(held)
     params = call_params(held.raw_query, held.body)
-    key, added = idempotency_key(held.decision_id, params)
+    key, added = idempotency_key(held.decision_id, params, secret)
     await conn.execute(
         """INSERT INTO held_calls (
                id, customer_id, api_key_id, action_kind, asset, amount, address, network,

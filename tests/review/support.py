@@ -18,12 +18,13 @@ from pydantic import SecretStr
 from gateway import appkeys as K
 from gateway.app import create_app
 from gateway.feeds.markets import utcnow
+from gateway.review.keys import key_secret
 from gateway.review.store import HeldCall, park
 from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome, Verdict
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
-from tests.support import OFFICER_TOKEN, SERVICE_TOKEN, Customer, admin, serving, sign
+from tests.support import OFFICER_TOKEN, SECRET_KEY, SERVICE_TOKEN, Customer, admin, serving, sign
 
 ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
 WITHDRAW_PATH = "/sapi/v1/capital/withdraw/apply"
@@ -67,7 +68,7 @@ async def make_hold(
         findings=[HOLD_FINDING.as_json()], held_at=held_at, expires_at=held_at + expires_in,
     )  # fmt: skip
     async with gateway.pool.acquire() as conn, conn.transaction():
-        await park(conn, held)
+        await park(conn, held, key_secret(SECRET_KEY))
     return row.id
 
 

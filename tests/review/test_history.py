@@ -13,9 +13,10 @@ import pytest
 
 from gateway import appkeys as K
 from gateway.binance.withdraw_history import merge_withdraw_history
+from gateway.review.keys import derived_key, key_secret
 from tests.conftest import Exchange, Gateway
 from tests.review.support import make_hold, review
-from tests.support import SERVICE_TOKEN, new_customer, signed
+from tests.support import SECRET_KEY, SERVICE_TOKEN, new_customer, signed
 
 pytestmark = pytest.mark.asyncio
 HISTORY = "/sapi/v1/capital/withdraw/history"
@@ -53,7 +54,7 @@ async def test_held_withdrawals_appear_with_binance_statuses(
         pending: 2, rejected: 3, expired: 1, released: 6,  # released: the exchange's own row
     }  # fmt: skip
     assert by_id[str(pending)]["amount"] == "0.02" and by_id[str(pending)]["withdrawOrderId"] == "mine-1"
-    assert by_id[str(released)]["withdrawOrderId"] == "g" + released.hex
+    assert by_id[str(released)]["withdrawOrderId"] == derived_key(key_secret(SECRET_KEY), released)
     assert [r["applyTime"] for r in merged] == sorted((r["applyTime"] for r in merged), reverse=True)
 
     # ccxt reads them as a client would (fetch_withdrawals tags each row as a withdrawal).

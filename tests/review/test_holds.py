@@ -16,6 +16,7 @@ import pytest
 from gateway import appkeys as K
 from gateway.review import queue
 from gateway.review.forwarder import forward_call
+from gateway.review.keys import derived_key, key_secret
 from tests.conftest import Exchange, Gateway, runtime_dsn
 from tests.review.support import (
     ADDRESS,
@@ -28,7 +29,7 @@ from tests.review.support import (
     review,
     withdrawals,
 )
-from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, OPERATOR_TOKEN, admin, new_customer
+from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, OPERATOR_TOKEN, SECRET_KEY, admin, new_customer
 
 pytestmark = pytest.mark.asyncio
 
@@ -48,7 +49,8 @@ async def test_approve_forwards_once_and_money_moves_once(
 
     sent = await withdrawals(http, exchange, alice.id)
     assert len(sent) == 1
-    assert sent[0]["withdrawOrderId"] == "g" + hold_id.hex  # the key the gateway added
+    # The key the gateway added.
+    assert sent[0]["withdrawOrderId"] == derived_key(key_secret(SECRET_KEY), hold_id)
     assert body["exchange_withdraw_id"] == sent[0]["id"]
     after = await account(http, exchange, alice.id)
     debit = Decimal(before["balances"]["BTC"]["free"]) - Decimal(after["balances"]["BTC"]["free"])
