@@ -3,5 +3,5 @@ rolling windows, structuring and single-movement thresholds.
 
 Pure code (STYLE point 1): no aiohttp, no asyncpg, no I/O but reading the packaged data in
 aml/data/ at load. The gateway gathers the facts (prices, FX, past movements, the KYC
-name), calls these functions, and adapts each `AmlFinding` to a policy Finding.
+name) and calls these functions, which return policy Findings (stage "aml") directly.
 """

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from aml.findings import AmlFinding
 from aml.money import FxTable, Prices, Quote
 from aml.windows import MovementDirection
+from policy.decision import Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ class AmlFacts:
     price_max_age_seconds: int
     history: tuple[PastMovement, ...]
     sanctions_snapshot: str  # the snapshot id the address was screened against
-    screening: AmlFinding | None  # a listed or unscreenable address; None when clear
+    screening: Finding | None  # a listed or unscreenable address; None when clear
     # The KYC name the travel-rule originator must match (never logged in clear: the
     # decision row keeps findings, not facts; the facts document masks it).
     legal_name: str | None = None

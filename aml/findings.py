@@ -1,20 +1,22 @@
-"""What the AML checks conclude: findings with their report candidates.
+"""What the AML checks conclude: policy Findings (stage "aml") with their reason codes.
 
-`AmlFinding` mirrors kyc's `KycFinding`: the AML core does not build policy Findings
-itself; the gateway adapts each one (stage "aml") when it wires the stage in, and files
-`report` (CTR/STR) as a report candidate in the same transaction as the decision. Keeping
-the report beside the outcome, not inside `values`, lets a deny carry a report too
-(a sanctioned address: refused and reported) without the adapter parsing values.
+A finding that asks for a report carries a typed `ReportRequest` (CTR/STR, the amount and
+currency that crossed), which the gateway opens as a report candidate in the decision's
+transaction. Keeping the report beside the outcome, not inside `values`, lets a deny
+carry a report too (a sanctioned address: refused and reported).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
+from policy.decision import Finding, Outcome, ReportKind, ReportRequest
+
 AmlOutcome = Literal["deny", "hold", "allow_and_report"]
-ReportKind = Literal["CTR", "STR"]
+STAGE = "aml"
 Value = str | int | bool | None | dict[str, Any] | list[Any]
 R = TypeVar("R")
 
@@ -43,32 +45,26 @@ class AmlReason(enum.StrEnum):
     SELF_HOSTED_PROOF_UNVERIFIABLE = "self_hosted_proof_unverifiable"
 
 
-@dataclass(frozen=True, slots=True)
-class AmlFinding:
-    rule_id: str
-    outcome: AmlOutcome
-    reason: AmlReason
-    message: str
-    # Amounts as strings, the conversion used (Conversion.as_json), the snapshot id:
-    # what was compared, never a name or an identity number.
-    values: dict[str, Value] = field(default_factory=dict)
-    citation: str | None = None
-    report: ReportKind | None = None
+def aml_finding(
+    rule_id: str,
+    outcome: AmlOutcome,
+    reason: AmlReason,
+    message: str,
+    values: dict[str, Value] | None = None,
+    citation: str | None = None,
+    report: ReportRequest | None = None,
+) -> Finding:
+    """An AML stage finding. `values`: amounts as strings, the conversion used
+    (Conversion.as_json), the snapshot id: what was compared, never a name or an
+    identity number."""
+    return Finding(STAGE, rule_id, Outcome(outcome), reason, message, dict(values or {}), citation, report)
 
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "rule_id": self.rule_id,
-            "outcome": self.outcome,
-            "reason": self.reason.value,
-            "message": self.message,
-        }
-        if self.values:
-            body["values"] = self.values
-        if self.citation:
-            body["citation"] = self.citation
-        if self.report:
-            body["report"] = self.report
-        return body
+
+def report_request(
+    kind: ReportKind | str, amount: Decimal | None = None, currency: str | None = None
+) -> ReportRequest:
+    """What a rule's `report` asks for: this kind, for the amount that crossed."""
+    return ReportRequest(ReportKind(kind), amount, currency)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,8 @@ from typing import Literal
 
 from aml.addresses.matching import EVM_NETWORKS, normalise
 from aml.addresses.model import MAX_ADDRESS_LENGTH, AddressFormat, MalformedAddress, NormalisedAddress
-from aml.findings import AmlFinding, AmlReason
+from aml.findings import AmlReason, aml_finding, report_request
+from policy.decision import Finding, ReportKind
 
 __all__ = [
     "EVM_NETWORKS",
@@ -170,7 +171,7 @@ def screen_address(
     *,
     direction: Literal["withdrawal", "deposit"],
     asset: str | None = None,
-) -> AmlFinding | None:
+) -> Finding | None:
     """A withdrawal to, or a deposit from, a listed address: deny and report (STR).
 
     An address that cannot be screened is refused too: it is the one thing that must
@@ -179,7 +180,7 @@ def screen_address(
     try:
         match = snapshot.is_listed(address, asset)
     except MalformedAddress as exc:
-        return AmlFinding(
+        return aml_finding(
             rule_id=SANCTIONS_RULE_ID,
             outcome="deny",
             reason=AmlReason.ADDRESS_MALFORMED,
@@ -190,7 +191,7 @@ def screen_address(
     if match is None:
         return None
     preposition = "to" if direction == "withdrawal" else "from"
-    return AmlFinding(
+    return aml_finding(
         rule_id=SANCTIONS_RULE_ID,
         outcome="deny",
         reason=AmlReason.SANCTIONED_ADDRESS,
@@ -208,5 +209,5 @@ def screen_address(
             "snapshot_source": snapshot.source,
         },
         citation=SANCTIONS_CITATION,
-        report="STR",
+        report=report_request(ReportKind.STR),
     )

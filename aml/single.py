@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from aml.findings import AmlFinding, AmlOutcome, AmlReason, Cited, Value
+from aml.findings import AmlOutcome, AmlReason, Cited, Value, aml_finding, report_request
 from aml.ivms101 import Ivms101Invalid, matches_beneficiary, matches_customer, missing_data, parse_payload
 from aml.money import Conversion, Valuer
 from aml.ownership import Ownership
 from aml.windows import CurrencyMismatch, Movement
+from policy.decision import Finding
 from rules.model import CashReportRule, Comparison, Counterparty, SelfHostedRule, Threshold, TravelRule
 
 _WORDS = {Comparison.AT_OR_ABOVE: "at or above", Comparison.MORE_THAN: "more than"}
@@ -54,7 +55,7 @@ def cash_report(
     history: Sequence[Movement],
     new: Movement,
     day_of: Callable[[datetime], date],
-) -> list[AmlFinding]:
+) -> list[Finding]:
     """Cash at (or above) a reporting threshold: allow, and a CTR candidate. Only a
     movement on a rail the rule covers counts, and only one such arrives here to be
     judged; a per-day rule adds the earlier ones of the same day (`day_of`: the
@@ -92,7 +93,7 @@ def cash_report(
     else:
         measure = f"a cash movement of {total} {currency}"
     return [
-        AmlFinding(
+        aml_finding(
             rule_id=rule.id,
             outcome="allow_and_report",
             reason=AmlReason.CASH_REPORT_THRESHOLD,
@@ -100,7 +101,7 @@ def cash_report(
             f"of {rule.threshold.amount} {currency}",
             values=values,
             citation=cited.citation,
-            report=rule.report,
+            report=report_request(rule.report, total, currency),
         )
     ]
 
@@ -123,7 +124,7 @@ def travel_rule(
     native_name: str | None,
     today: date,
     inbound: bool = False,
-) -> list[AmlFinding]:
+) -> list[Finding]:
     """A transfer with a `counterparty` (another VASP, or a self-hosted wallet) at or
     above any travel-rule threshold in force that covers such transfers (home or
     residence: the stricter wins, so the lowest threshold crossed binds) must carry a
@@ -154,8 +155,8 @@ def travel_rule(
     values = _compared(cited.rule.threshold, conversion)
     values["required_by"] = [c.rule.id for c, _ in binding]
 
-    def deny(reason: AmlReason, message: str, **extra: Value) -> list[AmlFinding]:
-        return [AmlFinding(cited.rule.id, failing, reason, message, values | extra, cited.citation)]
+    def deny(reason: AmlReason, message: str, **extra: Value) -> list[Finding]:
+        return [aml_finding(cited.rule.id, failing, reason, message, values | extra, cited.citation)]
 
     if not payload:
         if inbound:
@@ -191,7 +192,7 @@ def travel_rule(
         if missing:
             # The rule that asks for the data is the one cited, not the binding one.
             return [
-                AmlFinding(
+                aml_finding(
                     requiring.rule.id,
                     failing,
                     AmlReason.TRAVEL_RULE_DATA_MISSING,
@@ -214,7 +215,7 @@ def self_hosted(
     *,
     destination_self_hosted: bool,
     ownership: Ownership,
-) -> list[AmlFinding]:
+) -> list[Finding]:
     """A transfer to (or, for a deposit, from) a self-hosted address above the threshold
     needs proof that the customer controls the address (EU TFR, Regulation (EU) 2023/1113
     Art. 14(5) and 16(2)): a message signed with the address's key (aml/ownership.py)."""
@@ -226,7 +227,7 @@ def self_hosted(
         hit, conversion = crossed(cited.rule.threshold, valuer)
         if hit:
             findings.append(
-                AmlFinding(
+                aml_finding(
                     cited.rule.id,
                     "deny",
                     reason,

@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from aml.findings import AmlFinding, AmlReason, Cited
+from aml.findings import AmlReason, Cited, aml_finding, report_request
 from aml.windows import CurrencyMismatch, Movement, in_window
+from policy.decision import Finding, ReportKind
 from rules.model import StructuringRule, Threshold
 
 _PERCENT = Decimal(100)
@@ -33,7 +34,7 @@ def in_band(amount: Decimal, reference: Threshold, band_percent: Decimal) -> boo
     return amount >= band_floor(reference, band_percent) and not reference.crossed_by(amount)
 
 
-def _evaluate(cited: Cited[StructuringRule], history: Sequence[Movement], new: Movement) -> AmlFinding | None:
+def _evaluate(cited: Cited[StructuringRule], history: Sequence[Movement], new: Movement) -> Finding | None:
     rule = cited.rule
     currency = rule.reference.currency
     if new.amount.currency != currency:
@@ -50,7 +51,7 @@ def _evaluate(cited: Cited[StructuringRule], history: Sequence[Movement], new: M
             banded.append(movement)
     if len(banded) < rule.count:
         return None
-    return AmlFinding(
+    return aml_finding(
         rule_id=rule.id,
         outcome="hold",
         reason=AmlReason.STRUCTURING_SUSPECTED,
@@ -70,11 +71,11 @@ def _evaluate(cited: Cited[StructuringRule], history: Sequence[Movement], new: M
             "amounts": [str(m.amount.amount) for m in sorted(banded, key=lambda m: m.at)],
         },
         citation=cited.citation,
-        report="STR",
+        report=report_request(ReportKind.STR, currency=currency),
     )
 
 
 def evaluate_structuring(
     rules: Sequence[Cited[StructuringRule]], history: Sequence[Movement], new: Movement
-) -> list[AmlFinding]:
+) -> list[Finding]:
     return [f for f in (_evaluate(cited, history, new) for cited in rules) if f is not None]

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from aml.findings import AmlFinding, AmlReason, Cited, Value
+from aml.findings import AmlReason, Cited, Value, aml_finding, report_request
 from aml.money import Money
+from policy.decision import Finding
 from rules.model import Direction, LinkedTransactionsRule, Rail, RollingWindowRule, Window
 
 WINDOW_LENGTH: dict[Window, timedelta] = {
@@ -105,7 +106,7 @@ def evaluate_linked(
     history: Sequence[Movement],
     new: Movement,
     level: str | None,
-) -> list[AmlFinding]:
+) -> list[Finding]:
     """A refusal for every linked-transactions limit the new movement takes its window
     over, for a customer the rule binds."""
     findings = []
@@ -119,7 +120,7 @@ def evaluate_linked(
         if not rule.total.crossed_by(after.total.amount):
             continue
         findings.append(
-            AmlFinding(
+            aml_finding(
                 rule_id=rule.id,
                 outcome="deny",
                 reason=AmlReason.LINKED_TRANSACTIONS_LIMIT,
@@ -156,7 +157,7 @@ def compute_totals(
 
 def _evaluate(
     cited: Cited[RollingWindowRule], history: Sequence[Movement], new: Movement
-) -> AmlFinding | None:
+) -> Finding | None:
     rule = cited.rule
     if not counts_toward(rule.direction, new):
         # The new movement adds nothing to this window: it was judged when its last
@@ -193,19 +194,23 @@ def _evaluate(
     by_total = "total" in crossed
     reason = AmlReason.ROLLING_WINDOW_TOTAL if by_total else AmlReason.ROLLING_WINDOW_COUNT
     measure = f"{values['total']} {values['currency']}" if by_total else f"{after.count} movements"
-    return AmlFinding(
+    return aml_finding(
         rule_id=rule.id,
         outcome=rule.outcome,
         reason=reason,
         message=f"{rule.direction.value} in the last {rule.window.value}: {measure} crosses the rule's limit",
         values=values,
         citation=cited.citation,
-        report=rule.report,
+        report=report_request(
+            rule.report,
+            after.total.amount if rule.total is not None and after.total is not None else None,
+            rule.total.currency if rule.total is not None else None,
+        ),
     )
 
 
 def evaluate_rolling_windows(
     rules: Sequence[Cited[RollingWindowRule]], history: Sequence[Movement], new: Movement
-) -> list[AmlFinding]:
+) -> list[Finding]:
     """A finding for every rule the new movement makes (or keeps) crossed."""
     return [f for f in (_evaluate(cited, history, new) for cited in rules) if f is not None]

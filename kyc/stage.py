@@ -2,21 +2,20 @@
 
 A pure function of (action kind, amount, currency, facts, rules) to findings; every
 finding is a deny naming its rule id, the values compared (never a name, number or date
-of birth) and the citation. An empty list means KYC has no objection. The gateway adapts
-`KycFinding` to policy's Finding when it wires the stage in.
+of birth) and the citation. An empty list means KYC has no objection. Findings are
+policy's own (stage "kyc"), used by the pipeline as they are.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
 from kyc.facts import CustomerType, KycFacts
 from kyc.rules import KycRuleSet, Ruled
 from kyc.verification import Missing
+from policy.decision import Finding, Outcome
 
 # Reading public data, reading one's own account and cancelling one's own order never need
 # KYC (the issue: an unverified customer keeps public data and their own account). Every
@@ -25,6 +24,7 @@ KYC_FREE_KINDS = frozenset({"public_read", "account_read", "cancel"})
 DEPOSIT_KINDS = frozenset({"deposit_credit", "deposit_address"})
 REAL_NAME_KINDS = DEPOSIT_KINDS | {"withdrawal"}
 
+STAGE = "kyc"
 Value = str | int | bool | None
 
 
@@ -46,16 +46,6 @@ class KycReason(enum.StrEnum):
     LEVEL_AMOUNT_UNVERIFIABLE = "level_amount_unverifiable"
 
 
-@dataclass(frozen=True, slots=True)
-class KycFinding:
-    rule_id: str
-    reason: KycReason
-    message: str
-    values: dict[str, Value] = field(default_factory=dict)
-    citation: str | None = None
-    outcome: Literal["deny"] = "deny"
-
-
 # Verification is not a rule-pack value: without an effective verification nothing but
 # reading is allowed, whatever the pack (the issue's "Rules"; FATF R.10 CDD before service).
 VERIFICATION_RULE_ID = "kyc.verification"
@@ -67,15 +57,22 @@ _MISSING_REASONS = {
 }
 
 
-def _finding(rule: Ruled[object], reason: KycReason, message: str, **values: Value) -> KycFinding:
-    return KycFinding(rule.rule_id, reason, message, dict(values), rule.citation)
+def kyc_finding(
+    rule_id: str, reason: KycReason, message: str, values: dict[str, Value], citation: str | None
+) -> Finding:
+    """Every KYC finding is a deny: KYC only ever refuses."""
+    return Finding(STAGE, rule_id, Outcome.DENY, reason, message, dict(values), citation)
 
 
-def _verification(kind: str, facts: KycFacts | None) -> Iterator[KycFinding]:
+def _finding(rule: Ruled[object], reason: KycReason, message: str, **values: Value) -> Finding:
+    return kyc_finding(rule.rule_id, reason, message, values, rule.citation)
+
+
+def _verification(kind: str, facts: KycFacts | None) -> Iterator[Finding]:
     missing = (Missing.NOT_VERIFIED,) if facts is None else facts.verification.missing
     for item in missing:
         reason, what = _MISSING_REASONS[item]
-        yield KycFinding(
+        yield kyc_finding(
             f"{VERIFICATION_RULE_ID}.{item.value}",
             reason,
             f"{kind} refused: {what}; only public data and your own account can be read",
@@ -96,7 +93,7 @@ def _binding_minimum_age(facts: KycFacts, rules: KycRuleSet) -> tuple[str, Ruled
     return max(found, key=lambda pair: pair[1].value, default=None)
 
 
-def _eligibility(kind: str, facts: KycFacts, rules: KycRuleSet) -> Iterator[KycFinding]:
+def _eligibility(kind: str, facts: KycFacts, rules: KycRuleSet) -> Iterator[Finding]:
     home = rules.home_country
     if facts.customer_type is CustomerType.CORPORATE:
         if not rules.corporates_allowed.value:
@@ -142,7 +139,7 @@ def _eligibility(kind: str, facts: KycFacts, rules: KycRuleSet) -> Iterator[KycF
         )
 
 
-def _real_name(kind: str, currency: str | None, facts: KycFacts, rules: KycRuleSet) -> Iterator[KycFinding]:
+def _real_name(kind: str, currency: str | None, facts: KycFacts, rules: KycRuleSet) -> Iterator[Finding]:
     rule = rules.real_name_accounts.get(currency) if currency is not None else None
     if rule is None or kind not in REAL_NAME_KINDS:
         return
@@ -190,7 +187,7 @@ UNKNOWN_LEVEL_RULE = Ruled(None, "kyc.level.unknown", "rule pack: no kyc_level r
 
 def _level(
     kind: str, amount: Decimal | None, currency: str | None, facts: KycFacts, rules: KycRuleSet
-) -> Iterator[KycFinding]:
+) -> Iterator[Finding]:
     rule = rules.level_limits.get(facts.level) if facts.level is not None else None
     if rule is None or kind not in rule.value.actions:
         yield _finding(
@@ -235,7 +232,7 @@ def evaluate_kyc(
     currency: str | None,
     facts: KycFacts | None,
     rules: KycRuleSet,
-) -> list[KycFinding]:
+) -> list[Finding]:
     """Every KYC objection to `kind` (an ActionKind value); empty when there is none.
 
     `amount` is in `currency`, already converted by the gateway where a level cap is in

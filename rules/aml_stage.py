@@ -4,19 +4,19 @@ transactions and structuring, with values from the rule book in force. Pure: the
 gathers prices, movements and the screening into `facts.aml` (under the customer's lock)
 and this turns them into findings.
 
-A price or rate that is missing or stale cannot be guessed around: the stage answers a
-`price_unavailable` deny, which the gateway turns into a 503 (fail closed, counted).
+A price or rate that is missing or stale cannot be guessed around: the stage answers it
+as undecidable (Finding.cannot_decide: recorded as a deny, answered 503 and counted).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from aml.facts import AmlFacts
-from aml.findings import AmlFinding
+from aml.findings import STAGE
 from aml.money import Money, PriceUnavailable, Valuer
 from aml.ownership import Ownership, check_ownership
 from aml.single import cash_report, self_hosted, travel_rule
@@ -30,7 +30,6 @@ from rules.book import CustomerRules, RuleBook
 from rules.calendar import local_date
 from rules.model import Counterparty, Rail
 
-STAGE = "aml"
 PRICE_UNAVAILABLE = "price_unavailable"
 AML_FACTS_MISSING = "aml_facts_missing"
 VALUATION_RULE = "aml.valuation"
@@ -39,22 +38,10 @@ VALUATION_SOURCES = (
     "FX table (GATEWAY_FX_RATES), each with its time"
 )
 AML_KINDS = frozenset({ActionKind.WITHDRAWAL, ActionKind.DEPOSIT_CREDIT})
-_OUTCOMES = {
-    "deny": Outcome.DENY,
-    "hold": Outcome.HOLD,
-    "allow_and_report": Outcome.ALLOW_AND_REPORT,
-}
 
 
-def _finding(f: AmlFinding) -> Finding:
-    values: dict[str, Any] = dict(f.values)
-    if f.report is not None:
-        values["report"] = f.report  # the gateway opens a report candidate for it
-    return Finding(STAGE, f.rule_id, _OUTCOMES[f.outcome], f.reason.value, f.message, values, f.citation)
-
-
-def _deny(rule_id: str, reason: str, message: str, **values: Any) -> Finding:
-    return Finding(STAGE, rule_id, Outcome.DENY, reason, message, values)
+def _undecidable(rule_id: str, reason: str, message: str, **values: Any) -> Finding:
+    return Finding.cannot_decide(STAGE, rule_id, reason, message, **values)
 
 
 def _history_in(
@@ -104,8 +91,8 @@ def _day_in(jurisdiction: str | None, home: str) -> Callable[[datetime], date]:
 
 def _patterns(
     rules: AmlRuleSet, aml: AmlFacts, valuer: Valuer, action: Action, level: str | None, home: str
-) -> list[AmlFinding]:
-    found: list[AmlFinding] = []
+) -> list[Finding]:
+    found: list[Finding] = []
     histories: dict[tuple[str | None, frozenset[Rail] | None], list[Movement]] = {}
 
     def history(currency: str | None, rails: frozenset[Rail] | None = None) -> list[Movement]:
@@ -141,12 +128,13 @@ def _patterns(
 def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date, home: str) -> list[Finding]:
     aml = facts.aml
     if aml is None:
-        return [_deny("aml.facts", AML_FACTS_MISSING, "AML facts were not gathered for a money-moving call")]
-    screening = [_finding(aml.screening)] if aml.screening is not None else []
+        missing = "AML facts were not gathered for a money-moving call"
+        return [_undecidable("aml.facts", AML_FACTS_MISSING, missing)]
+    screening = [aml.screening] if aml.screening is not None else []
     if action.quantity is None or action.asset is None:
         return screening  # malformed: the well-formedness gate has refused it already
     valuer = Valuer(action.quantity, action.asset, aml.price_table(), aml.fx_table(), facts.now, aml.max_age)
-    found: list[AmlFinding] = []
+    found: list[Finding] = []
     try:
         if action.asset not in rules.bank_currencies:
             # Both directions: a receiving exchange has the travel rule's duties too.
@@ -172,7 +160,7 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date, h
     except PriceUnavailable as exc:
         return [
             *screening,
-            _deny(
+            _undecidable(
                 VALUATION_RULE, PRICE_UNAVAILABLE, f"cannot value the movement: {exc}",
                 asset=exc.asset, problem=exc.reason,
             ),
@@ -186,7 +174,7 @@ def evaluate_aml(action: Action, facts: Facts, rules: AmlRuleSet, today: date, h
         {"conversions": [c.as_json() for c in valuer.used]},
         VALUATION_SOURCES,
     )
-    return [*screening, *map(_finding, found), valuation]
+    return [*screening, *found, valuation]
 
 
 @dataclass(frozen=True)
@@ -208,16 +196,6 @@ class AmlStage:
         today = self.as_of or local_date(facts.now, self.home_country)
         rules = self._rules.of(customer.residence_country, customer.residence_region, today)
         return evaluate_aml(action, facts, rules, today, self.home_country)
-
-
-def report_kinds(findings: Sequence[Finding]) -> dict[str, list[Finding]]:
-    """Findings that ask for a report, by report kind (CTR, STR)."""
-    reports: dict[str, list[Finding]] = {}
-    for finding in findings:
-        kind = finding.values.get("report")
-        if isinstance(kind, str):
-            reports.setdefault(kind, []).append(finding)
-    return reports
 
 
 def direction_of(kind: ActionKind) -> MovementDirection:

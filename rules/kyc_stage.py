@@ -1,5 +1,5 @@
 """The KYC stage in the pipeline: the kyc package's rules, with values from the rule book
-in force, turned into policy findings. Pure: facts in, findings out."""
+in force. Pure: facts in, findings out."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from datetime import date
 from decimal import Decimal
 
 from kyc.rules import KycRuleSet
-from kyc.stage import KYC_FREE_KINDS, evaluate_kyc
+from kyc.stage import KYC_FREE_KINDS, STAGE, evaluate_kyc
 from policy.action import Action, ActionKind
-from policy.decision import Finding, Outcome
+from policy.decision import Finding
 from policy.facts import Facts
 from rules.book import CustomerRules, RuleBook
 from rules.calendar import local_date
 from rules.kyc_rules import kyc_rule_set
-
-STAGE = "kyc"
 
 
 def moved_amount(action: Action) -> tuple[Decimal | None, str | None]:
@@ -47,7 +45,4 @@ class KycStage:
         today = self.as_of or local_date(facts.now, self.home_country)
         rules = self._rules.of(customer.residence_country, customer.residence_region, today)
         amount, currency = moved_amount(action)
-        return [
-            Finding(STAGE, f.rule_id, Outcome.DENY, f.reason.value, f.message, dict(f.values), f.citation)
-            for f in evaluate_kyc(action.kind.value, amount, currency, facts.kyc, rules)
-        ]
+        return evaluate_kyc(action.kind.value, amount, currency, facts.kyc, rules)

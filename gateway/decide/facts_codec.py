@@ -18,6 +18,9 @@ The document, format `facts/2` (`facts/1` is still read):
   is used (policy/facts.py imports KycFacts and AmlFacts; they import nothing of
   policy.facts), so pydantic resolves each dataclass's annotations in its own module:
   nothing to list by hand when a new one appears, no source parsing.
+- **Findings among the facts.** The sanctions screening is a policy Finding; documents
+  from before there was one Finding type stored it in the AML core's shape, which
+  `decode` still reads (`_screening_as_finding`).
 - **Market catalog: only what the call touches.** The exchange's catalog has hundreds of
   markets; the stages read the action's own market (by symbol) and whether its assets are
   listed. The stored catalog holds that market and those of the action's assets (asset,
@@ -220,6 +223,7 @@ def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFac
     extra = document.get("action") or {}
     if not isinstance(raw, dict) or not isinstance(extra, dict):
         raise FactsUnreadable("facts_unreadable", "facts or action is not an object")
+    _screening_as_finding(raw)
     try:
         facts = _FACTS.validate_python(raw)
     except ValidationError as exc:
@@ -227,6 +231,20 @@ def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFac
     defaulted = tuple(name for name in _FACT_FIELDS if name not in raw)
     masked = document.get("masked") or []
     return StoredFacts(facts, extra, defaulted, tuple(str(m) for m in masked))
+
+
+def _screening_as_finding(raw: dict[str, Any]) -> None:
+    """Documents written before kyc and aml built policy's one Finding type hold the
+    sanctions screening in the AML core's own shape (no stage; the report kind beside the
+    outcome): read it as the finding it was, so those decisions replay as they did."""
+    aml = raw.get("aml")
+    screening = aml.get("screening") if isinstance(aml, dict) else None
+    if not isinstance(screening, dict) or "stage" in screening:
+        return
+    screening["stage"] = "aml"
+    kind = screening.pop("report", None)
+    if isinstance(kind, str):
+        screening["report"] = {"kind": kind}
 
 
 def _unseal(document: dict[str, Any], personal: PersonalSeal) -> None:

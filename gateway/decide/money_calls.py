@@ -33,7 +33,6 @@ from aml.facts import AmlFacts
 from aml.sanctions import screen_address
 from aml.windows import MovementDirection
 from gateway import appkeys as K
-from gateway.review.keys import key_secret
 from gateway.review.store import HeldCall, ReportCandidate, open_report, park
 from gateway.sanctions.service import SanctionsUnavailable
 from gateway.store import deposits, movements
@@ -44,7 +43,7 @@ from policy.action import Action
 from policy.decision import Outcome, Verdict
 from policy.facts import Facts
 from rules.aml_rules import aml_rule_set
-from rules.aml_stage import VALUATION_RULE, direction_of, report_kinds
+from rules.aml_stage import VALUATION_RULE, direction_of
 
 
 class AlreadyRecorded(Exception):
@@ -221,21 +220,19 @@ async def _write_effects(
     if held:
         # A held withdrawal waits to be forwarded; a held deposit has already arrived and
         # waits for an officer to credit it (nothing is sent) or reject it.
-        await park(
-            conn, _held_call(app, call, row, now), key_secret(app[K.SETTINGS].secret_key.get_secret_value())
-        )
-    for kind, findings in report_kinds(verdict.findings).items():
-        first = findings[0].values
-        amount = first.get("value") or first.get("total")
+        await park(conn, _held_call(app, call, row, now))
+    for kind, findings in verdict.reports().items():
+        asked = findings[0].report
+        assert asked is not None  # grouped by it
         await open_report(
             conn,
             ReportCandidate(
-                kind=kind,
+                kind=kind.value,
                 customer_id=customer,
                 decision_ids=(row.id,),
                 rule_ids=tuple(dict.fromkeys(f.rule_id for f in findings)),
-                amount=Decimal(amount) if isinstance(amount, str) else None,
-                currency=first.get("currency") if isinstance(first.get("currency"), str) else None,
+                amount=asked.amount,
+                currency=asked.currency,
                 details={"findings": [f.as_json() for f in findings], "outcome": verdict.outcome.value},
             ),
         )

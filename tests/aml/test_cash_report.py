@@ -45,13 +45,16 @@ def _report(
     if not findings:
         return None
     [finding] = findings
-    assert (finding.outcome, finding.reason, finding.report, finding.citation) == (
+    assert finding.report is not None
+    assert (finding.outcome, finding.reason, finding.report.kind, finding.citation) == (
         "allow_and_report",
         AmlReason.CASH_REPORT_THRESHOLD,
         "CTR",
         "cite",
     )
     assert isinstance(finding.values["total"], str)
+    # The report asks for what crossed: the total, in the threshold's currency.
+    assert (finding.report.amount, finding.report.currency) == (Decimal(finding.values["total"]), rule.threshold.currency)  # type: ignore[attr-defined]
     return finding.values["total"]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aml.findings import AmlFinding, AmlReason
+from aml.findings import AmlReason, aml_finding, report_request
 from tests.support import IO_PACKAGES, imported_packages
 
 AML = Path(__file__).resolve().parents[2] / "aml"
@@ -24,15 +24,20 @@ def test_data_keeps_its_source_and_licence_notes() -> None:
 
 
 def test_finding_json_shape() -> None:
-    finding = AmlFinding("aml.sanctions.ofac_sdn", "deny", AmlReason.SANCTIONED_ADDRESS, "m", {"a": "1"}, "c", "STR")
+    """The stored shape of an AML finding, as decisions have always held it: the stage,
+    and the report kind among the values (a typed ReportRequest in memory)."""
+    finding = aml_finding(
+        "aml.sanctions.ofac_sdn", "deny", AmlReason.SANCTIONED_ADDRESS, "m", {"a": "1"}, "c", report_request("STR")
+    )
     assert finding.as_json() == {
+        "stage": "aml",
         "rule_id": "aml.sanctions.ofac_sdn",
         "outcome": "deny",
         "reason": "sanctioned_address",
         "message": "m",
-        "values": {"a": "1"},
+        "values": {"a": "1", "report": "STR"},
         "citation": "c",
-        "report": "STR",
     }
-    bare = AmlFinding("r.x", "hold", AmlReason.STRUCTURING_SUSPECTED, "m").as_json()
-    assert set(bare) == {"rule_id", "outcome", "reason", "message"}
+    assert finding.values == {"a": "1"}  # the request is not written into the values
+    bare = aml_finding("r.x", "hold", AmlReason.STRUCTURING_SUSPECTED, "m").as_json()
+    assert set(bare) == {"stage", "rule_id", "outcome", "reason", "message"}

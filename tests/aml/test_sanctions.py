@@ -171,7 +171,7 @@ def test_a_malformed_list_entry_is_refused() -> None:
 def test_screen_listed_address_denies_and_reports(direction: str) -> None:
     finding = screen_address(SNAPSHOT, EVM_EIP55.lower(), direction=direction, asset="ETH")  # type: ignore[arg-type]
     assert finding is not None
-    assert (finding.outcome, finding.reason, finding.report) == ("deny", AmlReason.SANCTIONED_ADDRESS, "STR")
+    assert (finding.outcome, finding.reason, finding.report and finding.report.kind) == ("deny", AmlReason.SANCTIONED_ADDRESS, "STR")
     assert finding.values["snapshot_id"] == SNAPSHOT.id
     assert finding.values["listed_as"] == [EVM_EIP55]
     assert finding.citation and "OFAC" in finding.citation

@@ -57,7 +57,7 @@ def test_structuring(case: Case) -> None:
         assert findings == []
         return
     [finding] = findings
-    assert (finding.outcome, finding.reason, finding.report) == ("hold", AmlReason.STRUCTURING_SUSPECTED, "STR")
+    assert (finding.outcome, finding.reason, finding.report and finding.report.kind) == ("hold", AmlReason.STRUCTURING_SUSPECTED, "STR")
     assert finding.values["count"] >= case.rule.count  # type: ignore[operator]
 
 

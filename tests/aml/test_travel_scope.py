@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from aml.findings import AmlFinding, AmlReason, Cited
+from aml.findings import AmlReason, Cited
 from aml.ivms101 import TravelData, missing_data, parse_payload
 from aml.single import travel_rule
+from policy.decision import Finding
 from rules.model import Counterparty, TravelRule
 from tests.aml.support import TODAY, valuer
 from tests.aml.support import travel_rule as tr
@@ -47,7 +48,7 @@ def _payload(*drop: str, edit: Callable[[dict[str, Any]], object] | None = None)
 
 
 def _decide(rules: list[TravelRule], payload: str | None, counterparty: Counterparty = Counterparty.VASP,
-            amount: str = "2000") -> list[AmlFinding]:  # fmt: skip
+            amount: str = "2000") -> list[Finding]:  # fmt: skip
     return travel_rule(
         [Cited(r, f"cite {r.id}") for r in rules], valuer(amount, "USDT"), counterparty=counterparty,
         payload=payload, legal_name=CUSTOMER, native_name=None, today=TODAY,

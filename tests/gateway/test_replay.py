@@ -143,7 +143,7 @@ def test_unknown_and_missing_fields_are_handled_not_guessed() -> None:
         facts_codec.decode(orjson.dumps(document))
     assert caught.value.reason == "facts_unreadable"
     with pytest.raises(FactsUnreadable) as caught:
-        facts_codec.decode(orjson.dumps({"format": "facts/2", "facts": {}}))
+        facts_codec.decode(orjson.dumps({"format": "facts/999", "facts": {}}))
     assert caught.value.reason == "facts_format_unknown"
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from kyc.facts import BankAccountFacts, CustomerType, KycFacts
 from kyc.rules import KycRuleSet, LevelLimit, Ruled
-from kyc.stage import KycFinding, KycReason, evaluate_kyc
+from kyc.stage import KycReason, evaluate_kyc
 from kyc.verification import Effectiveness, Missing
+from policy.decision import Finding
 from tests.kyc.rulesets import JP_2018, JP_NOW, KR_2018, KR_NOW, KR_NOW_CORPORATES, KR_NOW_NO_FOREIGNERS
 
 R = KycReason
@@ -172,7 +173,7 @@ def test_case_ids_are_unique() -> None:
     assert len({c.id for c in CASES}) == len(CASES)
 
 
-def only(findings: list[KycFinding]) -> KycFinding:
+def only(findings: list[Finding]) -> Finding:
     assert len(findings) == 1, findings
     return findings[0]
 

@@ -102,7 +102,9 @@ def test_ctr_per_rail_and_per_day(
         assert CTR not in findings
         return
     ctr = findings[CTR]
-    assert (ctr.values["report"], ctr.values["total"], ctr.values["day"]) == (
+    assert ctr.report is not None
+    assert (ctr.report.kind, ctr.as_json()["values"]["report"], ctr.values["total"], ctr.values["day"]) == (
+        "CTR",
         "CTR",
         reported_total,
         "2026-03-01",
