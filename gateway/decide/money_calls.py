@@ -33,6 +33,7 @@ from aml.facts import AmlFacts
 from aml.sanctions import screen_address
 from aml.windows import MovementDirection
 from gateway import appkeys as K
+from gateway.review.keys import key_secret
 from gateway.review.store import HeldCall, ReportCandidate, open_report, park
 from gateway.sanctions.service import SanctionsUnavailable
 from gateway.store import deposits, movements
@@ -220,7 +221,9 @@ async def _write_effects(
     if held:
         # A held withdrawal waits to be forwarded; a held deposit has already arrived and
         # waits for an officer to credit it (nothing is sent) or reject it.
-        await park(conn, _held_call(app, call, row, now))
+        await park(
+            conn, _held_call(app, call, row, now), key_secret(app[K.SETTINGS].secret_key.get_secret_value())
+        )
     for kind, findings in verdict.reports().items():
         asked = findings[0].report
         assert asked is not None  # grouped by it
