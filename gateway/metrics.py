@@ -151,6 +151,11 @@ class GatewayMetrics:
         self.review_forwards = Counter(
             "gateway_review_forwards", "Forwards of approved held calls, by result.", ["result"], registry=r
         )
+        self.review_forward_mismatches = Counter(
+            "gateway_review_forward_mismatch",
+            "Forwarded held withdrawals whose exchange answer described another withdrawal.",
+            registry=r,
+        )
         self.review_expired = Counter(
             "gateway_review_expired", "Held calls expired unreviewed by this process.", registry=r
         )

@@ -34,6 +34,7 @@ from gateway.feeds.periodic import Periodic
 from gateway.feeds.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
 from gateway.metrics import GatewayMetrics
 from gateway.review import queue
+from gateway.review.answer_check import AnswerUnverified, withdrawal_mismatch
 from gateway.review.keys import IDEMPOTENCY_PARAM
 from gateway.review.store import REPORT_KINDS
 from gateway.store.db import UNAVAILABLE_ERRORS
@@ -47,6 +48,7 @@ UPSTREAM_BODY_MAX: Final = 4096  # characters of the exchange's answer kept with
 # Answers that say nothing final about the withdrawal: retried with the same key.
 _RETRYABLE: Final = frozenset({408, 418, 429})
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
+WITHDRAWAL_KIND: Final = "withdrawal"
 
 
 class HoldExpired(queue.Conflict):
@@ -156,16 +158,34 @@ class ReviewService:
             error = "timeout" if isinstance(exc, UpstreamTimeout) else "unavailable"
             await self._record(hold["id"], None, error, started)
             return
-        await self._record(hold["id"], answer, None, started)
+        mismatch = None
+        if answer.status < 300 and hold["action_kind"] == WITHDRAWAL_KIND:
+            try:
+                mismatch = await withdrawal_mismatch(self._upstream, hold, answer)
+            except (UpstreamTimeout, UpstreamUnavailable, AnswerUnverified) as exc:
+                # Sent, but not shown to be this withdrawal yet: asked again later with
+                # the same key, which cannot move money twice.
+                await self._record(hold["id"], None, f"answer unverified: {exc!r}"[:200], started)
+                return
+        await self._record(hold["id"], answer, None, started, mismatch)
 
     async def _record(
-        self, hold_id: uuid.UUID, answer: UpstreamAnswer | None, error: str | None, started: float
+        self,
+        hold_id: uuid.UUID,
+        answer: UpstreamAnswer | None,
+        error: str | None,
+        started: float,
+        mismatch: str | None = None,
     ) -> None:
+        """`mismatch`: how the exchange's withdrawal under the key differs from the held
+        one; the hold is then forward_failed, never forwarded."""
         retry = answer is None or answer.status >= 500 or answer.status in _RETRYABLE
-        outcome = (
-            "retry" if retry else queue.FORWARDED if answer and answer.status < 300 else queue.FORWARD_FAILED
-        )
+        forwarded = answer is not None and answer.status < 300 and mismatch is None
+        outcome = "retry" if retry else queue.FORWARDED if forwarded else queue.FORWARD_FAILED
         self._metrics.child(self._metrics.review_forwards, outcome).inc()
+        if mismatch is not None:
+            self._metrics.review_forward_mismatches.inc()
+            log.error("held call %s: the exchange answered another withdrawal: %s", hold_id, mismatch)
         result = UpstreamResultRow(
             hold_id,
             utcnow(),
@@ -185,7 +205,10 @@ class ReviewService:
                     retry_reason = error or f"http {answer.status if answer else ''}"
                     await queue.record_retry(conn, hold_id, retry_reason)
                 else:
-                    text = answer.body.decode("utf-8", "replace")[:UPSTREAM_BODY_MAX]
+                    text = answer.body.decode("utf-8", "replace")
+                    if mismatch is not None:
+                        text = f"answer_mismatch: {mismatch}; the exchange answered: {text}"
+                    text = text[:UPSTREAM_BODY_MAX]
                     await queue.record_answer(
                         conn, events, hold_id, outcome, answer.status, text, _exchange_id(answer)
                     )

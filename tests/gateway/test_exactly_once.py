@@ -12,8 +12,8 @@ import pytest
 
 from gateway.review.keys import RESERVED_KEY_PREFIX, derived_key, key_secret, reserved_key
 from tests.conftest import Exchange, Gateway
-from tests.review.support import ADDRESS, WITHDRAW_PATH, make_hold, review, withdrawals
-from tests.support import SECRET_KEY, new_customer, signed
+from tests.review.support import ADDRESS, FORM, WITHDRAW_PATH, make_hold, review, withdrawals
+from tests.support import SECRET_KEY, SERVICE_TOKEN, new_customer, signed
 
 
 @pytest.mark.asyncio
@@ -40,6 +40,37 @@ async def test_a_client_cannot_take_the_key_of_a_held_withdrawal_first(
     assert status == 200 and answer["state"] == "forwarded", answer
     sent = await withdrawals(http, exchange, mallory.id)
     assert [(w["withdrawOrderId"], Decimal(w["amount"])) for w in sent] == [(key, Decimal("0.01"))]
+
+
+@pytest.mark.asyncio
+async def test_an_answer_describing_another_withdrawal_is_forward_failed_and_counted(
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    """The key taken outside this gateway (another system on the same exchange account,
+    a leaked key): the exchange answers the forward with that other withdrawal, 200 and
+    an id. The hold must not be recorded as forwarded."""
+    alice = await new_customer(http, gateway.url, "alice")
+    hold_id = await make_hold(gateway, alice, amount="0.01")
+    key = derived_key(key_secret(SECRET_KEY), hold_id)
+    headers = {"X-Gateway-Token": SERVICE_TOKEN, "X-Customer-Id": alice.id, "Content-Type": FORM}
+    other = f"coin=BTC&address={ADDRESS}&amount=0.002&withdrawOrderId={key}"
+    async with http.post(exchange.url + WITHDRAW_PATH, data=other.encode(), headers=headers) as r:
+        assert r.status == 200, await r.text()
+
+    status, answer = await review(http, gateway.url, hold_id, "approve")
+    assert status == 200, answer
+    assert answer["state"] == "forward_failed", answer
+    stored = await gateway.pool.fetchval("SELECT upstream_body FROM held_calls WHERE id = $1", hold_id)
+    assert stored.startswith("answer_mismatch: the exchange's withdrawal differs in amount"), stored
+    assert await _metric(http, gateway, "gateway_review_forward_mismatch_total") == 1
+    assert [Decimal(w["amount"]) for w in await withdrawals(http, exchange, alice.id)] == [Decimal("0.002")]
+
+
+async def _metric(http: aiohttp.ClientSession, gateway: Gateway, name: str) -> float:
+    async with http.get(gateway.url + "/metrics") as r:
+        text = await r.text()
+    (line,) = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[1])
 
 
 @pytest.mark.parametrize(
