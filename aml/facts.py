@@ -40,19 +40,32 @@ class FxPoint:
 @dataclass(frozen=True, slots=True)
 class PastMovement:
     """A deposit or withdrawal already counted for the customer, with its value in each
-    currency the rules asked for when it was recorded (valued at that day's prices)."""
+    currency the rules asked for when it was recorded (valued at that day's prices).
+
+    Or `count` of them, summed (an hour's bucket, or the older part of a window: see
+    gateway/store/movements.py), all at or after `at`: `unvalued` then holds, per
+    currency in `values`, the amount of those that were not valued in it."""
 
     at: datetime
     direction: MovementDirection
     asset: str
     amount: Decimal
     values: tuple[tuple[str, Decimal], ...] = ()
+    count: int = 1
+    unvalued: tuple[tuple[str, Decimal], ...] = ()
 
     def value_in(self, currency: str) -> Decimal | None:
         for code, value in self.values:
             if code == currency:
                 return value
         return None
+
+    def unvalued_in(self, currency: str) -> Decimal:
+        """The amount a recorded value in `currency` leaves out (0 for a single movement)."""
+        for code, amount in self.unvalued:
+            if code == currency:
+                return amount
+        return Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,8 @@ class AmlFacts:
     prices: tuple[PricePoint, ...]
     fx: tuple[FxPoint, ...]
     price_max_age_seconds: int
+    # Facts/1: every counted movement of the longest window. Since facts/2: window sums
+    # (gateway/store/movements.py), with the entries in a structuring band in `banded`.
     history: tuple[PastMovement, ...]
     sanctions_snapshot: str  # the snapshot id the address was screened against
     screening: Finding | None  # a listed or unscreenable address; None when clear
@@ -68,6 +83,9 @@ class AmlFacts:
     # decision row keeps findings, not facts; the facts document masks it).
     legal_name: str | None = None
     native_name: str | None = None
+    # The single movements in the structuring bands of the rules in force (None: facts/1,
+    # whose history holds every movement and is read for structuring too).
+    banded: tuple[PastMovement, ...] | None = None
 
     def price_table(self) -> Prices:
         return {(p.base, p.quote): Quote(p.value, p.as_of) for p in self.prices}

@@ -83,7 +83,7 @@ def cash_report(
         "rails": [r.value for r in rule.rails],
         "total": str(total),
         "movement_value": str(new.amount.amount),
-        "count": len(counted),
+        "count": sum(m.count for m in counted),
     }
     if rule.period == "day":
         values |= {"day": day_of(new.at).isoformat(), "total_before": str(before)}

@@ -15,12 +15,14 @@ it raises nothing (the pattern was judged when its last member arrived).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from aml.findings import AmlReason, Cited, aml_finding, report_request
-from aml.windows import CurrencyMismatch, Movement, in_window
+from aml.windows import WINDOW_LENGTH, CurrencyMismatch, Movement, in_window
 from policy.decision import Finding, ReportKind
-from rules.model import StructuringRule, Threshold
+from rules.model import Comparison, StructuringRule, Threshold
 
 _PERCENT = Decimal(100)
 
@@ -32,6 +34,31 @@ def band_floor(reference: Threshold, band_percent: Decimal) -> Decimal:
 
 def in_band(amount: Decimal, reference: Threshold, band_percent: Decimal) -> bool:
     return amount >= band_floor(reference, band_percent) and not reference.crossed_by(amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """The amounts a structuring rule looks for, so the gateway reads only those movements
+    (the band in the rule's currency, within its window) instead of the whole history."""
+
+    currency: str
+    floor: Decimal  # included
+    threshold: Decimal
+    threshold_in_band: bool  # a "more_than" reference: the threshold itself is just under
+    window: timedelta
+
+
+def bands(rules: Sequence[Cited[StructuringRule]]) -> tuple[Band, ...]:
+    return tuple(
+        Band(
+            currency=c.rule.reference.currency,
+            floor=band_floor(c.rule.reference, c.rule.band_percent),
+            threshold=c.rule.reference.amount,
+            threshold_in_band=c.rule.reference.comparison is Comparison.MORE_THAN,
+            window=WINDOW_LENGTH[c.rule.window],
+        )
+        for c in rules
+    )
 
 
 def _evaluate(cited: Cited[StructuringRule], history: Sequence[Movement], new: Movement) -> Finding | None:

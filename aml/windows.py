@@ -49,6 +49,8 @@ class Movement:
     # Fiat through the bank or a transfer on a chain: a cash report counts only the
     # rails it covers.
     rail: Rail = Rail.VIRTUAL_ASSET
+    # Several movements summed (all at or after `at`): `amount` is their total.
+    count: int = 1
 
 
 class CurrencyMismatch(ValueError):
@@ -93,7 +95,7 @@ def window_total(
         if wrong:
             raise CurrencyMismatch(f"movements in {', '.join(wrong)}, threshold in {currency}")
         total = Money(sum((m.amount.amount for m in selected), Decimal(0)), currency)
-    return WindowTotal(window, direction, len(selected), total)
+    return WindowTotal(window, direction, sum(m.count for m in selected), total)
 
 
 def binds(rule: LinkedTransactionsRule, level: str | None) -> bool:

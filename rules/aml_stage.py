@@ -10,12 +10,13 @@ as undecidable (Finding.cannot_decide: recorded as a deny, answered 503 and coun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from aml.facts import AmlFacts
+from aml.facts import AmlFacts, PastMovement
 from aml.findings import STAGE
 from aml.money import Money, PriceUnavailable, Valuer
 from aml.ownership import Ownership, check_ownership
@@ -45,17 +46,27 @@ def _undecidable(rule_id: str, reason: str, message: str, **values: Any) -> Find
 
 
 def _history_in(
-    aml: AmlFacts,
+    past_movements: Sequence[PastMovement],
     rules: AmlRuleSet,
     currency: str | None,
     value: Valuer,
     rails: frozenset[Rail] | None = None,
 ) -> list[Movement]:
-    """Past movements in `currency`: the value recorded with each, or today's where the
-    rules asked for a currency nobody valued it in then. None: count-only rules. `rails`:
-    only movements on those rails (a cash report needs no price for a chain transfer)."""
+    """Past movements (or sums of them) in `currency`: the value recorded with each, and
+    today's for what the rules asked in a currency nobody valued it in then. None:
+    count-only rules. `rails`: only movements on those rails (a cash report needs no
+    price for a chain transfer)."""
+
+    def today(amount: Decimal, asset: str) -> Decimal:
+        assert currency is not None
+        return (
+            Valuer(amount, asset, value.prices, value.fx, value.now, value.max_age)
+            .in_currency(currency)
+            .value
+        )
+
     movements = []
-    for past in aml.history:
+    for past in past_movements:
         rail = rules.rail_of(past.asset)
         if rails is not None and rail not in rails:
             continue
@@ -64,13 +75,11 @@ def _history_in(
         else:
             recorded = past.value_in(currency)
             if recorded is None:
-                recorded = (
-                    Valuer(past.amount, past.asset, value.prices, value.fx, value.now, value.max_age)
-                    .in_currency(currency)
-                    .value
-                )
+                recorded = today(past.amount, past.asset)
+            elif unvalued := past.unvalued_in(currency):
+                recorded += today(unvalued, past.asset)
             amount = Money(recorded, currency)
-        movements.append(Movement(past.at, past.direction, amount, rail))
+        movements.append(Movement(past.at, past.direction, amount, rail, past.count))
     return movements
 
 
@@ -98,7 +107,7 @@ def _patterns(
     def history(currency: str | None, rails: frozenset[Rail] | None = None) -> list[Movement]:
         key = (currency, rails)
         if key not in histories:
-            histories[key] = _history_in(aml, rules, currency, valuer, rails)
+            histories[key] = _history_in(aml.history, rules, currency, valuer, rails)
         return histories[key]
 
     assert action.asset is not None
@@ -121,7 +130,9 @@ def _patterns(
     for structuring in rules.structuring:
         currency = structuring.rule.reference.currency
         new = _new_movement(aml, rules, currency, valuer, action)
-        found += evaluate_structuring([structuring], history(currency), new)
+        # Facts/1 kept every movement in `history`; later facts, the band's in `banded`.
+        banded = history(currency) if aml.banded is None else _history_in(aml.banded, rules, currency, valuer)
+        found += evaluate_structuring([structuring], banded, new)
     return found
 
 

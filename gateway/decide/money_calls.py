@@ -6,7 +6,8 @@ one customer are judged on the same history. So for these calls the gateway:
 1. screens the address against the sanctions snapshot in force and takes the prices;
 2. opens a transaction and takes the customer's advisory lock (every replica uses the
    same key, so two gateway processes queue here too);
-3. reads the customer's recent movements, runs the (pure) pipeline on them;
+3. reads the customer's window sums and structuring-band movements (O(windows), not
+   O(history): gateway/store/movements.py), runs the (pure) pipeline on them;
 4. writes, in that same transaction, a deposit's report key (gateway/store/deposits.py,
    whatever the outcome), the movement (if it will leave or waits for review), the held
    call (for a hold), the report candidates, and the decision itself; commits.
@@ -31,6 +32,7 @@ from aiohttp import web
 
 from aml.facts import AmlFacts
 from aml.sanctions import screen_address
+from aml.structuring import bands
 from aml.windows import MovementDirection
 from gateway import appkeys as K
 from gateway.review.keys import key_secret
@@ -43,7 +45,7 @@ from gateway.store.records import DecisionRow
 from policy.action import Action
 from policy.decision import Outcome, Verdict
 from policy.facts import Facts
-from rules.aml_rules import aml_rule_set
+from rules.aml_rules import AmlRuleSet, aml_rule_set
 from rules.aml_stage import VALUATION_RULE, direction_of
 
 
@@ -142,12 +144,21 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
                 await movements.lock_customer(conn, customer_id)
                 if call.deposit is not None:
                     await _repeated(conn, call.deposit, customer_id)
-                history = await movements.recent(conn, customer_id, facts.now)
+                windows = await movements.window_history(
+                    conn, customer_id, facts.now, bands(_aml_rules(app, facts, facts.now).structuring)
+                )
                 legal, native = (None, None)
                 if action.travel_rule:
                     legal, native = await _names(conn, app, customer_id)
                 decided_facts = replace(
-                    facts, aml=replace(base, history=history, legal_name=legal, native_name=native)
+                    facts,
+                    aml=replace(
+                        base,
+                        history=windows.history,
+                        banded=windows.banded,
+                        legal_name=legal,
+                        native_name=native,
+                    ),
                 )
                 row = call.make_row(app[K.RULES].pipeline.decide(action, decided_facts), decided_facts)
                 await _write_effects(conn, app, call, row, facts.now)
@@ -217,6 +228,7 @@ async def _write_effects(
             occurred_at=now,
             held=held,
             external_id=call.deposit.external_id if call.deposit is not None else None,
+            client_order_id=action.client_order_id,
         )
     if held:
         # A held withdrawal waits to be forwarded; a held deposit has already arrived and
@@ -241,17 +253,21 @@ async def _write_effects(
         )
 
 
-def _held_call(app: web.Application, call: MoneyCall, row: DecisionRow, now: datetime) -> HeldCall:
-    action = row.action
-    assert row.customer_id is not None and row.facts is not None
-    customer = row.facts.customer
-    rules = aml_rule_set(
+def _aml_rules(app: web.Application, facts: Facts, now: datetime) -> AmlRuleSet:
+    customer = facts.customer
+    return aml_rule_set(
         app[K.RULES].book,
         home=app[K.SETTINGS].home_country,
         residence=customer.residence_country if customer else None,
         region=customer.residence_region if customer else None,
         on=app[K.SETTINGS].rules_day(now),
     )
+
+
+def _held_call(app: web.Application, call: MoneyCall, row: DecisionRow, now: datetime) -> HeldCall:
+    action = row.action
+    assert row.customer_id is not None and row.facts is not None
+    rules = _aml_rules(app, row.facts, now)
     findings: list[dict[str, Any]] = [f.as_json() for f in row.verdict.findings]
     return HeldCall(
         decision_id=row.id,

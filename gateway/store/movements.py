@@ -1,15 +1,19 @@
-"""Movements the AML windows count, and the per-customer lock that serialises them."""
+"""Movements the AML windows count, their running totals (hour buckets, migration 0014),
+and the per-customer lock that serialises them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 
 from aml.facts import PastMovement
+from aml.structuring import Band
 from aml.windows import WINDOW_LENGTH, MovementDirection
 
 # The longest window any rule may use: older movements can never matter.
@@ -26,47 +30,118 @@ async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_SPACE, customer_id)
 
 
-async def recent(conn: asyncpg.Connection, customer_id: str, now: datetime) -> tuple[PastMovement, ...]:
-    """The customer's movements in the longest window, as the money moved:
-    - not withdrawals that were held and then rejected, expired or failed, nor ones the
-      exchange refused outright (a 4xx): they never left. A timeout or a 5xx still
-      counts: the money may have moved;
-    - a call retried with the same client order id (withdrawOrderId), which the exchange
-      takes as one, once: its first counted attempt. Refused attempts are left out
-      first, so a retry after a rejection still counts.
-    The decision row is looked up by its customer, time and id (its index); a movement
-    without one counts on its own."""
+_HOUR = timedelta(hours=1)
+# The hours kept one by one: a cash report's day (at most 25 h, with a clock change) and
+# the 24 h window both lie in them.
+_FINE = timedelta(hours=48)
+# A movement counts unless refused, and of the attempts with one client order id only
+# the first not refused (the rule lives in Postgres: migration 0014, movement_counted).
+_COUNTED = (
+    "m.id = (movement_counted(m.customer_id, m.direction,"
+    " coalesce(m.client_order_id, m.decision_id::text), '{}')).id"
+)
+_MOVEMENT_COLUMNS = 'm.occurred_at, m.direction, m.asset, m.amount, m."values"'
+
+
+def _hour(at: datetime) -> datetime:
+    at = at.astimezone(UTC)
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowHistory:
+    """What the windows compare, read in O(windows): `history` (hour buckets of the last
+    48 h, one sum per older stretch of the 7 and 30 day windows, and the single movements
+    of the hours a window boundary cuts), and `banded`, the movements in a structuring band."""
+
+    history: tuple[PastMovement, ...]
+    banded: tuple[PastMovement, ...]
+
+
+async def window_history(
+    conn: asyncpg.Connection, customer_id: str, now: datetime, structuring: Sequence[Band]
+) -> WindowHistory:
+    """The customer's counted movements (see migration 0014 for what counts: not held
+    calls rejected, expired or failed, not calls the exchange refused with a 4xx, a
+    retried client order id once), summed so that every sum lies wholly inside or wholly
+    outside each window (24 h, 7 d, 30 d back from `now`; movements stamped after `now`
+    count, as another replica's clock may run ahead)."""
+    customer = uuid.UUID(customer_id)
+    edges = [_hour(now - length) for length in sorted(WINDOW_LENGTH.values())]
+    day_edge, week_edge, month_edge = edges
+    fine = _hour(now - _FINE)
     rows = await conn.fetch(
-        """SELECT occurred_at, direction, asset, amount, "values" FROM (
-               SELECT DISTINCT ON (m.direction, coalesce(d.client_order_id, m.decision_id::text))
-                      m.occurred_at, m.direction, m.asset, m.amount, m."values"
-                 FROM movements m
-                 LEFT JOIN decisions d
-                   ON d.customer_id = m.customer_id AND d.decided_at = m.occurred_at
-                  AND d.id = m.decision_id
-                WHERE m.customer_id = $1 AND m.occurred_at > $2
-                  AND NOT (m.held AND EXISTS (
-                        SELECT 1 FROM held_calls h
-                         WHERE h.id = m.decision_id
-                           AND h.state IN ('rejected', 'expired', 'forward_failed')))
-                  AND NOT EXISTS (
-                        SELECT 1 FROM upstream_results u
-                         WHERE u.decision_id = m.decision_id AND u.http_status BETWEEN 400 AND 499)
-                ORDER BY m.direction, coalesce(d.client_order_id, m.decision_id::text), m.occurred_at
-           ) counted
-           ORDER BY occurred_at""",
-        uuid.UUID(customer_id),
-        now - LOOKBACK,
+        """SELECT CASE WHEN hour >= $3::timestamptz THEN hour
+                       WHEN hour > $4::timestamptz THEN $4::timestamptz + interval '1 hour'
+                       ELSE $5::timestamptz + interval '1 hour' END AS at,
+                  direction, asset, currency, sum(count)::bigint AS count, sum(amount) AS amount,
+                  sum(value) AS value
+             FROM movement_buckets
+            WHERE customer_id = $1 AND hour > $5 AND hour <> ALL ($2::timestamptz[])
+            GROUP BY 1, 2, 3, 4
+            ORDER BY 1, 2, 3, 4""",
+        customer, edges, fine, week_edge, month_edge,
+    )  # fmt: skip
+    sums: dict[tuple[datetime, str, str], dict[str, tuple[int, Decimal, Decimal]]] = {}
+    for row in rows:
+        key = (row["at"], row["direction"], row["asset"])
+        sums.setdefault(key, {})[row["currency"]] = (row["count"], row["amount"], row["value"])
+    history = [_summed(at, direction, asset, by) for (at, direction, asset), by in sums.items()]
+    # The hours a window boundary cuts: their movements one by one.
+    cut = " OR ".join(
+        f"(m.occurred_at >= ${n} AND m.occurred_at < ${n}::timestamptz + interval '1 hour')" for n in "345"
     )
-    return tuple(
-        PastMovement(
-            at=row["occurred_at"],
-            direction=MovementDirection(row["direction"]),
-            asset=row["asset"],
-            amount=row["amount"],
-            values=tuple((code, Decimal(value)) for code, value in sorted(row["values"].items())),
-        )
-        for row in rows
+    singles = await conn.fetch(
+        f"""SELECT {_MOVEMENT_COLUMNS} FROM (
+                SELECT m.* FROM movements m
+                 WHERE m.customer_id = $1 AND m.occurred_at > $2 AND ({cut}) OFFSET 0) m
+             WHERE {_COUNTED}""",
+        customer, now - LOOKBACK, day_edge, week_edge, month_edge,
+    )  # fmt: skip
+    history += map(_single, singles)
+    banded: dict[tuple[Any, ...], PastMovement] = {}
+    for band in structuring:
+        for row in await conn.fetch(
+            f"""SELECT m.id, {_MOVEMENT_COLUMNS} FROM (
+                    SELECT m.* FROM movements m
+                     WHERE m.customer_id = $1 AND m.occurred_at > $2
+                       AND (NOT m."values" ? $3
+                            OR ((m."values" ->> $3)::numeric >= $4
+                                AND ((m."values" ->> $3)::numeric < $5
+                                     OR ($6::boolean AND (m."values" ->> $3)::numeric = $5)))) OFFSET 0) m
+                 WHERE {_COUNTED}""",
+            customer, now - band.window, band.currency, band.floor, band.threshold, band.threshold_in_band,
+        ):  # fmt: skip
+            banded[row["id"]] = _single(row)
+    return WindowHistory(
+        tuple(sorted(history, key=lambda p: (p.at, p.direction, p.asset))),
+        tuple(sorted(banded.values(), key=lambda p: (p.at, p.direction, p.asset, p.amount))),
+    )
+
+
+def _summed(
+    at: datetime, direction: str, asset: str, by_currency: Mapping[str, tuple[int, Decimal, Decimal]]
+) -> PastMovement:
+    count, amount, _ = by_currency.get("", (0, Decimal(0), Decimal(0)))
+    valued = {c: v for c, v in by_currency.items() if c and v[0]}
+    return PastMovement(
+        at=at,
+        direction=MovementDirection(direction),
+        asset=asset,
+        amount=amount,
+        values=tuple((c, value) for c, (_, _, value) in sorted(valued.items())),
+        count=count,
+        unvalued=tuple((c, amount - part) for c, (_, part, _) in sorted(valued.items()) if part != amount),
+    )
+
+
+def _single(row: asyncpg.Record) -> PastMovement:
+    return PastMovement(
+        at=row["occurred_at"],
+        direction=MovementDirection(row["direction"]),
+        asset=row["asset"],
+        amount=row["amount"],
+        values=tuple((code, Decimal(value)) for code, value in sorted(row["values"].items())),
     )
 
 
@@ -82,11 +157,14 @@ async def insert(
     occurred_at: datetime,
     held: bool,
     external_id: str | None = None,
+    client_order_id: str | None = None,
 ) -> None:
+    """Records the movement; its window buckets follow in the same transaction (a trigger,
+    migration 0014)."""
     await conn.execute(
         """INSERT INTO movements (customer_id, decision_id, direction, asset, amount, "values",
-                                  occurred_at, held, external_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+                                  occurred_at, held, external_id, client_order_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         uuid.UUID(customer_id),
         decision_id,
         direction.value,
@@ -96,5 +174,5 @@ async def insert(
         occurred_at,
         held,
         external_id,
+        client_order_id,
     )
-
