@@ -43,7 +43,7 @@ from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.kyc import load_identity
 from gateway.store.records import DecisionRow
 from policy.action import Action
-from policy.decision import Outcome, Verdict
+from policy.decision import CannotDecide, Outcome, Verdict
 from policy.facts import Facts
 from rules.aml_rules import AmlRuleSet, aml_rule_set
 from rules.aml_stage import VALUATION_RULE, direction_of
@@ -63,15 +63,6 @@ class DepositConflict(Exception):
     def __init__(self, first: deposits.FirstReport) -> None:
         super().__init__(", ".join(first.differences))
         self.first = first
-
-
-class CannotDecide(Exception):
-    """The facts a money-moving decision needs are not available: answer 503."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 RowMaker = Callable[[Verdict, Facts], DecisionRow]

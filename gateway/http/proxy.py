@@ -26,7 +26,7 @@ from gateway.binance.params import MalformedEncoding, MalformedParameter, RawPar
 from gateway.binance.withdraw_history import exchange_query, merge_withdraw_history
 from gateway.decide import money_calls
 from gateway.decide.kyc_facts import kyc_facts
-from gateway.decide.money_calls import CannotDecide, MoneyCall
+from gateway.decide.money_calls import MoneyCall
 from gateway.feeds.markets import utcnow
 from gateway.feeds.upstream import UpstreamTimeout, UpstreamUnavailable
 from gateway.kyc_service import account_number_hash
@@ -34,17 +34,15 @@ from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.store.records import DecisionRow, UpstreamResultRow, new_decision_id
 from policy.action import Action, ActionKind, ParseProblem
-from policy.decision import Finding, Outcome, Verdict
+from policy.decision import CannotDecide, Finding, Outcome, Verdict
 from policy.facts import Authentication, AuthStatus, Facts
-from rules.aml_stage import AML_FACTS_MISSING, AML_KINDS, PRICE_UNAVAILABLE
+from rules.aml_stage import AML_KINDS
 
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-MBX-APIKEY"
 DECISION_HEADER = "X-Decision-Id"
 REVIEW_HEADER = "X-Review-Status"
-# Findings that mean "could not decide", not "refused": answered 503 and counted.
-FAIL_CLOSED_FINDINGS = frozenset({PRICE_UNAVAILABLE, AML_FACTS_MISSING})
 WITHDRAW_HISTORY = "withdraw.history"
 _FORM = "application/x-www-form-urlencoded"
 # Every key the gateway issues: URL-safe base64, or a demo key (a customer reference, '-'
@@ -208,7 +206,7 @@ def _refuse(request: web.Request, action: Action, verdict: Verdict, decision_id:
     message = primary.message if primary else "Refused."
     metrics = request.app[K.METRICS]
     metrics.child(metrics.refusals, reason).inc()
-    if reason in FAIL_CLOSED_FINDINGS:
+    if verdict.cannot_decide is not None:  # a stage could not decide: counted fail-closed
         metrics.child(metrics.fail_closed, reason).inc()
     return refusal_response(request, reason, message, action.kind, decision_id)
 

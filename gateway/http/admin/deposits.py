@@ -27,7 +27,7 @@ from aml.ivms101 import bounds_problem
 from gateway import appkeys as K
 from gateway.decide import money_calls
 from gateway.decide.kyc_facts import kyc_facts
-from gateway.decide.money_calls import AlreadyRecorded, CannotDecide, DepositConflict, MoneyCall
+from gateway.decide.money_calls import AlreadyRecorded, DepositConflict, MoneyCall
 from gateway.feeds.markets import utcnow
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params
@@ -38,7 +38,7 @@ from gateway.store.db import DatabaseUnavailable
 from gateway.store.deposits import DepositReport
 from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind
-from policy.decision import Verdict
+from policy.decision import CannotDecide, Verdict
 from policy.facts import Authentication, AuthStatus, Facts
 
 routes = web.RouteTableDef()
