@@ -36,6 +36,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -382,12 +384,23 @@ def main(argv: list[str] | None = None) -> int:
         if not (SOURCE / "gateway" / "__main__.py").exists():
             raise SystemExit(f"--source {SOURCE}: no gateway package there")
 
+    def body(stack: Stack, workdir: Path) -> int:
+        report = _run(args, stack, workdir)
+        return 0 if report["checks"]["all_logged"] else 2
+
+    return run_with_stack(body, args.keep)
+
+
+def run_with_stack(body: Callable[[Stack, Path], int], keep: bool) -> int:
+    """`body(stack, workdir)` on a new Stack in a new temp dir; its exit status, 130 on
+    Ctrl-C or SIGTERM, 1 on an error (with the last lines of every process's log). Every
+    process is stopped and the temp dir removed (unless `keep`), whatever happened."""
     # SIGTERM behaves like Ctrl-C: unwind through the `finally` below.
     signal.signal(signal.SIGTERM, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     stack = Stack(workdir, verbose=False)
     try:
-        report = _run(args, stack, workdir)
+        return body(stack, workdir)
     except KeyboardInterrupt:
         print("\ninterrupted; cleaning up", file=sys.stderr)
         return 130
@@ -400,18 +413,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stack.close()
-        if args.keep:
+        if keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if report["checks"]["all_logged"] else 2
 
 
-def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any]:
-    started_at = dt.datetime.now(dt.UTC)
+@dataclass(frozen=True)
+class Services:
+    """What `start_services` started: where to reach it and with which tokens."""
+
+    dsn: str
+    exchange_url: str
+    service_token: str
+    gateway_url: str
+    gateway: subprocess.Popen[bytes]
+    admin_token: str
+
+    @property
+    def officer_token(self) -> str:
+        return self.admin_token + "-officer"
+
+
+def start_services(stack: Stack, workdir: Path, db_pool_size: int | None = None) -> Services:
+    """Postgres (migrated), the mock exchange and `python -m gateway serve`, each on a free
+    127.0.0.1 port, all owned by `stack` (its `close()` stops them)."""
     service_token = secrets.token_urlsafe(24)
     admin_token = secrets.token_urlsafe(24)
-    exchange_port, gateway_port, bare_port = free_port(), free_port(), free_port()
+    exchange_port, gateway_port = free_port(), free_port()
     py = sys.executable
 
     print(f"workdir {workdir}", file=sys.stderr)
@@ -431,8 +460,8 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
         # The demo customers are Korean residents: serving them needs KoFIU registration.
         "GATEWAY_LICENCES_HELD": "KR-KOFIU-VASP",
     }
-    if args.db_pool_size:
-        gateway_env["GATEWAY_DB_POOL_SIZE"] = str(args.db_pool_size)
+    if db_pool_size:
+        gateway_env["GATEWAY_DB_POOL_SIZE"] = str(db_pool_size)
     migrate = subprocess.run([py, "-m", "gateway", "migrate"], cwd=SOURCE, env={**os.environ, **gateway_env},
                              capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     if migrate.returncode != 0:
@@ -449,19 +478,33 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
     gateway = stack.spawn("gateway", [py, "-m", "gateway", "serve"], gateway_env)
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     wait_http(gateway_url + "/healthz", gateway, "gateway")
+    exchange_url = f"http://127.0.0.1:{exchange_port}"
+    return Services(dsn, exchange_url, service_token, gateway_url, gateway, admin_token)
 
+
+def create_customers(services: Services, count: int, first: int = 0) -> list[dict[str, str]]:
+    """`count` verified Korean residents (full KYC: they may trade and withdraw), each with
+    an API key: [{"customer_id", "api_key", "secret"}]."""
     customers = []
-    for i in range(args.customers):
-        customer = admin_post(gateway_url, admin_token, "/admin/v1/customers", {"reference": f"bench-{i}"})
+    base, token = services.gateway_url, services.admin_token
+    for i in range(first, first + count):
+        customer = admin_post(base, token, "/admin/v1/customers", {"reference": f"bench-{i}"})
         # Only a verified customer may trade: submit an identity, then verify it as an officer.
-        admin_post(gateway_url, admin_token, f"/admin/v1/customers/{customer['id']}/identity",
+        admin_post(base, token, f"/admin/v1/customers/{customer['id']}/identity",
                    bench_identity(i), method="PUT", expect=200)  # fmt: skip
-        officer = admin_token + "-officer"
-        admin_post(gateway_url, officer, f"/admin/v1/customers/{customer['id']}/verification",
+        admin_post(base, services.officer_token, f"/admin/v1/customers/{customer['id']}/verification",
                    {"decision": "verify", "level": "full"}, expect=200)  # fmt: skip
-        key = admin_post(gateway_url, admin_token, f"/admin/v1/customers/{customer['id']}/api-keys",
-                         {"label": "bench"})  # fmt: skip
+        key = admin_post(base, token, f"/admin/v1/customers/{customer['id']}/api-keys", {"label": "bench"})
         customers.append({"customer_id": customer["id"], "api_key": key["api_key"], "secret": key["secret"]})
+    return customers
+
+
+def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any]:
+    started_at = dt.datetime.now(dt.UTC)
+    services = start_services(stack, workdir, args.db_pool_size)
+    dsn, gateway, gateway_url = services.dsn, services.gateway, services.gateway_url
+    service_token, bare_port, py = services.service_token, free_port(), sys.executable
+    customers = create_customers(services, args.customers)
     customers_file = workdir / "customers.json"
     customers_file.write_text(json.dumps(customers))
     customers_file.chmod(0o600)
@@ -469,7 +512,7 @@ def _run(args: argparse.Namespace, stack: Stack, workdir: Path) -> dict[str, Any
     keys_file.write_text(json.dumps({c["api_key"]: c["customer_id"] for c in customers}))
 
     bare = stack.spawn("bare_proxy", [py, str(BENCH / "bare_proxy.py"), "--port", str(bare_port),
-                                      "--upstream", f"http://127.0.0.1:{exchange_port}",
+                                      "--upstream", services.exchange_url,
                                       f"--token={service_token}", "--keys", str(keys_file),
                                       "--client", args.bare_client])  # fmt: skip
     bare_url = f"http://127.0.0.1:{bare_port}"
