@@ -116,9 +116,14 @@ def _eligibility(kind: str, facts: KycFacts, rules: KycRuleSet) -> Iterator[Find
                 minimum_age=rule.value,
                 minimum_age_of=where,
             )
-    foreigners = rules.foreigners.value
-    admitted = foreigners.allowed or (foreigners.residents_allowed and facts.is_resident_of_home)
-    if facts.nationality != home and not admitted:
+    foreigners = rules.foreigners.value  # None: no rule on foreigners, nothing restricts
+    admitted = foreigners is None or foreigners.allowed
+    if (
+        foreigners is not None
+        and not admitted
+        and facts.nationality != home
+        and not (foreigners.residents_allowed and facts.is_resident_of_home)
+    ):
         yield _finding(
             rules.foreigners,
             KycReason.FOREIGNER_NOT_ALLOWED,
@@ -198,30 +203,30 @@ def _level(
             level=facts.level,
         )
         return
-    limit = rule.value
-    if limit.max_amount is None:
+    cap = rule.value.max_amount  # the pack's threshold: amount, currency, comparison
+    if cap is None:
         return
-    if amount is None or currency != limit.currency:
+    if amount is None or currency != cap.currency:
         yield _finding(
             rule,
             KycReason.LEVEL_AMOUNT_UNVERIFIABLE,
-            f"{kind} refused: level {facts.level} is capped at {limit.max_amount} {limit.currency} "
+            f"{kind} refused: level {facts.level} is capped at {cap.amount} {cap.currency} "
             "and the amount in that currency is not known",
             action=kind,
             level=facts.level,
             currency=currency,
-            limit_currency=limit.currency,
+            limit_currency=cap.currency,
         )
-    elif limit.exceeded_by(amount):
+    elif cap.crossed_by(amount):
         yield _finding(
             rule,
             KycReason.LEVEL_AMOUNT_EXCEEDED,
             f"{kind} refused: {amount} {currency} is over the level {facts.level} cap "
-            f"({limit.refuse_when.replace('_', ' ')} {limit.max_amount} {limit.currency} is refused)",
+            f"({cap.comparison.value.replace('_', ' ')} {cap.amount} {cap.currency} is refused)",
             action=kind,
             level=facts.level,
             amount=str(amount),
-            max_amount=str(limit.max_amount),
+            max_amount=str(cap.amount),
             currency=currency,
         )
 

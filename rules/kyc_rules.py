@@ -1,5 +1,6 @@
 """Reading the KYC values (ages, foreigners, corporates, real-name accounts, levels) out of
-the rule book in force, for the KYC stage. Pure: the book and a date in, a rule set out."""
+the rule book in force, for the KYC stage. Pure: the book and a date in, a rule set out.
+The pack's rules are passed on as they are (no KYC copy of them), with their citations."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
-from kyc.rules import ForeignersRule as KycForeigners
-from kyc.rules import KycRuleSet, LevelLimit, Ruled
-from kyc.rules import RealNameAccountRule as KycRealName
+from kyc.rules import KycRuleSet, Ruled
 from rules.book import DEFAULT_COUNTRY, Applicable, RuleBook
 from rules.model import (
     AppliesAs,
@@ -32,33 +31,23 @@ def kyc_rule_set(
     book: RuleBook, *, home: str, residence: str | None, region: str | None, on: date
 ) -> KycRuleSet:
     found = list(book.applicable(home=home, residence=residence, region=region, on=on))
+    no_foreigners_rule: Ruled[ForeignersRule | None] = Ruled(
+        None, f"{home.lower()}.foreigners.none", _NO_RULE
+    )
     return KycRuleSet(
         home_country=home,
         minimum_ages=_minimum_ages(book, found, (home, residence), on),
-        foreigners=_first(book, found, ForeignersRule,
-                          lambda r: KycForeigners(r.allowed, r.residents_allowed),
-                          Ruled(KycForeigners(allowed=True), f"{home.lower()}.foreigners.none", _NO_RULE)),
+        foreigners=_first(book, found, ForeignersRule, lambda r: r, no_foreigners_rule),
         non_residents_allowed=_first(book, found, NonResidentsRule, lambda r: r.allowed,
                                      Ruled(True, f"{home.lower()}.non_residents.none", _NO_RULE)),
         corporates_allowed=_first(book, found, CorporatesRule, lambda r: r.allowed,
                                   Ruled(True, f"{home.lower()}.corporates.none", _NO_RULE)),
         level_limits={
-            rule.level: Ruled(
-                LevelLimit(
-                    frozenset(rule.actions),
-                    rule.max_amount.amount if rule.max_amount else None,
-                    rule.max_amount.currency if rule.max_amount else None,
-                    rule.max_amount.comparison.value if rule.max_amount else "more_than",
-                ),
-                rule.id,
-                applicable.citation,
-            )
+            rule.level: Ruled(rule, rule.id, applicable.citation)
             for applicable, rule in book.of_kind(KycLevelRule, iter(found))
         },
         real_name_accounts={
-            rule.currency: Ruled(
-                KycRealName(rule.partner_bank_required_for_deposit), rule.id, applicable.citation
-            )
+            rule.currency: Ruled(rule, rule.id, applicable.citation)
             for applicable, rule in book.of_kind(RealNameAccountRule, iter(found))
         },
     )  # fmt: skip

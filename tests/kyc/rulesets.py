@@ -6,24 +6,58 @@ Level limits are exchange settings, not law; the figures here are test values.""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from typing import Any
 
-from kyc.rules import ForeignersRule, KycRuleSet, LevelLimit, RealNameAccountRule, Ruled
+from kyc.rules import KycRuleSet, Ruled
+from rules.model import ForeignersRule, KycLevelRule, RealNameAccountRule
 
-TRADE_AND_MOVE = frozenset({"order", "withdrawal", "deposit_credit", "deposit_address"})
+TRADE_AND_MOVE = ("order", "withdrawal", "deposit_credit", "deposit_address")
+
+
+def _pack_rule(kind: Any, rule_id: str, governs: str, **values: Any) -> Any:
+    """A rule as a pack states it (validated as the loader validates it)."""
+    return kind.model_validate(
+        {"id": rule_id, "governs": governs, "effective_from": "2000-01-01", "cite": ["test"], **values}
+    )
+
+
+def level(
+    rule_id: str, name: str, actions: tuple[str, ...], cap: dict[str, str] | None = None
+) -> Ruled[KycLevelRule]:
+    rule = _pack_rule(KycLevelRule, rule_id, "kyc_level", level=name, actions=actions, max_amount=cap)
+    return Ruled(rule, rule_id, "exchange policy")
+
+
+def foreigners(
+    rule_id: str, cite: str, *, allowed: bool, residents_allowed: bool = False
+) -> Ruled[ForeignersRule | None]:
+    rule = _pack_rule(
+        ForeignersRule, rule_id, "foreigners", allowed=allowed, residents_allowed=residents_allowed
+    )
+    return Ruled(rule, rule_id, cite)
+
+
+def real_name(
+    rule_id: str, cite: str, *, partner_bank_required_for_deposit: bool
+) -> Ruled[RealNameAccountRule]:
+    rule = _pack_rule(RealNameAccountRule, rule_id, "real_name_account", currency="KRW",
+                      partner_bank_required_for_deposit=partner_bank_required_for_deposit)  # fmt: skip
+    return Ruled(rule, rule_id, cite)
+
+
+KRW_50M = {"amount": "50000000", "currency": "KRW", "comparison": "more_than"}
 LEVELS = {
-    "basic": Ruled(
-        LevelLimit(frozenset({"order"}), Decimal("1000000"), "KRW"), "kr.kyc.basic", "exchange policy"
+    "basic": level(
+        "kr.kyc.basic",
+        "basic",
+        ("order",),
+        {"amount": "1000000", "currency": "KRW", "comparison": "more_than"},
     ),
-    "standard": Ruled(
-        LevelLimit(TRADE_AND_MOVE, Decimal("50000000"), "KRW"), "kr.kyc.standard", "exchange policy"
+    "standard": level("kr.kyc.standard", "standard", TRADE_AND_MOVE, KRW_50M),
+    "strict_cap": level(
+        "kr.kyc.strict_cap", "strict_cap", TRADE_AND_MOVE, KRW_50M | {"comparison": "at_or_above"}
     ),
-    "strict_cap": Ruled(
-        LevelLimit(TRADE_AND_MOVE, Decimal("50000000"), "KRW", refuse_when="at_or_above"),
-        "kr.kyc.strict_cap",
-        "exchange policy",
-    ),
-    "full": Ruled(LevelLimit(TRADE_AND_MOVE), "kr.kyc.full", "exchange policy"),
+    "full": level("kr.kyc.full", "full", TRADE_AND_MOVE),
 }
 
 # Minimum ages. KR 19: Civil Act minors barred [KR3][KR7], still barred now [KR19][KR20].
@@ -49,19 +83,17 @@ OTHER_MIN_AGES = {
 KR_2018 = KycRuleSet(
     home_country="KR",
     minimum_ages={"KR": MIN_AGE_KR_2018, "JP": MIN_AGE_JP_2018, **OTHER_MIN_AGES},
-    foreigners=Ruled(
-        ForeignersRule(allowed=False), "kr.foreigners.2018", "[KR4] Pulse 14 Dec 2017; [KR2]; [KR7]"
-    ),
+    foreigners=foreigners("kr.foreigners.2018", "[KR4] Pulse 14 Dec 2017; [KR2]; [KR7]", allowed=False),
     non_residents_allowed=Ruled(False, "kr.non_residents.2018", "[KR3] Hankyoreh 14 Dec 2017; [KR1]"),
     corporates_allowed=Ruled(
         False, "kr.corporates.2018", "[KR5][KR24] KoFIU guideline: corporate accounts blocked"
     ),
     level_limits=LEVELS,
     real_name_accounts={
-        "KRW": Ruled(
-            RealNameAccountRule(partner_bank_required_for_deposit=True),
+        "KRW": real_name(
             "kr.real_name_account.2018",
             "[KR1] Chambers/BKL; [KR2] ZDNet 23 Jan 2018: same bank; other banks withdraw only",
+            partner_bank_required_for_deposit=True,
         )
     },
 )
@@ -71,21 +103,22 @@ def kr_now(*, corporates_allowed: bool = False, resident_foreigners: bool = True
     return KycRuleSet(
         home_country="KR",
         minimum_ages={"KR": MIN_AGE_KR_NOW, "JP": MIN_AGE_JP_NOW, **OTHER_MIN_AGES},
-        foreigners=Ruled(
-            ForeignersRule(allowed=False, residents_allowed=resident_foreigners),
+        foreigners=foreigners(
             "kr.foreigners.current",
             "[KR17][KR18][KR20][KR21] resident foreigners: exchange-dependent (ARC)",
+            allowed=False,
+            residents_allowed=resident_foreigners,
         ),
         non_residents_allowed=Ruled(False, "kr.non_residents.current", "[KR17][KR20] effectively barred"),
         corporates_allowed=Ruled(corporates_allowed, "kr.corporates.current", "[KR24][KR28] per pack"),
         level_limits=LEVELS,
         real_name_accounts={
-            "KRW": Ruled(
-                # The current pack keeps the same-bank rule (unverified); this test set
-                # turns it off to show the flag is honoured.
-                RealNameAccountRule(partner_bank_required_for_deposit=False),
+            # The current pack keeps the same-bank rule (unverified); this test set
+            # turns it off to show the flag is honoured.
+            "KRW": real_name(
                 "kr.real_name_account.current",
                 "[KR15][KR16] SFIA 2021: VASPs exchanging KRW need a real-name account",
+                partner_bank_required_for_deposit=False,
             )
         },
     )
@@ -95,12 +128,12 @@ KR_NOW = kr_now()
 KR_NOW_CORPORATES = kr_now(corporates_allowed=True)
 KR_NOW_NO_FOREIGNERS = kr_now(resident_foreigners=False)  # the pack's conservative reading
 
-_JP_LEVELS = {"full": Ruled(LevelLimit(TRADE_AND_MOVE), "jp.kyc.full", "[JP3][JP4]")}
+_JP_LEVELS = {"full": level("jp.kyc.full", "full", TRADE_AND_MOVE)}
 _OPEN = "[JP13] age and residence set by each exchange"
 JP_2018 = KycRuleSet(
     home_country="JP",
     minimum_ages={"KR": MIN_AGE_KR_2018, "JP": MIN_AGE_JP_2018, **OTHER_MIN_AGES},
-    foreigners=Ruled(ForeignersRule(allowed=True), "jp.foreigners", _OPEN),
+    foreigners=foreigners("jp.foreigners", _OPEN, allowed=True),
     non_residents_allowed=Ruled(True, "jp.non_residents", _OPEN),
     corporates_allowed=Ruled(True, "jp.corporates", _OPEN),
     level_limits=_JP_LEVELS,
@@ -108,7 +141,7 @@ JP_2018 = KycRuleSet(
 JP_NOW = KycRuleSet(
     home_country="JP",
     minimum_ages={"KR": MIN_AGE_KR_NOW, "JP": MIN_AGE_JP_NOW, **OTHER_MIN_AGES},
-    foreigners=Ruled(ForeignersRule(allowed=True), "jp.foreigners", _OPEN),
+    foreigners=foreigners("jp.foreigners", _OPEN, allowed=True),
     non_residents_allowed=Ruled(True, "jp.non_residents", _OPEN),
     corporates_allowed=Ruled(True, "jp.corporates", _OPEN),
     level_limits=_JP_LEVELS,

@@ -8,11 +8,19 @@ from decimal import Decimal
 import pytest
 
 from kyc.facts import BankAccountFacts, CustomerType, KycFacts
-from kyc.rules import KycRuleSet, LevelLimit, Ruled
+from kyc.rules import KycRuleSet, Ruled
 from kyc.stage import KycReason, evaluate_kyc
 from kyc.verification import Effectiveness, Missing
 from policy.decision import Finding
-from tests.kyc.rulesets import JP_2018, JP_NOW, KR_2018, KR_NOW, KR_NOW_CORPORATES, KR_NOW_NO_FOREIGNERS
+from tests.kyc.rulesets import (
+    JP_2018,
+    JP_NOW,
+    KR_2018,
+    KR_NOW,
+    KR_NOW_CORPORATES,
+    KR_NOW_NO_FOREIGNERS,
+    level,
+)
 
 R = KycReason
 GOOD_ACCOUNT = BankAccountFacts(holder_confirmed=True, holder_name_matches=True, at_partner_bank=True)
@@ -235,5 +243,7 @@ def test_rule_set_validates_itself() -> None:
         replace(KR_NOW, home_country="XX")
     with pytest.raises(ValueError, match="minimum age key"):
         replace(KR_NOW, minimum_ages={"XX": Ruled(18, "r", "c")})
-    with pytest.raises(ValueError, match="go together"):
-        LevelLimit(frozenset({"order"}), Decimal("1"))
+    # A level's cap is the pack's own threshold, validated where the pack is read: an
+    # amount without its currency is refused there, not by a KYC copy of the rule.
+    with pytest.raises(ValueError, match="currency"):
+        level("kr.kyc.x", "x", ("order",), {"amount": "1", "comparison": "more_than"})

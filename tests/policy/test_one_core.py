@@ -18,6 +18,9 @@ from kyc.stage import KycReason, kyc_finding
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome, ReportKind, Verdict, strictest
 from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, Facts
+from rules.kyc_rules import kyc_rule_set
+from rules.loader import load_rule_book
+from rules.model import KycLevelRule, RealNameAccountRule
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ("policy", "kyc", "aml", "rules")
@@ -142,3 +145,18 @@ def test_screening_facts_stored_before_the_one_finding_still_decode() -> None:
     old["report"] = "STR"
     decoded = facts_codec.decode(orjson.dumps(document)).facts
     assert decoded.aml is not None and decoded.aml.screening == screening
+
+
+def test_kyc_decides_on_the_packs_own_rules() -> None:
+    """Rules are defined once: the KYC rule set holds the pack's rule objects, with no KYC
+    copy of them to drift from the pack's validation."""
+    book = load_rule_book()
+    rules = kyc_rule_set(book, home="KR", residence="KR", region=None, on=datetime(2026, 3, 1).date())
+    pack_rules = {id(rule) for pack in book.packs.values() for rule in pack.rules}
+    held = [
+        *(r.value for r in rules.level_limits.values()),
+        *(r.value for r in rules.real_name_accounts.values()),
+    ]
+    assert held and all(
+        isinstance(r, KycLevelRule | RealNameAccountRule) and id(r) in pack_rules for r in held
+    )

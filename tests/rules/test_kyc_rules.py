@@ -40,5 +40,6 @@ def test_a_country_without_an_age_takes_the_baseline(residence: str) -> None:
 
 def test_home_without_restrictions_allows_foreigners() -> None:
     rules = kyc_rule_set(BOOK, home="CH", residence="DE", region=None, on=NOW)
-    assert rules.foreigners.value.allowed and rules.foreigners.rule_id == "ch.foreigners.none"
+    # No rule on foreigners: none to apply (nothing restricts them), named as such.
+    assert rules.foreigners.value is None and rules.foreigners.rule_id == "ch.foreigners.none"
     assert rules.corporates_allowed.value and rules.non_residents_allowed.value
