@@ -26,6 +26,9 @@ REASON_ERRORS: dict[str, WireError] = {
     "bad_timestamp": WireError(400, -1100),
     "stale_timestamp": WireError(400, -1021),
     "future_timestamp": WireError(400, -1021),
+    # The same signed bytes seen before (gateway/store/seen_requests.py): a nonce used
+    # twice. ccxt: InvalidNonce, so a client signs again with a fresh timestamp.
+    "replayed_request": WireError(400, -1021),
     "bad_recv_window": WireError(400, -1131),
     "duplicate_parameter": WireError(400, -1101),
     "missing_parameter": WireError(400, -1102),
@@ -35,6 +38,11 @@ REASON_ERRORS: dict[str, WireError] = {
     "unknown_symbol": WireError(400, -1121),
     "symbol_not_trading": WireError(400, -1013),
     "unknown_asset": WireError(400, -1013),
+    # A withdrawal's network or address the exchange's coin networks refuse
+    # (gateway/feeds/capital.py). ccxt: BadRequest for both; -4007 is Binance's own
+    # "Address validation is not passed".
+    "unknown_network": WireError(400, -1102),
+    "invalid_address": WireError(400, -4007),
     "unknown_customer": WireError(401, -1002),
     "customer_inactive": WireError(401, -1002),
     "body_too_large": WireError(413, -1104),
@@ -47,6 +55,7 @@ REASON_ERRORS: dict[str, WireError] = {
     # Could not decide or could not deliver: never a silent allow.
     "decision_store_unavailable": WireError(503, -1001),
     "markets_unavailable": WireError(503, -1001),
+    "networks_unavailable": WireError(503, -1001),
     "facts_unavailable": WireError(503, -1001),
     "price_unavailable": WireError(503, -1001),
     "aml_facts_missing": WireError(503, -1001),

@@ -13,6 +13,12 @@ A batch (both tables, and a new chain's registry row) is one INSERT statement ou
 explicit transaction: atomic on its own and one round trip, where BEGIN, COPY, COPY and
 COMMIT were five. Every round trip waits for the event loop to come round, which under
 load is what a request's commit wait is made of.
+
+Replays: a batch carrying signed state-changing calls claims their digests
+(gateway/store/seen_requests.py) in the same transaction as their decisions, so a call is
+seen exactly when its decision is committed. A copy whose digest is already there is not
+written: its request learns `Replayed` and records the refusal instead; it is never
+forwarded, since forwarding waits for this commit.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from gateway.audit.streams import DECISIONS, UPSTREAM
 from gateway.metrics import GatewayMetrics
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.records import DecisionRow, UpstreamResultRow
+from gateway.store.seen_requests import SeenRequest, claim
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
@@ -38,8 +45,13 @@ _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.Postg
 # database's, so the batch's other rows can still be written.
 _REFUSED_ROW = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 OWN_TRANSACTION_CHAINS = 4
-# A decision's table row, and the future its request waits on for the commit.
-Queued = tuple[tuple[Any, ...], "asyncio.Future[None]"]
+# A decision's table row, the future its request waits on for the commit, and the digest
+# of its signed call when a replay of it must be refused.
+Queued = tuple[tuple[Any, ...], "asyncio.Future[None]", SeenRequest | None]
+
+
+class Replayed(Exception):
+    """The call's digest was already claimed: the same signed bytes were seen before."""
 
 
 class DecisionWriter:
@@ -88,12 +100,13 @@ class DecisionWriter:
             with contextlib.suppress(DatabaseUnavailable):
                 await self._flush_once()
 
-    async def record(self, row: DecisionRow) -> None:
-        """Return once `row` is committed; raise DatabaseUnavailable if it was not. A row
-        that cannot be turned into its table row fails here, alone, not its whole batch."""
+    async def record(self, row: DecisionRow, seen: SeenRequest | None = None) -> None:
+        """Return once `row` is committed; raise DatabaseUnavailable if it was not, and
+        Replayed (nothing written) if `seen` was claimed before. A row that cannot be
+        turned into its table row fails here, alone, not its whole batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._decisions.append((row.record(), future))
+        self._decisions.append((row.record(), future, seen))
         self._wake.set()
         # The writer answers within its own timeout; this bound only guards against the
         # writer itself being gone, so a request can never hang undecided. A timer on the
@@ -153,12 +166,13 @@ class DecisionWriter:
             # end there (gateway/audit/chain.py, appending).
             parts = ((self.decision_tip, batch), (self.upstream_tip, results))
             taking_part = [tip for tip, rows in parts if rows]
-            async with (
-                asyncio.timeout(self._timeout),
-                connection(self._pool) as conn,
-                appending(conn, *taking_part, autocommit=True) as pending,
-            ):
-                await self._write(pending, batch, results)
+            replays: list[asyncio.Future[None]] = []
+            async with asyncio.timeout(self._timeout), connection(self._pool) as conn:
+                if any(seen for _, _, seen in batch):
+                    replays = await self._claim_and_write(conn, taking_part, batch, results)
+                else:
+                    async with appending(conn, *taking_part, autocommit=True) as pending:
+                        await self._write(pending, batch, results)
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise
@@ -184,14 +198,17 @@ class DecisionWriter:
             if results:
                 self._metrics.upstream_results_dropped.inc(len(results))
             failure = DatabaseUnavailable(str(exc) or type(exc).__name__)
-            for _, future in batch:
+            for _, future, _ in batch:
                 if not future.done():
                     future.set_exception(failure)
             raise failure from exc
         self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
         if batch:
             self._metrics.decision_write_batch_size.observe(len(batch))
-        for _, future in batch:
+        for future in replays:
+            if not future.done():
+                future.set_exception(Replayed())
+        for _, future, _ in batch:
             if not future.done():
                 future.set_result(None)
 
@@ -202,12 +219,34 @@ class DecisionWriter:
             *(
                 (tip, records)
                 for tip, records in (
-                    (self.decision_tip, [record for record, _ in batch]),
+                    (self.decision_tip, [record for record, _, _ in batch]),
                     (self.upstream_tip, [r.record() for r in results]),
                 )
                 if records
             )
         )
+
+    async def _claim_and_write(
+        self,
+        conn: asyncpg.Connection,
+        taking_part: list[ChainTip],
+        batch: list[Queued],
+        results: list[UpstreamResultRow],
+    ) -> list[asyncio.Future[None]]:
+        """One transaction: claim the batch's digests, then write the decisions of the
+        calls seen for the first time (and the upstream results). Returns the replays'
+        futures, told only once this commits: a copy of a call in this same batch is a
+        replay only if that call's decision is committed (else both get a 503)."""
+        transaction = conn.transaction()
+        await transaction.start()
+        async with appending(conn, *taking_part, transaction=transaction) as pending:
+            checked = [item for item in batch if item[2] is not None]
+            first = await claim(conn, [seen for _, _, seen in checked if seen is not None])
+            replays = {id(item) for item, new in zip(checked, first, strict=True) if not new}
+            written = [item for item in batch if id(item) not in replays]
+            if written or results:
+                await self._write(pending, written, results)
+        return [item[1] for item in batch if id(item) in replays]
 
 
 def _give_up(future: asyncio.Future[None]) -> None:
