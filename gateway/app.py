@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator
-
-import asyncpg
 from aiohttp import web
 
 from gateway import appkeys as K
-from gateway.audit.maintenance import audit_context
-from gateway.binance.auth import KeyDirectory
 from gateway.decide.facts_codec import facts_box
-from gateway.feeds.markets import MarketList
-from gateway.feeds.prices import PriceFeed
-from gateway.feeds.rulestate import RuleState, remember_version
-from gateway.feeds.upstream import Upstream
-from gateway.http import health, proxy
+from gateway.feeds.rulestate import RuleState
+from gateway.http import health, proxy, wiring
 from gateway.http.admin import audit as admin_audit
 from gateway.http.admin import customers as admin_customers
 from gateway.http.admin import decisions as admin_decisions
@@ -33,16 +23,9 @@ from gateway.http.admin.edge import admin_edge
 from gateway.http.admin.tokens import AdminTokens
 from gateway.http.middleware import edge_headers, errors
 from gateway.metrics import GatewayMetrics
-from gateway.review.context import review_context
-from gateway.sanctions.context import sanctions_context
-from gateway.sanctions.retro.context import retro_context
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
-from gateway.store import db
-from gateway.store.migrations import migrate_up
-from gateway.store.writer import DecisionWriter
 
-log = logging.getLogger(__name__)
 EXCHANGE_PREFIXES = ("/api/", "/sapi/", "/fapi/", "/dapi/")
 
 
@@ -58,13 +41,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app[K.SECRET_BOX] = SecretBox(settings.secret_key.get_secret_value())
     app[K.FACTS_BOX] = facts_box(settings.secret_key.get_secret_value())
     app[K.ADMIN_TOKENS] = AdminTokens(settings.admin_tokens)
-    app.cleanup_ctx.append(_database(migrate))
-    app.cleanup_ctx.append(_upstream)
-    app.cleanup_ctx.append(_writer)
-    app.cleanup_ctx.append(audit_context)
-    app.cleanup_ctx.append(review_context)  # after the audit context: it logs events
-    app.cleanup_ctx.append(sanctions_context)
-    app.cleanup_ctx.append(retro_context)  # after the sanctions context: it scans after switches
+    app.cleanup_ctx.extend(wiring.contexts(migrate))  # the services, started in order
     app.router.add_routes(health.routes)
     app.router.add_routes(admin_customers.routes)
     app.router.add_routes(admin_decisions.routes)
@@ -80,83 +57,3 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     for prefix in EXCHANGE_PREFIXES:
         app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)
     return app
-
-
-def _database(migrate: bool):  # type: ignore[no-untyped-def]
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        settings = app[K.SETTINGS]
-        dsn = settings.require_database_url()
-        pool = await db.create_pool(dsn, settings.db_pool_size, settings.db_timeout_seconds)
-        async with pool.acquire() as conn:
-            if migrate:
-                await _migrate(conn, settings)
-            await remember_version(conn, app[K.RULES].book)
-        app[K.POOL] = pool
-        app[K.KEYS] = KeyDirectory(
-            pool, app[K.SECRET_BOX], ttl=settings.api_key_cache_seconds, timeout=settings.db_timeout_seconds
-        )
-        yield
-        try:
-            # Graceful: wait for connections in use, but not forever: a task that never
-            # gives its connection back must not keep the process (or a test) alive.
-            await asyncio.wait_for(pool.close(), settings.shutdown_grace_seconds)
-        except TimeoutError:
-            log.warning("database connections still in use at shutdown: closing them")
-            pool.terminate()
-
-    return ctx
-
-
-async def _migrate(conn: asyncpg.Connection, settings: Settings) -> None:
-    """As the schema owner when a separate DSN is set: the pool's runtime role cannot."""
-    if settings.migration_database_url is None:
-        await migrate_up(conn)
-        return
-    owner = await db.connect(settings.require_migration_database_url())
-    try:
-        await migrate_up(owner)
-    finally:
-        await owner.close()
-
-
-async def _upstream(app: web.Application) -> AsyncIterator[None]:
-    settings = app[K.SETTINGS]
-    upstream = Upstream(
-        settings.upstream_url,
-        settings.upstream_token.get_secret_value(),
-        timeout=settings.upstream_timeout_seconds,
-        connections=settings.upstream_connections,
-    )
-    await upstream.open()
-    markets = MarketList(
-        upstream,
-        app[K.METRICS],
-        refresh=settings.markets_refresh_seconds,
-        max_age=settings.markets_max_age_seconds,
-    )
-    await markets.refresh()  # best effort; the background task keeps trying
-    markets.start()
-    prices = PriceFeed(upstream, markets, settings.fx_rates, refresh=settings.prices_refresh_seconds)
-    await prices.refresh()
-    prices.start()
-    app[K.UPSTREAM] = upstream
-    app[K.MARKETS] = markets
-    app[K.PRICES] = prices
-    yield
-    await prices.stop()
-    await markets.stop()
-    await upstream.close()
-
-
-async def _writer(app: web.Application) -> AsyncIterator[None]:
-    settings = app[K.SETTINGS]
-    writer = DecisionWriter(
-        app[K.POOL],
-        app[K.METRICS],
-        batch_max=settings.decision_batch_max,
-        timeout=settings.db_timeout_seconds,
-    )
-    writer.start()
-    app[K.WRITER] = writer
-    yield
-    await writer.stop()

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.audit.events import EventLog
 from gateway.binance.auth import KeyDirectory
+from gateway.decide.service import Decider
 from gateway.feeds.markets import MarketList
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.rulestate import RuleState
@@ -16,6 +17,7 @@ from gateway.feeds.upstream import Upstream
 from gateway.http.admin.tokens import AdminTokens
 from gateway.metrics import GatewayMetrics
 from gateway.review.forwarder import ReviewService
+from gateway.sanctions.retro.screener import RetroScreener
 from gateway.sanctions.service import SanctionsList
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
@@ -41,3 +43,7 @@ AUDIT_READ_SLOTS = web.AppKey("audit_read_slots", asyncio.Semaphore)
 SANCTIONS = web.AppKey("sanctions", SanctionsList)
 # The hold-and-review queue: approvals, forwarding exactly once, the sweep.
 REVIEW = web.AppKey("review", ReviewService)
+# The sanctions retro-screening worker (gateway/sanctions/retro/screener.py).
+RETRO = web.AppKey("sanctions_retro", RetroScreener)
+# Every decided call's one path (gateway/decide/service.py).
+DECIDER = web.AppKey("decider", Decider)

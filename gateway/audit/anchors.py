@@ -20,10 +20,11 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
-import aiohttp
 import orjson
 
+from gateway.feeds.http1 import Http1Error, Http1Pool
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
 
@@ -96,25 +97,26 @@ class HttpAnchor:
     kind = "http"
 
     def __init__(self, url: str, timeout: float) -> None:
-        self._url = url
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
+        parts = urlsplit(url)
+        self._target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # The gateway's own HTTP/1.1 client (gateway/feeds/http1.py): one connection is
+        # plenty for one checkpoint a round; redirects are not followed.
+        self._client = Http1Pool(urlunsplit((parts.scheme, parts.netloc, "", "", "")), limit=1)
+        self._timeout = timeout
 
     async def write(self, doc: dict[str, Any]) -> None:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-        async with self._session.post(
-            self._url,
-            data=orjson.dumps(doc),
-            headers={"Content-Type": "application/json"},
-            allow_redirects=False,
-        ) as response:
-            if not 200 <= response.status < 300:
-                raise AnchorRefused(f"HTTP {response.status}")
+        response = await self._client.request(
+            "POST",
+            self._target,
+            [("Content-Type", "application/json")],
+            orjson.dumps(doc),
+            timeout=self._timeout,
+        )
+        if not 200 <= response.status < 300:
+            raise AnchorRefused(f"HTTP {response.status}")
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._client.close()
 
 
 class Anchors:
@@ -142,7 +144,7 @@ class Anchors:
                 continue
             try:
                 await sink.write(doc)
-            except (OSError, TimeoutError, aiohttp.ClientError, AnchorRefused) as exc:
+            except (OSError, TimeoutError, Http1Error, AnchorRefused) as exc:
                 self._metrics.audit_anchor_failures.labels(sink.kind).inc()
                 self._failed(sink.kind, doc["id"], exc)
                 continue

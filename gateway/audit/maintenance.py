@@ -1,5 +1,5 @@
-"""The audit trail inside a running gateway: its event chain, the bound on long audit
-reads, partitions kept ahead (at start, then every GATEWAY_AUDIT_MAINTENANCE_SECONDS), and
+"""The audit trail's upkeep inside a running gateway (started by gateway/http/wiring.py):
+partitions kept ahead (at start, then every GATEWAY_AUDIT_MAINTENANCE_SECONDS), and
 the automatic checkpoints with the periodic verification (gateway/audit/checkpointing.py;
 only with a checkpoint key: without one there is nothing to sign or check them with).
 
@@ -9,22 +9,18 @@ land there (maintenance stopped for months), the gauge says so and nothing fails
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 
 import asyncpg
-from aiohttp import web
 
-from gateway import appkeys as K
 from gateway.audit import partitions
 from gateway.audit.anchors import Anchors
-from gateway.audit.checkpointing import CheckpointKeeper
+from gateway.audit.checkpointing import CheckpointKeeper, Connect
 from gateway.audit.events import EventLog
 from gateway.audit.signing import CheckpointKey, CheckpointKeyMissing
 from gateway.feeds.periodic import Periodic
-from gateway.http.admin.exports import audit_connection
 from gateway.metrics import GatewayMetrics
+from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS
 
 log = logging.getLogger(__name__)
@@ -61,29 +57,14 @@ class PartitionKeeper:
         await self._periodic.stop()
 
 
-async def audit_context(app: web.Application) -> AsyncIterator[None]:
-    settings = app[K.SETTINGS]
-    app[K.AUDIT_EVENTS] = EventLog()
-    app[K.AUDIT_READ_SLOTS] = asyncio.Semaphore(settings.audit_read_concurrency)
-    keeper = PartitionKeeper(
-        app[K.POOL],
-        app[K.METRICS],
-        months_ahead=settings.audit_partition_months_ahead,
-        every=settings.audit_maintenance_seconds,
-    )
-    await keeper.run_once()
-    keeper.start()
-    checkpoints = _checkpoint_keeper(app)
-    if checkpoints is not None:
-        checkpoints.start()
-    yield
-    if checkpoints is not None:
-        await checkpoints.stop()
-    await keeper.stop()
-
-
-def _checkpoint_keeper(app: web.Application) -> CheckpointKeeper | None:
-    settings, metrics = app[K.SETTINGS], app[K.METRICS]
+def checkpoint_keeper(
+    settings: Settings,
+    metrics: GatewayMetrics,
+    events: EventLog,
+    connect: Connect,
+) -> CheckpointKeeper | None:
+    """The automatic checkpoints, or None without a checkpoint key (nothing to sign with).
+    `connect` gives a dedicated connection for the long verifying read."""
     try:
         key = CheckpointKey(settings.audit_checkpoint_key.get_secret_value())
     except CheckpointKeyMissing:
@@ -92,9 +73,9 @@ def _checkpoint_keeper(app: web.Application) -> CheckpointKeeper | None:
         )
         return None
     return CheckpointKeeper(
-        lambda: audit_connection(app),
+        connect,
         key,
-        app[K.AUDIT_EVENTS],
+        events,
         metrics,
         Anchors.from_settings(settings, metrics),
         every=settings.audit_checkpoint_seconds,

@@ -28,20 +28,23 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from aiohttp import web
 
 from aml.facts import AmlFacts
 from aml.sanctions import screen_address
 from aml.structuring import bands
 from aml.windows import MovementDirection
-from gateway import appkeys as K
+from gateway.feeds.prices import PriceFeed
+from gateway.feeds.rulestate import RuleState
 from gateway.review.keys import key_secret
 from gateway.review.store import HeldCall, ReportCandidate, open_report, park
-from gateway.sanctions.service import SanctionsUnavailable
+from gateway.sanctions.service import SanctionsList, SanctionsUnavailable
+from gateway.sealing import SecretBox
+from gateway.settings import Settings
 from gateway.store import deposits, movements
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.kyc import load_identity
 from gateway.store.records import DecisionRow
+from gateway.store.writer import DecisionWriter
 from policy.action import Action
 from policy.decision import CannotDecide, Outcome, Verdict
 from policy.facts import Facts
@@ -69,6 +72,19 @@ RowMaker = Callable[[Verdict, Facts], DecisionRow]
 
 
 @dataclass(frozen=True)
+class LockedDeps:
+    """What the customer-locked transaction reads and writes (given by the Decider)."""
+
+    pool: asyncpg.Pool
+    writer: DecisionWriter
+    rules: RuleState
+    sanctions: SanctionsList
+    prices: PriceFeed
+    secret_box: SecretBox  # opens the KYC names the travel rule compares
+    settings: Settings
+
+
+@dataclass(frozen=True)
 class MoneyCall:
     """The call as received: what a hold must keep to forward it later, unchanged."""
 
@@ -80,9 +96,9 @@ class MoneyCall:
     deposit: deposits.DepositReport | None = None  # a reported deposit's identity and content
 
 
-def _aml_facts(app: web.Application, action: Action, facts: Facts, direction: MovementDirection) -> AmlFacts:
+def _aml_facts(deps: LockedDeps, action: Action, facts: Facts, direction: MovementDirection) -> AmlFacts:
     try:
-        snapshot = app[K.SANCTIONS].current
+        snapshot = deps.sanctions.current
     except SanctionsUnavailable as exc:
         raise CannotDecide("sanctions_unavailable", str(exc)) from exc
     screening = None
@@ -90,12 +106,12 @@ def _aml_facts(app: web.Application, action: Action, facts: Facts, direction: Mo
         screening = screen_address(
             snapshot.address_list, action.address, direction=direction.value, asset=action.asset
         )
-    prices = app[K.PRICES]
+    prices = deps.prices
     return AmlFacts(
         direction=direction,
         prices=prices.prices,
         fx=prices.fx(facts.now),
-        price_max_age_seconds=app[K.SETTINGS].prices_max_age_seconds,
+        price_max_age_seconds=deps.settings.prices_max_age_seconds,
         history=(),
         sanctions_snapshot=snapshot.snapshot_id,
         screening=screening,
@@ -111,24 +127,24 @@ def _values(verdict: Verdict) -> dict[str, Decimal]:
 
 
 async def _names(
-    conn: asyncpg.Connection, app: web.Application, customer_id: str
+    conn: asyncpg.Connection, deps: LockedDeps, customer_id: str
 ) -> tuple[str | None, str | None]:
     """The KYC names the travel-rule originator must match (opened only here, in memory)."""
-    identity = await load_identity(conn, app[K.SECRET_BOX], uuid.UUID(customer_id))
+    identity = await load_identity(conn, deps.secret_box, uuid.UUID(customer_id))
     if identity is None:
         return None, None
     return identity.personal.get("legal_name"), identity.personal.get("native_name")
 
 
-async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> DecisionRow:
+async def decide(deps: LockedDeps, call: MoneyCall, facts: Facts) -> DecisionRow:
     """Decide and commit under the customer's lock; the caller acts only on the result."""
     action, customer_id = call.action, call.action.customer_id
     assert customer_id is not None, "a money call is always a customer's"
     direction = direction_of(action.kind)
-    base = _aml_facts(app, action, facts, direction)
-    settings = app[K.SETTINGS]
+    base = _aml_facts(deps, action, facts, direction)
+    settings = deps.settings
     try:
-        async with connection(app[K.POOL], settings.db_timeout_seconds) as conn:
+        async with connection(deps.pool, settings.db_timeout_seconds) as conn:
             transaction = conn.transaction()
             await transaction.start()
             try:
@@ -136,11 +152,11 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
                 if call.deposit is not None:
                     await _repeated(conn, call.deposit, customer_id)
                 windows = await movements.window_history(
-                    conn, customer_id, facts.now, bands(_aml_rules(app, facts, facts.now).structuring)
+                    conn, customer_id, facts.now, bands(_aml_rules(deps, facts, facts.now).structuring)
                 )
                 legal, native = (None, None)
                 if action.travel_rule:
-                    legal, native = await _names(conn, app, customer_id)
+                    legal, native = await _names(conn, deps, customer_id)
                 decided_facts = replace(
                     facts,
                     aml=replace(
@@ -151,9 +167,9 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
                         native_name=native,
                     ),
                 )
-                row = call.make_row(app[K.RULES].pipeline.decide(action, decided_facts), decided_facts)
-                await _write_effects(conn, app, call, row, facts.now)
-                await app[K.WRITER].commit_with(conn, transaction, row)
+                row = call.make_row(deps.rules.pipeline.decide(action, decided_facts), decided_facts)
+                await _write_effects(conn, deps, call, row, facts.now)
+                await deps.writer.commit_with(conn, transaction, row)
             except BaseException:
                 # Undo what the transaction wrote, unless it was committed (asyncpg then
                 # refuses the rollback) or the connection is gone (nothing to undo).
@@ -164,7 +180,7 @@ async def decide(app: web.Application, call: MoneyCall, facts: Facts) -> Decisio
         if call.deposit is not None:
             # The same deposit, reported for a customer whose lock this report did not
             # hold, was recorded first: its decision is the answer (or this conflicts).
-            await _repeated_after_race(app, call.deposit, customer_id)
+            await _repeated_after_race(deps, call.deposit, customer_id)
         raise _unrecorded() from exc
     except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
         raise _unrecorded() from exc
@@ -184,18 +200,16 @@ async def _repeated(conn: asyncpg.Connection, report: deposits.DepositReport, cu
     raise AlreadyRecorded(first)
 
 
-async def _repeated_after_race(
-    app: web.Application, report: deposits.DepositReport, customer_id: str
-) -> None:
+async def _repeated_after_race(deps: LockedDeps, report: deposits.DepositReport, customer_id: str) -> None:
     try:
-        async with connection(app[K.POOL], app[K.SETTINGS].db_timeout_seconds) as conn:
+        async with connection(deps.pool, deps.settings.db_timeout_seconds) as conn:
             await _repeated(conn, report, customer_id)
     except (DatabaseUnavailable, *UNAVAILABLE_ERRORS, asyncpg.PostgresError) as exc:
         raise _unrecorded() from exc
 
 
 async def _write_effects(
-    conn: asyncpg.Connection, app: web.Application, call: MoneyCall, row: DecisionRow, now: datetime
+    conn: asyncpg.Connection, deps: LockedDeps, call: MoneyCall, row: DecisionRow, now: datetime
 ) -> None:
     action, verdict = row.action, row.verdict
     assert row.customer_id is not None
@@ -225,7 +239,7 @@ async def _write_effects(
         # A held withdrawal waits to be forwarded; a held deposit has already arrived and
         # waits for an officer to credit it (nothing is sent) or reject it.
         await park(
-            conn, _held_call(app, call, row, now), key_secret(app[K.SETTINGS].secret_key.get_secret_value())
+            conn, _held_call(deps, call, row, now), key_secret(deps.settings.secret_key.get_secret_value())
         )
     for kind, findings in verdict.reports().items():
         asked = findings[0].report
@@ -244,21 +258,21 @@ async def _write_effects(
         )
 
 
-def _aml_rules(app: web.Application, facts: Facts, now: datetime) -> AmlRuleSet:
+def _aml_rules(deps: LockedDeps, facts: Facts, now: datetime) -> AmlRuleSet:
     customer = facts.customer
     return aml_rule_set(
-        app[K.RULES].book,
-        home=app[K.SETTINGS].home_country,
+        deps.rules.book,
+        home=deps.settings.home_country,
         residence=customer.residence_country if customer else None,
         region=customer.residence_region if customer else None,
-        on=app[K.SETTINGS].rules_day(now),
+        on=deps.settings.rules_day(now),
     )
 
 
-def _held_call(app: web.Application, call: MoneyCall, row: DecisionRow, now: datetime) -> HeldCall:
+def _held_call(deps: LockedDeps, call: MoneyCall, row: DecisionRow, now: datetime) -> HeldCall:
     action = row.action
     assert row.customer_id is not None and row.facts is not None
-    rules = _aml_rules(app, row.facts, now)
+    rules = _aml_rules(deps, row.facts, now)
     findings: list[dict[str, Any]] = [f.as_json() for f in row.verdict.findings]
     return HeldCall(
         decision_id=row.id,

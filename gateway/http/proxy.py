@@ -24,19 +24,13 @@ from gateway.binance.auth import KeyHolder, authenticate
 from gateway.binance.errors import error_body, wire_error
 from gateway.binance.params import MalformedEncoding, MalformedParameter, RawParams, read_params
 from gateway.binance.withdraw_history import exchange_query, merge_withdraw_history
-from gateway.decide import money_calls
-from gateway.decide.kyc_facts import kyc_facts
-from gateway.decide.money_calls import MoneyCall
+from gateway.decide.service import Call, Decided, Instruction
 from gateway.feeds.markets import utcnow
 from gateway.feeds.upstream import UpstreamTimeout, UpstreamUnavailable
-from gateway.kyc_service import account_number_hash
-from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
-from gateway.store.records import DecisionRow, UpstreamResultRow, new_decision_id
-from policy.action import Action, ActionKind, ParseProblem
-from policy.decision import CannotDecide, Finding, Outcome, Verdict
-from policy.facts import Authentication, AuthStatus, Facts
-from rules.aml_stage import AML_KINDS
+from gateway.store.records import UpstreamResultRow
+from policy.action import Action, ActionKind
+from policy.facts import Authentication, AuthStatus
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +43,6 @@ _FORM = "application/x-www-form-urlencoded"
 # and base64). Real exchanges' keys are alphanumeric.
 _API_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,256}$")
 _BODY_METHODS = frozenset({"POST", "PUT"})
-BANK_NETWORK = "BANK"  # the mock exchange's fiat rail, as Korean exchanges name it
-BANK_ACCOUNT_PREFIX = "account-hash:"
 
 
 class Refusal(Exception):
@@ -69,11 +61,6 @@ class Refusal(Exception):
         self.message = message
         self.fail_closed = fail_closed
         self.decision_id = decision_id
-
-
-def _request_id(request: web.Request, decision_id: uuid.UUID) -> str:
-    """The id the middleware gave the request (answered in X-Request-Id, in its logs)."""
-    return logs.request_id.get() or decision_id.hex
 
 
 def refusal_response(
@@ -167,13 +154,21 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
     started = time.perf_counter()
     app = request.app
     settings = app[K.SETTINGS]
+    decider = app[K.DECIDER]
     holder = await _identify(request)
     try:
         body = await _read_body(request)
         params = _read_call(request, body)
     except Refusal as refusal:
         # The key names a customer, so even an unreadable call is on their record.
-        refusal.decision_id = await _record_unreadable(request, route, holder, refusal, started)
+        bare = Action(
+            kind=route.kind, operation=f"{binance.DIALECT}.{route.operation}", customer_id=holder.customer_id
+        )
+        unreadable = _call(request, holder, bare, Authentication(AuthStatus.OK), utcnow(), started, b"")
+        decided = await decider.refuse_unreadable(unreadable, refusal.reason, refusal.message)
+        if decided.fail_closed:
+            raise _refusal(decided) from refusal
+        refusal.decision_id = decided.decision_id
         raise
     now = utcnow()
     auth = authenticate(
@@ -189,195 +184,51 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
     if params.duplicates:
         duplicated = binance.duplicate_problems(params.duplicates)
         action = replace(action, problems=(*duplicated, *action.problems))
-    facts = _gather_facts(request, action, auth, holder, now)
-    action = _with_market(action, facts)
-    if action.kind in AML_KINDS and auth.status is AuthStatus.OK and not action.problems:
-        return await _decide_money_call(request, route, holder, action, facts, body, started)
-    verdict = app[K.RULES].pipeline.decide(action, facts)
-    decision_id = await _record(request, holder, action, verdict, now, started, facts)
-    if not verdict.outcome.forwards:
-        return _refuse(request, action, verdict, decision_id)
-    return await _forward(request, route, holder.customer_id, decision_id, body)
-
-
-def _refuse(request: web.Request, action: Action, verdict: Verdict, decision_id: uuid.UUID) -> web.Response:
-    primary = verdict.primary
-    reason = primary.reason if primary else verdict.outcome.value
-    message = primary.message if primary else "Refused."
-    metrics = request.app[K.METRICS]
-    metrics.child(metrics.refusals, reason).inc()
-    if verdict.cannot_decide is not None:  # a stage could not decide: counted fail-closed
-        metrics.child(metrics.fail_closed, reason).inc()
-    return refusal_response(request, reason, message, action.kind, decision_id)
-
-
-async def _decide_money_call(
-    request: web.Request,
-    route: binance.Route,
-    holder: KeyHolder,
-    action: Action,
-    facts: Facts,
-    body: bytes,
-    started: float,
-) -> web.StreamResponse:
-    """Deposits and withdrawals: decided under the customer's lock (gateway/decide/money_calls.py)."""
-    assert holder.customer_id is not None
-
-    def make_row(verdict: Verdict, decided: Facts) -> DecisionRow:
-        return _decision_row(request, holder, action, verdict, facts.now, started, decided)
-
-    call = MoneyCall(
-        action, make_row, request.rel_url.raw_query_string, body, request.headers.get("Content-Type")
-    )
-    try:
-        row = await money_calls.decide(request.app, call, facts)
-    except CannotDecide as exc:
-        raise Refusal(exc.reason, exc.message, fail_closed=True) from exc
-    verdict = row.verdict
-    _count_decision(request, action, verdict, started)
-    if verdict.outcome is Outcome.HOLD:
+    decided = await decider.decide(_call(request, holder, action, auth, now, started, body))
+    if decided.instruction is Instruction.PARK:
         # Binance-shaped: the id is what the client looks up in its withdrawal history,
         # where the call shows as awaiting approval until a reviewer decides.
         return web.Response(
-            body=orjson.dumps({"id": str(row.id)}),
+            body=orjson.dumps({"id": str(decided.decision_id)}),
             content_type="application/json",
-            headers={DECISION_HEADER: str(row.id), REVIEW_HEADER: "pending"},
+            headers={DECISION_HEADER: str(decided.decision_id), REVIEW_HEADER: "pending"},
         )
-    if not verdict.outcome.forwards:
-        return _refuse(request, action, verdict, row.id)
-    return await _forward(request, route, holder.customer_id, row.id, body)
+    if decided.instruction is Instruction.REFUSE:
+        raise _refusal(decided)
+    return await _forward(request, route, holder.customer_id, decided.decision_id, body)
 
 
-def _decision_row(
+def _call(
     request: web.Request,
     holder: KeyHolder,
     action: Action,
-    verdict: Verdict,
+    auth: Authentication,
     now: datetime,
     started: float,
-    facts: Facts | None,
-) -> DecisionRow:
-    decision_id = new_decision_id()
-    logs.decision_id.set(str(decision_id))  # for the records logged from here on
-    if _to_bank_account(action, request.app):
-        # An account number is personal data, and the decision log is append-only and
-        # kept for years: it holds the number's keyed hash, the one bank_accounts keeps.
-        action = replace(
-            action, address=BANK_ACCOUNT_PREFIX + (_destination_hash(action, request.app[K.SETTINGS]) or "")
-        )
-    return DecisionRow(
-        id=decision_id,
-        decided_at=now,
-        request_id=_request_id(request, decision_id),
-        customer_id=holder.customer_id,
+    body: bytes,
+) -> Call:
+    return Call(
+        action=action,
+        authentication=auth,
+        customer=holder.customer,
+        kyc=holder.kyc,
         api_key_id=holder.api_key_id,
         dialect=binance.DIALECT,
         http_method=request.method,
         path=request.path,
-        action=action,
-        verdict=verdict,
-        decision_micros=int((time.perf_counter() - started) * 1e6),
-        country=holder.customer.jurisdiction,
-        facts=facts,
-        personal_box=request.app[K.FACTS_BOX],
-    )
-
-
-async def _record(
-    request: web.Request,
-    holder: KeyHolder,
-    action: Action,
-    verdict: Verdict,
-    now: datetime,
-    started: float,
-    facts: Facts | None,
-) -> uuid.UUID:
-    """Commit the decision; only then may anything be forwarded or answered."""
-    row = _decision_row(request, holder, action, verdict, now, started, facts)
-    try:
-        await request.app[K.WRITER].record(row)
-    except DatabaseUnavailable as exc:
-        raise Refusal(
-            "decision_store_unavailable", "Unable to record the decision; try again.", fail_closed=True
-        ) from exc
-    _count_decision(request, action, verdict, started)
-    return row.id
-
-
-async def _record_unreadable(
-    request: web.Request, route: binance.Route, holder: KeyHolder, refusal: Refusal, started: float
-) -> uuid.UUID:
-    problem = ParseProblem(refusal.reason, "body", refusal.message)
-    action = Action(
-        kind=route.kind,
-        operation=f"{binance.DIALECT}.{route.operation}",
-        customer_id=holder.customer_id,
-        problems=(problem,),
-    )
-    finding = Finding(
-        "well_formed", f"core.request.{refusal.reason}", Outcome.DENY, refusal.reason, refusal.message
-    )
-    verdict = Verdict(Outcome.DENY, (finding,), request.app[K.RULES].pipeline.pack_version)
-    return await _record(request, holder, action, verdict, utcnow(), started, None)
-
-
-def _gather_facts(
-    request: web.Request, action: Action, auth: Authentication, holder: KeyHolder, now: datetime
-) -> Facts:
-    markets = request.app[K.MARKETS].current(now)
-    needs_markets = action.symbol is not None or action.asset is not None
-    if needs_markets and markets is None and not action.problems and auth.status is AuthStatus.OK:
-        # Without the exchange's own list we cannot say the symbol is real: refuse to
-        # decide rather than forward an unchecked call.
-        raise Refusal("markets_unavailable", "Market list unavailable; try again.", fail_closed=True)
-    settings = request.app[K.SETTINGS]
-    # Ages and expiries are judged on the day the rules are read for (pinned or today).
-    today = settings.rules_day(now)
-    currency = action.asset if action.kind.decided_as is not ActionKind.ORDER else action.quote_asset
-    return Facts(
         now=now,
-        authentication=auth,
-        customer=holder.customer,
-        markets=markets,
-        kyc=kyc_facts(
-            holder.kyc,
-            holder.customer,
-            settings.home_country,
-            today,
-            currency,
-            _destination_hash(action, settings),
-        ),
+        started=started,
+        request_id=logs.request_id.get(),  # the id the middleware gave (X-Request-Id, logs)
+        raw_query=request.rel_url.raw_query_string,
+        body=body,
+        content_type=request.headers.get("Content-Type"),
     )
 
 
-def _to_bank_account(action: Action, app: web.Application) -> bool:
-    if action.kind is not ActionKind.WITHDRAWAL or not action.address:
-        return False
-    return action.network == BANK_NETWORK or action.asset in app[K.RULES].book.bank_currencies
-
-
-def _destination_hash(action: Action, settings: Settings) -> str | None:
-    """For a withdrawal, the keyed hash its address would have as a bank account number:
-    the real-name rule compares it with the customer's own accounts."""
-    if action.kind is not ActionKind.WITHDRAWAL or not action.address:
-        return None
-    return account_number_hash(settings.secret_key.get_secret_value(), action.address)
-
-
-def _with_market(action: Action, facts: Facts) -> Action:
-    """Name the base and quote assets of the symbol, so notional carries its currency."""
-    market = facts.markets.market(action.symbol) if facts.markets and action.symbol else None
-    if market is None:
-        return action
-    return replace(action, base_asset=market.base_asset, quote_asset=market.quote_asset)
-
-
-def _count_decision(request: web.Request, action: Action, verdict: Verdict, started: float) -> None:
-    metrics = request.app[K.METRICS]
-    reasons = verdict.reasons
-    primary = reasons[0] if reasons else ""
-    metrics.child(metrics.decisions, verdict.outcome.value, action.kind.value, primary).inc()
-    metrics.child(metrics.decision_seconds, action.kind.value).observe(time.perf_counter() - started)
+def _refusal(decided: Decided) -> Refusal:
+    return Refusal(
+        decided.reason, decided.message, fail_closed=decided.fail_closed, decision_id=decided.decision_id
+    )
 
 
 async def _forward(

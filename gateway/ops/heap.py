@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import gc
 
-from aiohttp import web
 
-
-async def settle_heap(app: web.Application) -> None:
+async def settle_heap(_app: object) -> None:
     """Tune the cyclic garbage collector for a long-running server, once started up.
 
     Measured under bench/run.py it took about 5% of the gateway's CPU: full collections

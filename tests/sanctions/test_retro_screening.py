@@ -27,7 +27,7 @@ from aml.addresses.entries import StoredEntry, check_entry
 from aml.sanctions import load_packaged_snapshot
 from gateway import appkeys as K
 from gateway.app import create_app
-from gateway.sanctions.retro.context import RETRO
+from gateway.appkeys import RETRO
 from gateway.sanctions.retro.screener import Round
 from tests.conftest import Exchange, gateway_settings, runtime_dsn
 from tests.support import (

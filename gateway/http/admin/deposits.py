@@ -25,9 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aml.ivms101 import bounds_problem
 from gateway import appkeys as K
-from gateway.decide import money_calls
-from gateway.decide.kyc_facts import kyc_facts
-from gateway.decide.money_calls import AlreadyRecorded, DepositConflict, MoneyCall
+from gateway.decide.money_calls import AlreadyRecorded, DepositConflict
+from gateway.decide.service import Call
 from gateway.feeds.markets import utcnow
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params
@@ -36,10 +35,9 @@ from gateway.http.admin.tokens import Permission
 from gateway.sealing import derive_key, keyed_hash
 from gateway.store.db import DatabaseUnavailable
 from gateway.store.deposits import DepositReport
-from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind
-from policy.decision import CannotDecide, Verdict
-from policy.facts import Authentication, AuthStatus, Facts
+from policy.decision import Verdict
+from policy.facts import Authentication, AuthStatus
 
 routes = web.RouteTableDef()
 DIALECT = "admin"
@@ -128,7 +126,6 @@ async def report_deposit(request: web.Request) -> web.Response:
         raise AdminError(404, "not_found", "No customer with that id.")
     customer, record = standing
     started, now = time.perf_counter(), utcnow()
-    settings = app[K.SETTINGS]
     action = Action(
         kind=ActionKind.DEPOSIT_CREDIT, operation=OPERATION, customer_id=customer_id,
         asset=deposit.coin, quantity=deposit.amount, address=deposit.from_address,
@@ -136,30 +133,19 @@ async def report_deposit(request: web.Request) -> web.Response:
         travel_rule=orjson.dumps(deposit.travel_rule).decode() if deposit.travel_rule is not None else None,
         self_hosted=deposit.wallet_type == "self_hosted", ownership_proof=deposit.ownership_proof,
     )  # fmt: skip
-    facts = Facts(
-        now=now,
-        # The operator's token authenticated the report; the customer signed nothing.
-        authentication=Authentication(AuthStatus.OK, f"reported by {role}"),
-        customer=customer,
-        markets=app[K.MARKETS].current(now),
-        kyc=kyc_facts(record, customer, settings.home_country, settings.rules_day(now), deposit.coin),
-    )
-
-    def make_row(verdict: Verdict, decided: Facts) -> DecisionRow:
-        decision_id = new_decision_id()
-        return DecisionRow(
-            id=decision_id, decided_at=now, request_id=decision_id.hex, customer_id=customer_id,
-            api_key_id=None, dialect=DIALECT, http_method=request.method, path=request.path,
-            action=action, verdict=verdict, decision_micros=int((time.perf_counter() - started) * 1e6),
-            country=customer.jurisdiction, facts=decided, personal_box=app[K.FACTS_BOX],
-        )  # fmt: skip
-
     # A repeat is found under the customer's lock, or by the deposit's key when another
     # customer's report of it raced this one: either way one decision.
-    report = deposit.report(settings.secret_key.get_secret_value())
-    call = MoneyCall(action, make_row, "", b"", None, deposit=report)
+    report = deposit.report(app[K.SETTINGS].secret_key.get_secret_value())
+    call = Call(
+        action=action,
+        # The operator's token authenticated the report; the customer signed nothing.
+        authentication=Authentication(AuthStatus.OK, f"reported by {role}"),
+        customer=customer, kyc=record, api_key_id=None, dialect=DIALECT,
+        http_method=request.method, path=request.path, now=now, started=started,
+        deposit=report, needs_markets=False,
+    )  # fmt: skip
     try:
-        row = await money_calls.decide(app, call, facts)
+        decided = await app[K.DECIDER].decide(call)
     except AlreadyRecorded as seen:
         first = seen.first
         return json_response({
@@ -174,6 +160,6 @@ async def report_deposit(request: web.Request) -> web.Response:
             [{"field": name, "problem": "differs from the first report of this deposit"}
              for name in clash.first.differences],
         ) from clash  # fmt: skip
-    except CannotDecide as exc:
-        raise AdminError(503, exc.reason, exc.message) from exc
-    return json_response(_answer(row.id, row.verdict), status=201)
+    if decided.decision_id is None or decided.verdict is None:
+        raise AdminError(503, decided.reason, decided.message)
+    return json_response(_answer(decided.decision_id, decided.verdict), status=201)

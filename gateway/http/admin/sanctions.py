@@ -11,6 +11,7 @@ past the delisting guard is a 409 with the counts, unless it says `confirm_delis
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
@@ -93,7 +94,7 @@ async def load(request: web.Request) -> web.Response:
         raise AdminError(409, "conflict", str(exc), exc.counts) from exc
     # In force here at once; the other replicas follow at their next refresh.
     await request.app[K.SANCTIONS].refresh()
-    body = {**result.as_json(), "retro_scan": await scan_after_load(request.app)}  # gateway/sanctions/retro/
+    body = {**result.as_json(), "retro_scan": await _scan_after_load(request.app)}  # gateway/sanctions/retro/
     return json_response(body, status=201 if result.changed else 200)
 
 
@@ -144,3 +145,7 @@ async def check(request: web.Request) -> web.Response:
     if match is not None:
         body.update(listed_as=list(match.listed_as), listed_for=list(match.assets), format=match.format.value)
     return json_response(body)
+
+
+async def _scan_after_load(app: web.Application) -> dict[str, Any] | None:
+    return await scan_after_load(app[K.POOL], app[K.RETRO], app[K.SETTINGS].db_timeout_seconds)

@@ -1,4 +1,5 @@
-"""The retro-screening worker inside a running gateway (gateway/sanctions/retro/screener.py)."""
+"""The retro-screening worker's construction and the scan a sanctions load answers with
+(gateway/sanctions/retro/screener.py); started and stopped by gateway/http/wiring.py."""
 
 from __future__ import annotations
 
@@ -9,20 +10,17 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
-from aiohttp import web
 
-from gateway import appkeys as K
+from gateway.audit.events import EventLog
+from gateway.metrics import GatewayMetrics
 from gateway.sanctions.retro.screener import RetroScreener
+from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
-RETRO = web.AppKey("sanctions_retro", RetroScreener)
 
-
-def screener_for(app: web.Application) -> RetroScreener:
-    settings = app[K.SETTINGS]
-
+def screener_for(settings: Settings, events: EventLog, metrics: GatewayMetrics) -> RetroScreener:
     @asynccontextmanager
     async def connect() -> AsyncIterator[asyncpg.Connection]:
         try:
@@ -43,8 +41,8 @@ def screener_for(app: web.Application) -> RetroScreener:
     settle = timedelta(seconds=settings.db_timeout_seconds)
     return RetroScreener(
         connect,
-        app[K.AUDIT_EVENTS],
-        app[K.METRICS],
+        events,
+        metrics,
         lookback=timedelta(days=settings.sanctions_lookback_days),
         grace=timedelta(seconds=settings.sanctions_refresh_seconds) + settle,
         settle=settle,
@@ -53,21 +51,14 @@ def screener_for(app: web.Application) -> RetroScreener:
     )
 
 
-async def retro_context(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx, after the audit and sanctions contexts: hits are audit events."""
-    screener = screener_for(app)
-    app[RETRO] = screener
-    screener.start()
-    yield
-    await screener.stop()
-
-
-async def scan_after_load(app: web.Application) -> dict[str, Any] | None:
+async def scan_after_load(
+    pool: asyncpg.Pool, screener: RetroScreener, timeout: float
+) -> dict[str, Any] | None:
     """The scan of the switch in force, for a load's answer: {id, state}, or None when it
     cannot be had now (the worker makes it at its next round either way)."""
     try:
-        async with app[K.POOL].acquire(timeout=app[K.SETTINGS].db_timeout_seconds) as conn:
-            scan = await app[RETRO].ensure_scan(conn)
+        async with pool.acquire(timeout=timeout) as conn:
+            scan = await screener.ensure_scan(conn)
     except (*UNAVAILABLE_ERRORS, DatabaseUnavailable, asyncpg.PostgresError) as exc:
         log.warning("retro-screening scan not made with the load; the worker will: %r", exc)
         return None
