@@ -20,9 +20,9 @@ from gateway.http.admin import rule_packs as admin_rule_packs
 from gateway.http.admin import sanctions as admin_sanctions
 from gateway.http.admin import sanctions_retro as admin_sanctions_retro
 from gateway.http.admin.edge import admin_edge
-from gateway.http.admin.tokens import AdminTokens
 from gateway.http.middleware import edge_headers, errors
 from gateway.metrics import GatewayMetrics
+from gateway.roles import AdminTokens
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
 

@@ -14,9 +14,9 @@ from gateway.feeds.markets import MarketList
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.rulestate import RuleState
 from gateway.feeds.upstream import Upstream
-from gateway.http.admin.tokens import AdminTokens
 from gateway.metrics import GatewayMetrics
 from gateway.review.forwarder import ReviewService
+from gateway.roles import AdminTokens
 from gateway.sanctions.retro.screener import RetroScreener
 from gateway.sanctions.service import SanctionsList
 from gateway.sealing import SecretBox

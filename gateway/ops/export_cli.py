@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 import asyncpg
 import orjson
 
+from gateway.audit.exports import CONTENT_TYPES, export_chunks
 from gateway.audit.masking import Viewer
-from gateway.http.admin.exports import CONTENT_TYPES, export_chunks
 from gateway.ops import progress
 from gateway.settings import Settings
 from gateway.store import decisions as store

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.http.admin.tokens import ROLE_PERMISSIONS
+from gateway.roles import ROLE_PERMISSIONS
 
 LEGACY_TOKEN_FILE = "admin.token"  # the operator token the others were derived from
 

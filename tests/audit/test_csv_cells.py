@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.http.admin.exports import csv_cell
+from gateway.audit.exports import csv_cell
 from tests.audit.test_export import FORMULAS
 
 

@@ -12,8 +12,8 @@ import aiohttp
 import orjson
 import pytest
 
+from gateway.audit.exports import csv_cell
 from gateway.feeds.markets import utcnow
-from gateway.http.admin.exports import csv_cell
 from gateway.store.decisions import EXPORT_FIELDS
 from policy.decision import Outcome
 from tests.audit.support import ADDRESS, decision, record_all

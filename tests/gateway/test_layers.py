@@ -17,16 +17,13 @@ from tests.support import IO_PACKAGES, imported_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = ROOT / "gateway"
-# The HTTP layer and the aiohttp server wiring; the CLI and the commands that share the
-# admin API's export encoder and role table (run as commands, never below a request).
+# The HTTP layer and the aiohttp server wiring, and the CLI entry.
 EDGE = frozenset(
     {
         "gateway/app.py",
         "gateway/appkeys.py",
         "gateway/cli.py",
         "gateway/__main__.py",
-        "gateway/ops/export_cli.py",
-        "gateway/ops/localstate.py",
     }
 )
 EDGE_PACKAGES = ("gateway/http/",)

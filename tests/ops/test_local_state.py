@@ -6,8 +6,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from gateway.http.admin.tokens import ROLE_PERMISSIONS
 from gateway.ops import localstate
+from gateway.roles import ROLE_PERMISSIONS
 
 
 def _mode(path: Path) -> int:

@@ -15,7 +15,7 @@ from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.exports import audit_connection
 from gateway.http.admin.queries import check_params, invalid, query_pattern, query_uuid, time_range
 from gateway.http.admin.requests import page_limit, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.store import audit_events as store
 
 routes = web.RouteTableDef()

@@ -17,7 +17,7 @@ from gateway.http.admin.disclosure import UNMASK_PARAMS, actor_of, page_token, r
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params
 from gateway.http.admin.requests import page_limit, path_uuid, read_json, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.store import customers as store
 from kyc.countries import normalise_country, normalise_region
 from kyc.errors import KycValidationError

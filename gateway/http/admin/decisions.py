@@ -19,7 +19,7 @@ from gateway.http.admin.queries import (
     time_range,
 )
 from gateway.http.admin.requests import path_uuid, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.store import decisions as store
 from policy.action import ActionKind
 from policy.decision import Outcome

@@ -31,7 +31,7 @@ from gateway.feeds.markets import utcnow
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params
 from gateway.http.admin.requests import read_json, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.sealing import derive_key, keyed_hash
 from gateway.store.db import DatabaseUnavailable
 from gateway.store.deposits import DepositReport

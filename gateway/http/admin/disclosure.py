@@ -23,7 +23,7 @@ from gateway.audit.masking import Viewer
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import invalid, query_uuid
 from gateway.http.admin.requests import page_limit
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.store.decisions import BadCursor
 
 UNMASK_PARAMS = frozenset({"unmask", "justification"})

@@ -22,7 +22,7 @@ from gateway.http.admin.disclosure import UNMASK_PARAMS, actor_of, viewer_for
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params
 from gateway.http.admin.requests import path_uuid, read_json, read_json_body, require, validation_error
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.sealing import derive_key, keyed_hash
 from gateway.store import customers as customer_store
 from gateway.store import kyc as store

@@ -27,7 +27,7 @@ from gateway.http.admin.edge import RULE_PACK_VERSION
 from gateway.http.admin.operations import OPERATIONS, Model, Operation
 from gateway.http.admin.queries import check_params
 from gateway.http.admin.requests import require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -21,7 +21,7 @@ from gateway.http.admin.kyc import NewBankAccount, VerificationChange
 from gateway.http.admin.reports import ReportChange
 from gateway.http.admin.review import ReviewNote
 from gateway.http.admin.rule_packs import ReplayRequest
-from gateway.http.admin.tokens import ROLE_PERMISSIONS, Permission
+from gateway.roles import ROLE_PERMISSIONS, Permission
 from gateway.sanctions.sources import SnapshotPayload
 from kyc.identity import IdentityIn
 

@@ -17,9 +17,9 @@ from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.exports import export_format, stream_rows
 from gateway.http.admin.queries import check_params, query_choice, query_uuid, time_range
 from gateway.http.admin.requests import path_uuid, read_json, require
-from gateway.http.admin.tokens import Permission
 from gateway.review import queries, queue
 from gateway.review.store import REPORT_KINDS
+from gateway.roles import Permission
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import appkeys as K
 from gateway.http.admin.errors import AdminError
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 
 M = TypeVar("M", bound=BaseModel)
 MAX_PAGE = 500

@@ -13,10 +13,10 @@ from gateway.http.admin.disclosure import UNMASK_PARAMS, actor_of, page_answer, 
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params, query_choice, query_uuid
 from gateway.http.admin.requests import path_uuid, read_json, require
-from gateway.http.admin.tokens import Permission
 from gateway.review import queries
 from gateway.review.forwarder import HoldExpired
 from gateway.review.queue import Conflict, NotFound
+from gateway.roles import Permission
 from gateway.store import decisions as decision_store
 
 routes = web.RouteTableDef()

@@ -18,7 +18,7 @@ from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.exports import audit_connection
 from gateway.http.admin.queries import check_params, in_utc
 from gateway.http.admin.requests import MAX_PAGE, read_json, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from rules.book import RuleBook, diff
 from rules.loader import PackError, book_from_content
 

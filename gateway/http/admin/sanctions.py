@@ -21,7 +21,7 @@ from gateway.http.admin.disclosure import actor_of
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params, invalid
 from gateway.http.admin.requests import page_limit, read_json_body, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.sanctions.retro.context import scan_after_load
 from gateway.sanctions.service import (
     DelistingRefused,

@@ -16,7 +16,7 @@ from gateway.audit.masking import Viewer
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params
 from gateway.http.admin.requests import page_limit, path_uuid, require
-from gateway.http.admin.tokens import Permission
+from gateway.roles import Permission
 from gateway.sanctions.retro import store
 
 routes = web.RouteTableDef()

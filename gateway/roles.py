@@ -1,4 +1,5 @@
-"""Bearer tokens and the roles they carry."""
+"""Admin roles, the permissions each carries, and the bearer tokens that name them: read by
+the admin API and by `up`'s local state."""
 
 from __future__ import annotations
 
