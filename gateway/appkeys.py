@@ -10,6 +10,7 @@ from aiohttp import web
 from gateway.audit.events import EventLog
 from gateway.binance.auth import KeyDirectory
 from gateway.decide.service import Decider
+from gateway.feeds.capital import CoinNetworks
 from gateway.feeds.markets import MarketList
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.rulestate import RuleState
@@ -30,6 +31,7 @@ WRITER = web.AppKey("writer", DecisionWriter)
 KEYS = web.AppKey("keys", KeyDirectory)
 UPSTREAM = web.AppKey("upstream", Upstream)
 MARKETS = web.AppKey("markets", MarketList)
+NETWORKS = web.AppKey("networks", CoinNetworks)  # the coins' withdrawal networks
 PRICES = web.AppKey("prices", PriceFeed)
 RULES = web.AppKey("rules", RuleState)
 SECRET_BOX = web.AppKey("secret_box", SecretBox)

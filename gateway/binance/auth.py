@@ -21,6 +21,8 @@ from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStat
 # Unknown keys are remembered briefly too, so a client hammering with a bad key does not
 # turn every request into a database round trip.
 _NEGATIVE_TTL_SECONDS = 1.0
+# Binance's recvWindow when the call names none.
+DEFAULT_RECV_WINDOW_MS = "5000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +162,7 @@ def authenticate(
     # isdigit() alone accepts "²" and other digits int() refuses or reads otherwise.
     if not (raw_ts.isascii() and raw_ts.isdigit()) or len(raw_ts) > 16:
         return Authentication(AuthStatus.BAD_TIMESTAMP)
-    raw_window = params.get("recvWindow", "5000")
+    raw_window = params.get("recvWindow", DEFAULT_RECV_WINDOW_MS)
     if not (raw_window.isascii() and raw_window.isdigit()) or not 0 < int(raw_window) <= recv_window_max_ms:
         return Authentication(
             AuthStatus.BAD_RECV_WINDOW,

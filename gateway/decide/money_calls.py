@@ -40,11 +40,11 @@ from gateway.review.store import HeldCall, ReportCandidate, open_report, park
 from gateway.sanctions.service import SanctionsList, SanctionsUnavailable
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
-from gateway.store import deposits, movements
+from gateway.store import deposits, movements, seen_requests
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.kyc import load_identity
 from gateway.store.records import DecisionRow
-from gateway.store.writer import DecisionWriter
+from gateway.store.writer import DecisionWriter, Replayed
 from policy.action import Action
 from policy.decision import CannotDecide, Outcome, Verdict
 from policy.facts import Facts
@@ -94,6 +94,7 @@ class MoneyCall:
     body: bytes
     content_type: str | None
     deposit: deposits.DepositReport | None = None  # a reported deposit's identity and content
+    seen: seen_requests.SeenRequest | None = None  # a signed withdrawal's digest (replays)
 
 
 def _aml_facts(deps: LockedDeps, action: Action, facts: Facts, direction: MovementDirection) -> AmlFacts:
@@ -148,6 +149,10 @@ async def decide(deps: LockedDeps, call: MoneyCall, facts: Facts) -> DecisionRow
             transaction = conn.transaction()
             await transaction.start()
             try:
+                # Claimed in this transaction, so it counts as seen only if this decision
+                # commits; a copy racing it waits here until that is known.
+                if call.seen is not None and not (await seen_requests.claim(conn, [call.seen]))[0]:
+                    raise Replayed()
                 await movements.lock_customer(conn, customer_id)
                 if call.deposit is not None:
                     await _repeated(conn, call.deposit, customer_id)

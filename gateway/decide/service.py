@@ -27,6 +27,7 @@ from gateway import logs
 from gateway.decide import money_calls
 from gateway.decide.kyc_facts import KycRecord, kyc_facts
 from gateway.decide.money_calls import LockedDeps, MoneyCall
+from gateway.feeds.capital import UNKNOWN_NETWORK, CoinNetworks
 from gateway.feeds.markets import MarketList
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.rulestate import RuleState
@@ -38,7 +39,8 @@ from gateway.settings import Settings
 from gateway.store.db import DatabaseUnavailable
 from gateway.store.deposits import DepositReport
 from gateway.store.records import DecisionRow, new_decision_id
-from gateway.store.writer import DecisionWriter
+from gateway.store.seen_requests import REPLAYED_MESSAGE, REPLAYED_REQUEST, SeenRequest
+from gateway.store.writer import DecisionWriter, Replayed
 from policy.action import Action, ActionKind, ParseProblem
 from policy.decision import CannotDecide, Finding, Outcome, Verdict
 from policy.facts import Authentication, AuthStatus, CustomerFacts, Facts
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 BANK_NETWORK = "BANK"  # the mock exchange's fiat rail, as Korean exchanges name it
 BANK_ACCOUNT_PREFIX = "account-hash:"
 STORE_UNAVAILABLE = "decision_store_unavailable"
+NETWORKS_UNAVAILABLE = "networks_unavailable"
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class Call:
     # The exchange's market list must be known to decide a call naming a symbol or asset
     # (is it real?); a deposit the exchange already credited does not need it.
     needs_markets: bool = True
+    # A signed state-changing call's digest (gateway/store/seen_requests.py): claimed when
+    # its decision is committed; a copy of a call already seen is refused replayed_request.
+    seen: SeenRequest | None = None
 
 
 class Instruction(Enum):
@@ -111,6 +117,7 @@ class Decider:
         writer: DecisionWriter,
         rules: RuleState,
         markets: MarketList,
+        networks: CoinNetworks,
         prices: PriceFeed,
         sanctions: SanctionsList,
         secret_box: SecretBox,
@@ -121,6 +128,7 @@ class Decider:
         self._writer = writer
         self._rules = rules
         self._markets = markets
+        self._networks = networks
         self._facts_box = facts_box
         self._metrics = metrics
         self._settings = settings
@@ -135,6 +143,10 @@ class Decider:
             # decide rather than forward an unchecked call.
             return could_not_decide(action, "markets_unavailable", "Market list unavailable; try again.")
         action = _with_market(action, facts)
+        checked = self._with_network_problem(call, action)
+        if checked is None:
+            return could_not_decide(action, NETWORKS_UNAVAILABLE, "Coin networks unavailable; try again.")
+        action = checked
         if action.kind in AML_KINDS and call.authentication.status is AuthStatus.OK and not action.problems:
             return await self._decide_locked(call, action, facts)
         verdict = self._rules.pipeline.decide(action, facts)
@@ -152,11 +164,38 @@ class Decider:
         """Group commit; only then may anything be forwarded or answered."""
         row = self._row(call, action, verdict, facts)
         try:
-            await self._writer.record(row)
+            await self._writer.record(row, call.seen)
+        except Replayed:
+            return await self._refuse_replay(call, action)
         except DatabaseUnavailable:
             return could_not_decide(action, STORE_UNAVAILABLE, "Unable to record the decision; try again.")
         self._count(action, verdict, call.started)
         return _instructed(action, row.id, verdict)
+
+    async def _refuse_replay(self, call: Call, action: Action) -> Decided:
+        """The same signed bytes were decided before: this copy is refused, on the record,
+        and never forwarded. No facts: nothing was gathered for it, so re-deciding it under
+        another rule pack (replay.py) has nothing to compare."""
+        finding = Finding("well_formed", f"core.request.{REPLAYED_REQUEST}", Outcome.DENY, REPLAYED_REQUEST,
+                          REPLAYED_MESSAGE)  # fmt: skip
+        verdict = Verdict(Outcome.DENY, (finding,), self._rules.pipeline.pack_version)
+        return await self._record(replace(call, seen=None), action, verdict, None)
+
+    def _with_network_problem(self, call: Call, action: Action) -> Action | None:
+        """A withdrawal's network and address against the exchange's coin networks, before
+        deciding: one it refuses is a malformed call (unknown_network, invalid_address).
+        None: no list young enough to check against (could not decide, like the markets)."""
+        checked = action.kind is ActionKind.WITHDRAWAL and call.authentication.status is AuthStatus.OK
+        if not checked or action.problems or action.asset is None or action.address is None:
+            return action
+        config = self._networks.current(call.now)
+        if config is None:
+            return None
+        problem = config.check(action.asset, action.network, action.address)
+        if problem is None:
+            return action
+        parameter = "network" if problem.reason == UNKNOWN_NETWORK else "address"
+        return replace(action, problems=(ParseProblem(problem.reason, parameter, problem.message),))
 
     async def _decide_locked(self, call: Call, action: Action, facts: Facts) -> Decided:
         """Deposits and withdrawals: decided under the customer's lock (money_calls.py)."""
@@ -164,9 +203,13 @@ class Decider:
         def make_row(verdict: Verdict, decided: Facts) -> DecisionRow:
             return self._row(call, action, verdict, decided)
 
-        money_call = MoneyCall(action, make_row, call.raw_query, call.body, call.content_type, call.deposit)
+        money_call = MoneyCall(
+            action, make_row, call.raw_query, call.body, call.content_type, call.deposit, call.seen
+        )
         try:
             row = await money_calls.decide(self._locked, money_call, facts)
+        except Replayed:
+            return await self._refuse_replay(call, action)
         except CannotDecide as exc:
             return could_not_decide(action, exc.reason, exc.message)
         self._count(action, row.verdict, call.started)

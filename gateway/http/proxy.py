@@ -20,7 +20,7 @@ from aiohttp import web
 from gateway import appkeys as K
 from gateway import logs
 from gateway.binance import routes as binance
-from gateway.binance.auth import KeyHolder, authenticate
+from gateway.binance.auth import DEFAULT_RECV_WINDOW_MS, KeyHolder, authenticate
 from gateway.binance.errors import error_body, wire_error
 from gateway.binance.params import MalformedEncoding, MalformedParameter, RawParams, read_params
 from gateway.binance.withdraw_history import exchange_query, merge_withdraw_history
@@ -29,6 +29,7 @@ from gateway.feeds.markets import utcnow
 from gateway.feeds.upstream import UpstreamTimeout, UpstreamUnavailable
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 from gateway.store.records import UpstreamResultRow
+from gateway.store.seen_requests import CHECKED_KINDS, SeenRequest, seen_request
 from policy.action import Action, ActionKind
 from policy.facts import Authentication, AuthStatus
 
@@ -184,7 +185,8 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
     if params.duplicates:
         duplicated = binance.duplicate_problems(params.duplicates)
         action = replace(action, problems=(*duplicated, *action.problems))
-    decided = await decider.decide(_call(request, holder, action, auth, now, started, body))
+    seen = _seen(request, holder, route, params, body) if auth.status is AuthStatus.OK else None
+    decided = await decider.decide(_call(request, holder, action, auth, now, started, body, seen))
     if decided.instruction is Instruction.PARK:
         # Binance-shaped: the id is what the client looks up in its withdrawal history,
         # where the call shows as awaiting approval until a reviewer decides.
@@ -206,6 +208,7 @@ def _call(
     now: datetime,
     started: float,
     body: bytes,
+    seen: SeenRequest | None = None,
 ) -> Call:
     return Call(
         action=action,
@@ -222,6 +225,25 @@ def _call(
         raw_query=request.rel_url.raw_query_string,
         body=body,
         content_type=request.headers.get("Content-Type"),
+        seen=seen,
+    )
+
+
+def _seen(
+    request: web.Request, holder: KeyHolder, route: binance.Route, params: RawParams, body: bytes
+) -> SeenRequest | None:
+    """The digest of an authenticated state-changing call as sent: a copy of it within its
+    recvWindow is a replay. Authenticated: its timestamp and recvWindow are valid numbers."""
+    if route.kind not in CHECKED_KINDS:
+        return None
+    return seen_request(
+        holder.api_key_id,
+        request.method,
+        request.path,
+        request.rel_url.raw_query_string,
+        body,
+        timestamp_ms=int(params.values["timestamp"]),
+        recv_window_ms=int(params.values.get("recvWindow", DEFAULT_RECV_WINDOW_MS)),
     )
 
 

@@ -21,6 +21,7 @@ from gateway.audit.events import EventLog
 from gateway.audit.maintenance import PartitionKeeper, checkpoint_keeper
 from gateway.binance.auth import KeyDirectory
 from gateway.decide.service import Decider
+from gateway.feeds.capital import CoinNetworks
 from gateway.feeds.markets import MarketList
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.rulestate import remember_version
@@ -32,6 +33,7 @@ from gateway.sanctions.service import SanctionsList
 from gateway.settings import Settings
 from gateway.store import db
 from gateway.store.migrations import migrate_up
+from gateway.store.seen_requests import SeenRequestPruner
 from gateway.store.writer import DecisionWriter
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ def contexts(migrate: bool) -> list[Any]:
         _database(migrate),
         _upstream,
         _writer,
+        _seen_requests,
         _audit,
         _review,  # after the audit context: it logs events
         _sanctions,
@@ -107,14 +110,25 @@ async def _upstream(app: web.Application) -> AsyncIterator[None]:
     )
     await markets.refresh()  # best effort; the background task keeps trying
     markets.start()
+    # Aged like the markets: without a list young enough, withdrawals get a 503.
+    networks = CoinNetworks(
+        upstream,
+        app[K.METRICS],
+        refresh=settings.markets_refresh_seconds,
+        max_age=settings.markets_max_age_seconds,
+    )
+    await networks.refresh()
+    networks.start()
     prices = PriceFeed(upstream, markets, settings.fx_rates, refresh=settings.prices_refresh_seconds)
     await prices.refresh()
     prices.start()
     app[K.UPSTREAM] = upstream
     app[K.MARKETS] = markets
+    app[K.NETWORKS] = networks
     app[K.PRICES] = prices
     yield
     await prices.stop()
+    await networks.stop()
     await markets.stop()
     await upstream.close()
 
@@ -131,6 +145,14 @@ async def _writer(app: web.Application) -> AsyncIterator[None]:
     app[K.WRITER] = writer
     yield
     await writer.stop()
+
+
+async def _seen_requests(app: web.Application) -> AsyncIterator[None]:
+    """Expired request digests (replay checks) deleted in bounded batches, every 30 s."""
+    pruner = SeenRequestPruner(app[K.POOL], timeout=app[K.SETTINGS].db_timeout_seconds)
+    pruner.start()
+    yield
+    await pruner.stop()
 
 
 async def _audit(app: web.Application) -> AsyncIterator[None]:
@@ -212,6 +234,7 @@ async def _decider(app: web.Application) -> AsyncIterator[None]:
         writer=app[K.WRITER],
         rules=app[K.RULES],
         markets=app[K.MARKETS],
+        networks=app[K.NETWORKS],
         prices=app[K.PRICES],
         sanctions=app[K.SANCTIONS],
         secret_box=app[K.SECRET_BOX],

@@ -454,12 +454,14 @@ async def test_a_retried_withdrawal_counts_once_in_the_windows(
 async def test_a_withdrawal_the_exchange_refused_does_not_count(
     gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
 ) -> None:
-    """0.5 BTC to an address the exchange does not take for BTC: refused there (4xx),
-    nothing left. Counted, it would put the next 0.15 BTC over KRW 50m in 24 h."""
+    """0.5 BTC in an amount the exchange does not take (not a multiple of its 1e-8 step;
+    an address it would refuse the gateway now refuses first, tests/gateway/test_networks.py):
+    refused there (4xx), nothing left. Counted, it would put the next 0.15 BTC over KRW
+    50m in 24 h."""
     customer = await new_customer(http, gateway.url, "refused-there")
-    tron = {"coin": "BTC", "address": "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW", "amount": "0.5"}
+    off_step = {"coin": "BTC", "address": BTC_ADDRESS, "amount": "0.500000001"}
     status, body, headers = await signed(
-        http, gateway.url, "POST", APPLY, customer, {**tron, **travel_rule_params()}
+        http, gateway.url, "POST", APPLY, customer, {**off_step, **travel_rule_params()}
     )
     assert 400 <= status < 500 and "X-Decision-Id" in headers, body
     await _upstream_recorded(gateway, headers["X-Decision-Id"])
