@@ -110,6 +110,7 @@ async def worker(
     buy = index % 4 < 2
     secret = customer["secret"].encode()
     headers = {**_FORM_HEADERS, "X-MBX-APIKEY": customer["api_key"]}
+    sent = 0
     while not stop.is_set():
         phase = phase_box[0]
         if not phase.claim():
@@ -118,7 +119,12 @@ async def worker(
             continue
         side = "BUY" if buy else "SELL"
         buy = not buy
-        body = signed_body(secret, f"symbol={symbol}&side={side}&type=MARKET&quantity={qty}&recvWindow=5000")
+        # A client order id of its own, as ccxt gives every order: two workers of one
+        # customer signing the same order in the same millisecond would otherwise send
+        # byte-identical calls, which the gateway refuses as replays (replayed_request).
+        sent += 1
+        order = f"symbol={symbol}&side={side}&type=MARKET&quantity={qty}&newClientOrderId=b{index}-{sent}"
+        body = signed_body(secret, f"{order}&recvWindow=5000")
         t0 = time.perf_counter()
         try:
             async with session.post(url, data=body, headers=headers) as response:
