@@ -22,7 +22,8 @@ from gateway.audit import commands as audit_commands
 from gateway.decide import replay as rules_commands
 from gateway.feeds.rulestate import load_book
 from gateway.http import edge_protocol
-from gateway.ops import localstate
+from gateway.metrics import group_directory
+from gateway.ops import localstate, workers
 from gateway.ops.demo import seed_demo
 from gateway.ops.heap import settle_heap
 from gateway.ops.pgserver import SUPERUSER, EmbeddedPostgres
@@ -56,8 +57,23 @@ def _use_uvloop() -> None:
 
 
 def serve(settings: Settings) -> None:
+    """GATEWAY_WORKERS processes sharing the port (gateway/ops/workers.py), or this one."""
+    if settings.workers == 1:
+        serve_one(settings)
+        return
+    # Once, before any worker starts: N workers would only queue on the migration lock.
+    asyncio.run(_migrate(settings, None))
+    code = workers.run_group(settings, serve_one)
+    if code:
+        raise SystemExit(code)
+
+
+def serve_one(settings: Settings, migrate: bool = True) -> None:
+    """One gateway process: the single one, or a worker of a group."""
     _use_uvloop()
-    app = create_app(settings)
+    app = create_app(settings, migrate=migrate)
+    if group_directory() is not None:
+        app.cleanup_ctx.append(workers.computed_gauges)
     # Runs after every cleanup context has started (they are themselves an on_startup step).
     app.on_startup.append(settle_heap)
     edge_protocol.run(

@@ -1,10 +1,19 @@
 """Prometheus metrics. Labels are bounded sets (route class, outcome, action kind, reason
 code): never customer ids, keys or addresses. Every drop or fail-closed path has a counter.
+
+With several workers (GATEWAY_WORKERS, gateway/ops/workers.py) the supervisor sets
+PROMETHEUS_MULTIPROC_DIR before it starts them: each worker's values live in files there
+and /metrics on any worker reports the group (prometheus-client's multiprocess mode).
+Counters and histograms add up; each gauge says how the workers' values combine
+(`multiprocess_mode`): what every worker measures in the shared database is the most
+recent measurement, what each worker holds for itself is its worst value.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Callable
+from typing import Any, Final
 
 from prometheus_client import (
     CollectorRegistry,
@@ -16,6 +25,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 from prometheus_client import generate_latest as _generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.review.store import REPORT_KINDS
 
@@ -32,6 +42,33 @@ CHECKPOINT_ROUND_RESULTS = ("stored", "unchanged", "locked", "broken", "failed")
 ANCHOR_SINKS = ("directory", "http")
 # What was wrong with a request too malformed to reach a handler (gateway/http/edge_protocol.py).
 MALFORMED_KINDS = ("method", "request_line", "header", "framing", "too_large", "http09", "other")
+# Set by the supervisor of a group of workers, read by prometheus-client when it is imported.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# How a gauge combines over the workers of a group (ignored by a single process):
+_SHARED: Final = "mostrecent"  # a measurement of the shared database: the newest one, by any worker
+_WORST_HIGH: Final = "livemax"  # what each live worker holds for itself, where high is bad
+_WORST_LOW: Final = "livemin"  # the same, where low is bad
+
+
+def group_directory() -> str | None:
+    """The group's metrics directory when this process is one of several workers."""
+    return os.environ.get(MULTIPROCESS_DIR_ENV) or None
+
+
+class ComputedGauge(Gauge):
+    """A gauge computed at scrape time (`set_function`). In a group a scrape reaches one
+    worker and reads the others' files, so every worker also writes its value now and
+    then (`GatewayMetrics.update_computed`, called by gateway/ops/workers.py)."""
+
+    _compute: Callable[[], float] | None = None
+
+    def set_function(self, f: Callable[[], float]) -> None:
+        self._compute = f
+        super().set_function(f)
+
+    def update(self) -> None:
+        if self._compute is not None:
+            self.set(self._compute())
 
 
 class GatewayMetrics:
@@ -39,9 +76,13 @@ class GatewayMetrics:
         # One registry per app: two apps in one test process must not share counters.
         r = self.registry = CollectorRegistry()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        ProcessCollector(registry=r)
-        PlatformCollector(registry=r)
-        GCCollector(registry=r)
+        self._group = group_directory()
+        if self._group is None:
+            # Per process: not combined over a group (prometheus-client's multiprocess
+            # mode has no such collectors), so a group leaves them out rather than show one worker's.
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
         self.requests = Counter(
             "gateway_requests", "Requests answered, by route class and HTTP status.",
             ["route_class", "status"], registry=r,
@@ -83,9 +124,10 @@ class GatewayMetrics:
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "Calls the exchange did not answer.", ["kind"], registry=r
         )
-        self.markets_age = Gauge(
-            "gateway_markets_age_seconds", "Age of the exchange market list in use.", registry=r
-        )
+        self.markets_age = ComputedGauge(
+            "gateway_markets_age_seconds", "Age of the exchange market list in use.",
+            multiprocess_mode=_WORST_HIGH, registry=r,
+        )  # fmt: skip
         self.admin_requests = Counter(
             "gateway_admin_requests", "Admin API calls by endpoint and status.",
             ["endpoint", "status"], registry=r,
@@ -98,19 +140,22 @@ class GatewayMetrics:
         # The audit trail.
         self.audit_verify_intact = Gauge(
             "gateway_audit_verify_intact",
-            "1 if the last verification found the log intact, 0 if it found a broken link.", registry=r,
+            "1 if the last verification found the log intact, 0 if it found a broken link.",
+            multiprocess_mode=_SHARED, registry=r,
         )  # fmt: skip
         self.audit_verify_timestamp = Gauge(
             "gateway_audit_verify_timestamp_seconds",
-            "Unix time of the last verification run by this process (0: none yet).", registry=r,
+            "Unix time of the last verification run by this process (0: none yet).",
+            multiprocess_mode="max", registry=r,
         )  # fmt: skip
         self.audit_verify_entries = Gauge(
-            "gateway_audit_verify_entries", "Entries checked by the last verification.", registry=r
-        )
+            "gateway_audit_verify_entries", "Entries checked by the last verification.",
+            multiprocess_mode=_SHARED, registry=r,
+        )  # fmt: skip
         self.audit_checkpoint_timestamp = Gauge(
             "gateway_audit_checkpoint_timestamp_seconds",
             "Unix time of the newest stored checkpoint at this replica's last checkpoint round (0: none).",
-            registry=r,
+            multiprocess_mode="max", registry=r,
         )  # fmt: skip
         self.audit_checkpoint_rounds = Counter(
             "gateway_audit_checkpoint_rounds",
@@ -123,7 +168,8 @@ class GatewayMetrics:
         )  # fmt: skip
         self.audit_default_partition_rows = Gauge(
             "gateway_audit_default_partition_rows",
-            "Log rows outside every monthly partition (should be 0: partitions are made ahead).", registry=r,
+            "Log rows outside every monthly partition (should be 0: partitions are made ahead).",
+            multiprocess_mode=_SHARED, registry=r,
         )  # fmt: skip
         self.audit_partitions_created = Counter(
             "gateway_audit_partitions_created", "Monthly log partitions this process created.", registry=r
@@ -138,15 +184,16 @@ class GatewayMetrics:
 
         # The hold-and-review queue.
         self.review_queue_depth = Gauge(
-            "gateway_review_queue_depth", "Held calls waiting for review, at the last sweep.", registry=r
-        )
+            "gateway_review_queue_depth", "Held calls waiting for review, at the last sweep.",
+            multiprocess_mode=_SHARED, registry=r,
+        )  # fmt: skip
         self.review_queue_oldest = Gauge(
             "gateway_review_queue_oldest_seconds", "Age of the oldest pending held call, at the last sweep.",
-            registry=r,
+            multiprocess_mode=_SHARED, registry=r,
         )  # fmt: skip
         self.review_forwarding = Gauge(
             "gateway_review_forwarding", "Approved calls not answered by the exchange yet (last sweep).",
-            registry=r,
+            multiprocess_mode=_SHARED, registry=r,
         )  # fmt: skip
         self.review_forwards = Counter(
             "gateway_review_forwards", "Forwards of approved held calls, by result.", ["result"], registry=r
@@ -161,12 +208,13 @@ class GatewayMetrics:
         )
         # Report candidates (CTR/STR) waiting for a compliance officer to file or dismiss.
         self.reports_open = Gauge(
-            "gateway_reports_open", "Open report candidates by kind, at the last sweep.", ["kind"], registry=r
-        )
+            "gateway_reports_open", "Open report candidates by kind, at the last sweep.", ["kind"],
+            multiprocess_mode=_SHARED, registry=r,
+        )  # fmt: skip
         self.reports_oldest_open = Gauge(
             "gateway_reports_oldest_open_seconds",
             "Age of the oldest open report candidate by kind, at the last sweep (0: none open).",
-            ["kind"], registry=r,
+            ["kind"], multiprocess_mode=_SHARED, registry=r,
         )  # fmt: skip
 
         # Sanctioned-address lists (gateway/sanctions/service.py).
@@ -176,15 +224,17 @@ class GatewayMetrics:
         )  # fmt: skip
         self.sanctions_addresses = Gauge(
             "gateway_sanctions_addresses", "Addresses in the sanctions list in force (0: none loaded).",
-            registry=r,
+            multiprocess_mode=_WORST_LOW, registry=r,
         )  # fmt: skip
         self.sanctions_as_of = Gauge(
             "gateway_sanctions_as_of_timestamp_seconds",
-            "Unix time of the as-of date of the sanctions list in force (0: none).", registry=r,
+            "Unix time of the as-of date of the sanctions list in force (0: none).",
+            multiprocess_mode=_WORST_LOW, registry=r,
         )  # fmt: skip
         self.sanctions_loaded_at = Gauge(
             "gateway_sanctions_loaded_timestamp_seconds",
-            "Unix time the sanctions list in force was loaded into the database (0: none).", registry=r,
+            "Unix time the sanctions list in force was loaded into the database (0: none).",
+            multiprocess_mode=_WORST_LOW, registry=r,
         )  # fmt: skip
         # Retro-screening of past movements against a new snapshot's additions (gateway/sanctions/retro/).
         self.sanctions_retro_scanned = Counter(
@@ -196,8 +246,9 @@ class GatewayMetrics:
             "Past movements found to involve a newly listed address (each opened an STR).", registry=r,
         )  # fmt: skip
         self.sanctions_retro_pending = Gauge(
-            "gateway_sanctions_retro_pending", "Retro-screening scans not finished yet.", registry=r
-        )
+            "gateway_sanctions_retro_pending", "Retro-screening scans not finished yet.",
+            multiprocess_mode=_SHARED, registry=r,
+        )  # fmt: skip
         self.sanctions_retro_failures = Counter(
             "gateway_sanctions_retro_failures",
             "Retro-screening rounds that failed (database trouble); the next round resumes.", registry=r,
@@ -229,5 +280,15 @@ class GatewayMetrics:
             found = self._children[key] = metric.labels(*values)
         return found
 
+    def update_computed(self) -> None:
+        """Write the computed gauges' values now (a group's scrape reads them from files)."""
+        self.markets_age.update()
+
     def exposition(self) -> bytes:
-        return _generate_latest(self.registry)
+        if self._group is None:
+            return _generate_latest(self.registry)
+        self.update_computed()
+        # The whole group: every worker's files, the dead ones' counters included.
+        group = CollectorRegistry()
+        MultiProcessCollector(group, path=self._group)  # type: ignore[no-untyped-call]
+        return _generate_latest(group)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +27,15 @@ DEFAULT_FX_RATES = {
     "USD/JPY": Decimal("150"), "USD/HKD": Decimal("7.8"), "USD/CHF": Decimal("0.8"),
     "USD/EUR": Decimal("0.92"), "USD/CNY": Decimal("7.2"),
 }  # fmt: skip
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. under taskset or a cpuset),
+    not the machine's count; a CPU quota (a container's limit) is not visible here."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _items(raw: str) -> list[str]:
@@ -106,6 +116,11 @@ class Settings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="Time given to in-flight requests on shutdown."
+    )
+    workers: int = Field(
+        default_factory=available_cpus,
+        ge=1,
+        description="Gateway processes sharing the port (SO_REUSEPORT); default: the CPUs it may use.",
     )
     # The audit trail (issue 6).
     migration_database_url: SecretStr | None = Field(

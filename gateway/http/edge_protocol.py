@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -224,15 +225,23 @@ class EdgeRunner(web.AppRunner):
 def run(
     app: web.Application, host: str, port: int, shutdown_timeout: float, on_listening: Callable[[], None]
 ) -> None:
-    """web.run_app, with EdgeRunner: until SIGINT or SIGTERM, then a graceful shutdown."""
+    """web.run_app, with EdgeRunner: until SIGINT or SIGTERM, then a graceful shutdown.
+
+    The port is bound with SO_REUSEPORT, so the workers of one group (gateway/ops/workers.py)
+    share it and the kernel spreads connections over them. A second signal while draining
+    changes nothing: Ctrl-C reaches a worker directly and through its supervisor."""
 
     async def main() -> None:
-        runner = EdgeRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        runner = EdgeRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            await web.TCPSite(runner, host, port, reuse_port=True).start()
             on_listening()
-            await asyncio.Event().wait()  # until a signal raises GracefulExit
+            await stop.wait()
         finally:
             await runner.cleanup()
 
