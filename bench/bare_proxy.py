@@ -9,6 +9,8 @@ api_key -> customer_id, read once at start), adds `X-Gateway-Token` and `X-Custo
 forwards method, path, raw query string and body; the answer goes back unchanged (status,
 body, headers minus the hop-by-hop ones, exactly like the gateway). No signature check, no
 policy, no database. One process, one event loop (uvloop when importable), like the gateway.
+With `--reuse-port`, several of these processes share one port (SO_REUSEPORT, the kernel
+spreads connections over them): bench/honest.py starts as many as the gateway has workers.
 """
 
 from __future__ import annotations
@@ -129,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--client", choices=sorted(CLIENTS), default="aiohttp", help="how to reach the exchange"
     )
+    parser.add_argument(
+        "--reuse-port", action="store_true", help="SO_REUSEPORT: share the port with other workers"
+    )
     args = parser.parse_args(argv)
     keys = json.loads(args.keys.read_text())
     if not isinstance(keys, dict):
@@ -144,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         create_app(args.upstream, args.token, {str(k): str(v) for k, v in keys.items()}, args.client),
         host=args.host,
         port=args.port,
+        reuse_port=args.reuse_port or None,
         access_log=None,
         print=None,
         shutdown_timeout=2.0,
