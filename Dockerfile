@@ -61,5 +61,8 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('GATEWAY_PORT', '8000') + '/healthz', timeout=2)"]
 
-# Exec form: python is PID 1 and receives SIGTERM directly (graceful shutdown).
+# Exec form: python is PID 1 and receives SIGTERM directly (graceful shutdown). It runs
+# GATEWAY_WORKERS gateway processes on the port (default: the CPUs it may use, which in a
+# container is the host's, not its CPU limit: set GATEWAY_WORKERS to that limit) and
+# passes SIGTERM on to them; if one dies, all stop and it exits non-zero, for a restart.
 CMD ["python", "-m", "gateway", "serve"]
