@@ -10,7 +10,9 @@ that survives the round trip through Postgres:
 - UUID: its text; bytes (bytea): hex;
 - jsonb: the appender holds JSON text and the verifier selects `::text`, so both parse
   it and re-encode with sorted keys. jsonb rewrites numbers (`1e16` comes back as
-  `10000000000000000`), so an integral float becomes an int;
+  `10000000000000000`), so an integral float becomes an int. An appender that builds the
+  text with `canonical_json` writes it in that form already: then the text is hashed as
+  it is, not parsed and written again (the per-order path);
 - everything else JSON already encodes one way (str, int, bool, None, lists).
 
 A column added to a stream after entries were chained (`omit_null`) is left out of the
@@ -98,6 +100,36 @@ def _parsed_json(value: Any) -> Any:
     return _json_value(value)
 
 
+class CanonicalJson(str):
+    """JSON text already in the canonical form of a jsonb column (sorted keys, no float,
+    no integer the parse would rewrite): hashed as it is. Only `canonical_json` makes one."""
+
+    __slots__ = ()
+
+
+# What orjson writes for a float the canonical form turns into an int: an integral float
+# (`1.0`, `-0.0`, `1e+16`) ends in `.0` or has a positive exponent; a non-integral one
+# comes back from the parse as the same float and is written again as it was. A match
+# inside a string only takes the slower, exact path.
+_INTEGRAL_FLOAT_MARKS = (b".0,", b".0}", b".0]", b"e+")
+_WRITE_ONCE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+
+
+def canonical_json(value: Any, default: Any = None) -> str:
+    """`value` as the JSON text of a jsonb column (`default` as for orjson.dumps): a
+    CanonicalJson when that text is the canonical form itself, which the entry hash then
+    uses without a second parse and encoding; otherwise the plain text, hashed the exact
+    way. Either is the text to store: Postgres keeps the same value."""
+    try:
+        # Integers beyond 2**53 raise here: the canonical form may write them as text.
+        text = orjson.dumps(value, default=default, option=_WRITE_ONCE)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(value, default=default).decode()  # or its error, as before
+    if text[:1] not in (b"{", b"[") or any(mark in text for mark in _INTEGRAL_FLOAT_MARKS):
+        return text.decode()
+    return CanonicalJson(text.decode())
+
+
 def _default(value: Any) -> Any:
     # orjson calls this only for types it does not encode itself.
     if isinstance(value, Decimal):
@@ -127,7 +159,9 @@ def canonical_bytes(
             del entry[column]
     for column in json_columns:
         value = entry.get(column)
-        if value is not None:
+        if type(value) is CanonicalJson:
+            entry[column] = orjson.Fragment(value.encode())  # orjson takes exact str or bytes
+        elif value is not None:
             entry[column] = _parsed_json(value)
     entry["_stream"] = stream
     entry["_chain_id"] = str(chain_id)

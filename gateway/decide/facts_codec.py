@@ -57,6 +57,7 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from pydantic import TypeAdapter, ValidationError
 
+from gateway.audit.canonical import canonical_json
 from gateway.sealing import SecretBox, derive_key
 from policy.action import Action
 from policy.facts import Facts, MarketCatalog
@@ -184,9 +185,15 @@ class PersonalSeal:
 
 
 def encode(facts: Facts, action: Action, personal: PersonalSeal | None = None) -> str:
+    """The document for `decisions.facts`, as plain JSON text (see `encode_column`)."""
+    return str(encode_column(facts, action, personal))
+
+
+def encode_column(facts: Facts, action: Action, personal: PersonalSeal | None = None) -> str:
     """The document for `decisions.facts`, as JSON text, its personal values masked and,
-    given `personal`, sealed. (On the writer's hot path: the masking walk runs only when
-    a personal key holds a value in the text at all.)"""
+    given `personal`, sealed; marked canonical when it is (gateway/audit/canonical.py), so
+    the entry hash takes it as written. (On the writer's hot path: the masking walk runs
+    only when a personal key holds a value in the text at all.)"""
     if facts.markets is not None:
         facts = dataclasses.replace(facts, markets=_scoped_catalog(facts.markets, action))
     document: dict[str, Any] = {
@@ -194,7 +201,7 @@ def encode(facts: Facts, action: Action, personal: PersonalSeal | None = None) -
         "facts": _FACTS.dump_python(facts, mode="json"),
         "action": _ACTION.dump_python(action, mode="json", include=set(ACTION_EXTRA)),
     }
-    text = orjson.dumps(document).decode()
+    text = canonical_json(document)
     if _PERSONAL_VALUE.search(text) is None:
         return text
     masked: list[tuple[str, Any]] = []
@@ -204,14 +211,15 @@ def encode(facts: Facts, action: Action, personal: PersonalSeal | None = None) -
         document["masked"] = [path for path, _ in masked]
         if personal is not None:
             document["sealed"] = personal.seal(dict(masked))
-    return orjson.dumps(document).decode()
+    return canonical_json(document)
 
 
 def decode(text: str | bytes, personal: PersonalSeal | None = None) -> StoredFacts:
     """The stored facts; given `personal` (the key and the decision), with the sealed
     personal values put back, so nothing is reported masked."""
     try:
-        document = orjson.loads(text)
+        # str(): orjson reads exact str only, and a column value may be CanonicalJson.
+        document = orjson.loads(str(text) if isinstance(text, str) else text)
     except orjson.JSONDecodeError as exc:
         raise FactsUnreadable("facts_unreadable", f"not JSON: {exc}") from exc
     form = document.get("format") if isinstance(document, dict) else None

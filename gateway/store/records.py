@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from gateway.audit.canonical import canonical_json
 from gateway.decide import facts_codec
 from gateway.decide.facts_codec import PersonalSeal
 from gateway.sealing import SecretBox
@@ -82,7 +83,7 @@ class DecisionRow:
             a.symbol, a.base_asset, a.quote_asset, a.asset, a.side.value if a.side else None,
             a.order_type, a.quantity, a.price, notional, a.notional_asset, a.address, a.network,
             a.client_order_id, v.outcome.value, v.reasons, rule_ids,
-            orjson.dumps([f.as_json() for f in v.findings], default=str).decode(),
+            canonical_json([f.as_json() for f in v.findings], default=str),
             v.pack_version, self.decision_micros, self.country, None,
             self._facts_document(),
         )  # fmt: skip
@@ -91,7 +92,7 @@ class DecisionRow:
         if self.facts is None:
             return None
         personal = PersonalSeal(self.personal_box, self.id) if self.personal_box is not None else None
-        return facts_codec.encode(self.facts, self.action, personal)
+        return facts_codec.encode_column(self.facts, self.action, personal)
 
 
 @dataclass(frozen=True, slots=True)
