@@ -22,6 +22,7 @@ from gateway.sanctions.retro.screener import RetroScreener
 from gateway.sanctions.service import SanctionsList
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
+from gateway.store.audit_reads import AuditReads
 from gateway.store.writer import DecisionWriter
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -41,6 +42,8 @@ ADMIN_TOKENS = web.AppKey("admin_tokens", AdminTokens)
 # (exports, verification), which use connections of their own, not the pool's.
 AUDIT_EVENTS = web.AppKey("audit_events", EventLog)
 AUDIT_READ_SLOTS = web.AppKey("audit_read_slots", asyncio.Semaphore)
+# Short audit reads (searches, detail): the read replica's pool, or the primary's.
+AUDIT_READS = web.AppKey("audit_reads", AuditReads)
 # The sanctioned-address list in force on this replica (gateway/sanctions/service.py).
 SANCTIONS = web.AppKey("sanctions", SanctionsList)
 # The hold-and-review queue: approvals, forwarding exactly once, the sweep.

@@ -181,6 +181,11 @@ class GatewayMetrics:
             "gateway_audit_unmasked", "Accesses to one customer's unmasked personal data (each logged).",
             registry=r,
         )  # fmt: skip
+        self.audit_replica_lag = Gauge(
+            "gateway_audit_replica_lag_seconds",
+            "How far the audit read replica is behind the primary (0: caught up or none; +Inf: unreachable).",
+            registry=r,
+        )  # fmt: skip
 
         # The hold-and-review queue.
         self.review_queue_depth = Gauge(

@@ -144,6 +144,15 @@ class Settings(BaseSettings):
     audit_read_concurrency: int = Field(
         default=2, gt=0, description="Exports and verifications running at once, each on its own connection."
     )
+    # Scale-out (issue 15): audit reads may go to a streaming read replica.
+    audit_database_url: SecretStr | None = Field(
+        default=None,
+        description="DSN of a read replica for audit reads (decision search, exports, verify, replay, "
+        "audit events); unset: the database URL. Nothing is ever written there.",
+    )
+    audit_replica_lag_check_seconds: float = Field(
+        default=15.0, gt=0, description="How often the audit replica's lag behind the primary is measured."
+    )
     # Automatic checkpoints, their external anchors and the periodic verification.
     audit_checkpoint_seconds: float = Field(
         default=300.0, gt=0, description="How often one replica verifies the log and signs a checkpoint."
@@ -281,6 +290,12 @@ class Settings(BaseSettings):
         if self.database_url is None:
             raise SystemExit("GATEWAY_DATABASE_URL is not set")
         return self.database_url.get_secret_value()
+
+    def audit_read_database_url(self) -> str:
+        """Where audit reads go: the read replica when one is set, else the primary."""
+        if self.audit_database_url is not None:
+            return self.audit_database_url.get_secret_value()
+        return self.require_database_url()
 
     def require_migration_database_url(self) -> str:
         """The owner's DSN when a separate one is set, else the runtime one (as before)."""

@@ -24,14 +24,16 @@ from gateway.decide.service import Decider
 from gateway.feeds.capital import CoinNetworks
 from gateway.feeds.markets import MarketList
 from gateway.feeds.prices import PriceFeed
+from gateway.feeds.replica_lag import ReplicaLag
 from gateway.feeds.rulestate import remember_version
 from gateway.feeds.upstream import Upstream
-from gateway.http.admin.exports import audit_connection
+from gateway.http.admin.exports import primary_connection
 from gateway.review.forwarder import ReviewService
 from gateway.sanctions.retro.context import screener_for
 from gateway.sanctions.service import SanctionsList
 from gateway.settings import Settings
 from gateway.store import db
+from gateway.store.audit_reads import AuditReads
 from gateway.store.migrations import migrate_up
 from gateway.store.seen_requests import SeenRequestPruner
 from gateway.store.writer import DecisionWriter
@@ -49,6 +51,7 @@ def contexts(migrate: bool) -> list[Any]:
         _writer,
         _seen_requests,
         _audit,
+        _audit_reads,  # the read replica, if any (GATEWAY_AUDIT_DATABASE_URL)
         _review,  # after the audit context: it logs events
         _sanctions,
         _retro,  # after the sanctions context: it scans after switches
@@ -171,13 +174,37 @@ async def _audit(app: web.Application) -> AsyncIterator[None]:
     )
     await keeper.run_once()
     keeper.start()
-    checkpoints = checkpoint_keeper(settings, metrics, events, lambda: audit_connection(app))
+    checkpoints = checkpoint_keeper(settings, metrics, events, lambda: primary_connection(app))
     if checkpoints is not None:
         checkpoints.start()
     yield
     if checkpoints is not None:
         await checkpoints.stop()
     await keeper.stop()
+
+
+async def _audit_reads(app: web.Application) -> AsyncIterator[None]:
+    """Audit reads go to the read replica when one is set, and its lag is measured (at
+    start, then every GATEWAY_AUDIT_REPLICA_LAG_CHECK_SECONDS); else to the primary."""
+    settings = app[K.SETTINGS]
+    reads = AuditReads(
+        app[K.POOL], settings.audit_database_url.get_secret_value() if settings.audit_database_url else None,
+        size=settings.audit_read_concurrency, timeout=settings.db_timeout_seconds,
+    )  # fmt: skip
+    await reads.open()
+    app[K.AUDIT_READS] = reads
+    lag = None
+    if settings.audit_database_url is not None:
+        lag = ReplicaLag(
+            settings.require_database_url(), settings.audit_read_database_url(), app[K.METRICS],
+            every=settings.audit_replica_lag_check_seconds, timeout=settings.db_timeout_seconds,
+        )  # fmt: skip
+        await lag.measure()
+        lag.start()
+    yield
+    if lag is not None:
+        await lag.stop()
+    await reads.close()
 
 
 async def _review(app: web.Application) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 The server listens on 127.0.0.1 only, on a port we choose, with its socket inside the data
 directory. PostgreSQL refuses to run as root, so as root we run it as a system user.
+`replicate` makes one a streaming standby of another (the read-replica tests).
 """
 
 from __future__ import annotations
@@ -71,6 +72,26 @@ class EmbeddedPostgres:
         """Stop at once, as a crash would: used by the fail-closed tests."""
         if (self.data_dir / "postmaster.pid").exists():
             self._pg_ctl("stop", "-w", "-m", "immediate")
+
+    def replicate(self, primary: EmbeddedPostgres) -> None:
+        """Make this (not yet created) data directory a streaming standby of `primary`:
+        a base backup with its WAL and the standby settings (pg_basebackup -R). `start`
+        then runs it as a hot standby that answers reads and refuses writes. The primary
+        needs nothing more: initdb's defaults (wal_level replica, max_wal_senders 10, and
+        trust for replication from 127.0.0.1) already allow it."""
+        if (self.data_dir / "PG_VERSION").exists():
+            raise RuntimeError(f"{self.data_dir} already holds a database")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)
+        if self._user is not None:
+            _grant_traversal(self.data_dir)
+            shutil.chown(self.data_dir, self._user.pw_uid, self._user.pw_gid)
+        self._run(
+            POSTGRES_BIN_PATH / "pg_basebackup",
+            "-h", "127.0.0.1", "-p", str(primary.port), "-U", SUPERUSER,
+            "-D", str(self.data_dir), "-R", "-X", "stream", "--checkpoint=fast",
+        )  # fmt: skip
+        log.info("standby of 127.0.0.1:%d prepared in %s", primary.port, self.data_dir)
 
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

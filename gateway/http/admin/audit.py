@@ -78,4 +78,4 @@ async def list_events(request: web.Request) -> web.Response:
         since=since,
         until=until,
     )
-    return await page_answer(request, role, store.search, flt, "event", "events")
+    return await page_answer(request, role, store.search, flt, "event", "events", audit=True)

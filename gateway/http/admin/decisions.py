@@ -63,7 +63,7 @@ async def list_decisions(request: web.Request) -> web.Response:
     role = require(request, Permission.READ_DECISIONS)
     check_params(request, FILTERS | _PAGING | UNMASK_PARAMS)
     flt = decision_filter(request)
-    return await page_answer(request, role, store.search, flt, "decision", "decisions")
+    return await page_answer(request, role, store.search, flt, "decision", "decisions", audit=True)
 
 
 # Registered before /decisions/{decision_id}, which would otherwise take "export" for an id.
@@ -83,7 +83,7 @@ async def get_decision(request: web.Request) -> web.Response:
     check_params(request, UNMASK_PARAMS)
     decision_id = path_uuid(request, "decision_id")
     viewer = await viewer_for(request, role)
-    async with request.app[K.POOL].acquire() as conn:
+    async with request.app[K.AUDIT_READS].acquire() as conn:  # the read replica, if any
         decision = await store.get(conn, decision_id)
     if decision is None:
         raise AdminError(404, "not_found", "No decision with that id.")

@@ -67,13 +67,23 @@ async def viewer_for(request: web.Request, role: str) -> Viewer:
 
 
 async def page_answer(
-    request: web.Request, role: str, search: Search[F], flt: F, resource: str, key: str
+    request: web.Request,
+    role: str,
+    search: Search[F],
+    flt: F,
+    resource: str,
+    key: str,
+    *,
+    audit: bool = False,
 ) -> web.Response:
     """One page of a list endpoint, each row as this viewer may see it:
-    `{key: [...], "next_cursor": ...}`. A cursor this API did not issue is a bad request."""
+    `{key: [...], "next_cursor": ...}`. A cursor this API did not issue is a bad request.
+    `audit`: a read of the audit record, answered by the read replica when one is set (it
+    may lag); work queues that are acted on read the primary."""
     limit = page_limit(request)
     viewer = await viewer_for(request, role)
-    async with request.app[K.POOL].acquire() as conn:
+    pooled = request.app[K.AUDIT_READS].acquire() if audit else request.app[K.POOL].acquire()
+    async with pooled as conn:
         try:
             rows, next_cursor = await search(conn, flt, limit, request.query.get("cursor"))
         except BadCursor as exc:

@@ -4,7 +4,8 @@ Rows come from a server-side cursor inside one repeatable-read transaction, a fe
 at a time, and each batch is written to the client before the next is fetched (aiohttp
 waits for the socket to drain), so memory does not grow with the range. Long audit reads
 use a connection of their own, never the pool's: an export of ten years must not take
-the connections the decision writer needs.
+the connections the decision writer needs. They go to the read replica when one is set
+(gateway/store/audit_reads.py).
 """
 
 from __future__ import annotations
@@ -37,11 +38,27 @@ def export_format(request: web.Request) -> str:
 
 @asynccontextmanager
 async def audit_connection(app: web.Application) -> AsyncIterator[asyncpg.Connection]:
-    """A dedicated connection for a long read; at most GATEWAY_AUDIT_READ_CONCURRENCY at once."""
+    """A dedicated connection for a long audit read, on the read replica when one is set
+    (GATEWAY_AUDIT_DATABASE_URL): it may lag the primary. Never for a write."""
+    async with _dedicated(app, app[K.SETTINGS].audit_read_database_url()) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def primary_connection(app: web.Application) -> AsyncIterator[asyncpg.Connection]:
+    """A dedicated connection to the primary, for long work that also writes or locks
+    (the checkpoint round: its advisory lock and the checkpoint it stores)."""
+    async with _dedicated(app, app[K.SETTINGS].require_database_url()) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def _dedicated(app: web.Application, dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """At most GATEWAY_AUDIT_READ_CONCURRENCY at once."""
     settings = app[K.SETTINGS]
     async with app[K.AUDIT_READ_SLOTS]:
         try:
-            conn = await asyncpg.connect(settings.require_database_url(), timeout=settings.db_timeout_seconds)
+            conn = await asyncpg.connect(dsn, timeout=settings.db_timeout_seconds)
         except UNAVAILABLE_ERRORS as exc:
             raise DatabaseUnavailable(str(exc)) from exc
         try:
