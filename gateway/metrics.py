@@ -184,7 +184,7 @@ class GatewayMetrics:
         self.audit_replica_lag = Gauge(
             "gateway_audit_replica_lag_seconds",
             "How far the audit read replica is behind the primary (0: caught up or none; +Inf: unreachable).",
-            registry=r,
+            multiprocess_mode=_WORST_HIGH, registry=r,
         )  # fmt: skip
 
         # The hold-and-review queue.
