@@ -21,7 +21,7 @@ from gateway.app import create_app
 from gateway.audit import commands as audit_commands
 from gateway.decide import replay as rules_commands
 from gateway.feeds.rulestate import load_book
-from gateway.http import edge_protocol
+from gateway.http import edge_protocol, wiring
 from gateway.metrics import group_directory
 from gateway.ops import localstate, workers
 from gateway.ops.demo import seed_demo
@@ -73,7 +73,7 @@ def serve_one(settings: Settings, migrate: bool = True) -> None:
     _use_uvloop()
     app = create_app(settings, migrate=migrate)
     if group_directory() is not None:
-        app.cleanup_ctx.append(workers.computed_gauges)
+        app.cleanup_ctx.append(wiring.computed_gauges)
     # Runs after every cleanup context has started (they are themselves an on_startup step).
     app.on_startup.append(settle_heap)
     edge_protocol.run(

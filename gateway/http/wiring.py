@@ -23,6 +23,7 @@ from gateway.binance.auth import KeyDirectory
 from gateway.decide.service import Decider
 from gateway.feeds.capital import CoinNetworks
 from gateway.feeds.markets import MarketList
+from gateway.feeds.periodic import Periodic
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.replica_lag import ReplicaLag
 from gateway.feeds.rulestate import remember_version
@@ -270,3 +271,22 @@ async def _decider(app: web.Application) -> AsyncIterator[None]:
         settings=app[K.SETTINGS],
     )
     yield
+
+
+# How often a worker of a group writes its scrape-time gauges for the group's scrapes.
+COMPUTED_GAUGES_SECONDS = 5.0
+
+
+async def computed_gauges(app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context for a worker of a group: its scrape-time gauges written every
+    few seconds, since another worker's scrape reads them from its files."""
+    metrics = app[K.METRICS]
+
+    async def update() -> None:
+        metrics.update_computed()
+
+    await update()
+    keeper = Periodic("computed-gauges", COMPUTED_GAUGES_SECONDS, update)
+    keeper.start()
+    yield
+    await keeper.stop()

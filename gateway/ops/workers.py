@@ -18,7 +18,6 @@ PROMETHEUS_MULTIPROC_DIR (gateway/metrics.py), removed when the group ends.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -28,15 +27,13 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from aiohttp import web
 from prometheus_client import multiprocess
 
-from gateway import appkeys as K
 from gateway import logs
 from gateway.metrics import MULTIPROCESS_DIR_ENV
 from gateway.settings import Settings
@@ -45,8 +42,6 @@ log = logging.getLogger(__name__)
 
 # Past the grace, a worker still running is stuck: it is killed, and the group fails.
 KILL_MARGIN_SECONDS = 5.0
-# How often each worker writes its scrape-time gauges for the group's scrapes.
-COMPUTED_GAUGES_SECONDS = 5.0
 
 ServeOne = Callable[[Settings, bool], None]
 
@@ -151,20 +146,3 @@ def _stop_with_supervisor() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
-
-
-async def computed_gauges(app: web.Application) -> AsyncIterator[None]:
-    """A cleanup context for a worker of a group: its scrape-time gauges written every
-    few seconds, since another worker's scrape reads them from its files."""
-    metrics = app[K.METRICS]
-
-    async def keep() -> None:
-        while True:
-            metrics.update_computed()
-            await asyncio.sleep(COMPUTED_GAUGES_SECONDS)
-
-    task = asyncio.create_task(keep(), name="computed-gauges")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -60,7 +60,7 @@ class StrandedOnce(DecisionWriter):
     async def _write(self, pending: PendingAppend, batch: Any, results: Any) -> None:
         if self.strand_next:
             self.strand_next = False
-            self.stranded = (self.decision_chain, [record for record, _ in batch])
+            self.stranded = (self.decision_chain, [record for record, *_ in batch])
             raise ConnectionResetError("connection lost while the statement waited")
         await super()._write(pending, batch, results)
 
