@@ -85,7 +85,7 @@ class _Group:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         codes = [w.exitcode for w in self._workers]
-        if self._failed or not self._signalled or any(code != 0 for code in codes):
+        if self._failed or not self._signalled or not all(map(_stopped_cleanly, codes)):
             log.error("the gateway workers stopped with exit codes %s", codes)
             return 1
         return 0
@@ -131,7 +131,22 @@ class _Group:
 def _worker(serve_one: ServeOne, settings: Settings) -> None:
     logs.configure(settings.log_level, settings.log_format)
     _stop_with_supervisor()
+    # Until its event loop takes the signals over, a worker is still starting and has no
+    # request in flight: a stop asked for now ends it at once and cleanly, rather than by
+    # SIGTERM's default (killed, which the supervisor would read as a failed worker).
+    signal.signal(signal.SIGTERM, _stop_while_starting)
     serve_one(settings, False)  # migrated by the supervisor
+
+
+def _stop_while_starting(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
+def _stopped_cleanly(code: int | None) -> bool:
+    """After the group was asked to stop: 0, or ended by the SIGTERM it forwarded before
+    the worker could take the signal over (still importing, so nothing was in flight: a
+    worker that serves turns SIGTERM into a drain and exits 0)."""
+    return code in (0, -signal.SIGTERM)
 
 
 def _stop_with_supervisor() -> None:

@@ -97,6 +97,19 @@ async def _fresh(method: str, url: str, **kwargs: object) -> tuple[int, str]:
         return response.status, await response.text()
 
 
+def _env(database_url: str, upstream_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_WORKERS=str(WORKERS), GATEWAY_DATABASE_URL=runtime_dsn(database_url),
+        GATEWAY_MIGRATION_DATABASE_URL=database_url, GATEWAY_UPSTREAM_URL=upstream_url,
+        GATEWAY_UPSTREAM_TOKEN=SERVICE_TOKEN, GATEWAY_SECRET_KEY=SECRET_KEY,
+        GATEWAY_AUDIT_CHECKPOINT_KEY=CHECKPOINT_KEY, GATEWAY_LICENCES_HELD=",".join(sorted(TEST_LICENCES)),
+        GATEWAY_ADMIN_TOKENS=f"operator:{OPERATOR_TOKEN},compliance_officer:{OFFICER_TOKEN}", GATEWAY_HOST="127.0.0.1",
+        GATEWAY_PORT=str(port), GATEWAY_SHUTDOWN_GRACE_SECONDS="30",
+    )  # fmt: skip
+    return env
+
+
 @contextlib.asynccontextmanager
 async def group(database_url: str, exchange: Exchange, repo_root: Path) -> AsyncIterator[Group]:
     gate = Gate(exchange.url)
@@ -105,15 +118,7 @@ async def group(database_url: str, exchange: Exchange, repo_root: Path) -> Async
     app.router.add_route("*", "/{tail:.*}", gate.handle)
     async with serving(app) as gate_url:
         port = _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-        env.update(
-            GATEWAY_WORKERS=str(WORKERS), GATEWAY_DATABASE_URL=runtime_dsn(database_url),
-            GATEWAY_MIGRATION_DATABASE_URL=database_url, GATEWAY_UPSTREAM_URL=gate_url,
-            GATEWAY_UPSTREAM_TOKEN=SERVICE_TOKEN, GATEWAY_SECRET_KEY=SECRET_KEY,
-            GATEWAY_AUDIT_CHECKPOINT_KEY=CHECKPOINT_KEY, GATEWAY_LICENCES_HELD=",".join(sorted(TEST_LICENCES)),
-            GATEWAY_ADMIN_TOKENS=f"operator:{OPERATOR_TOKEN},compliance_officer:{OFFICER_TOKEN}", GATEWAY_HOST="127.0.0.1",
-            GATEWAY_PORT=str(port), GATEWAY_SHUTDOWN_GRACE_SECONDS="30",
-        )  # fmt: skip
+        env = _env(database_url, gate_url, port)
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "gateway", "serve", cwd=repo_root, env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
@@ -225,3 +230,28 @@ async def _children(pid: int) -> list[str]:
             if int(parent) == pid and b"spawn_main" in (entry / "cmdline").read_bytes():
                 found.append(entry.name)
     return found
+
+
+async def test_a_stop_while_the_workers_start_is_a_clean_stop(
+    database_url: str, exchange: Exchange, repo_root: Path
+) -> None:
+    """SIGTERM before the workers serve (an orchestrator's quick rollback): nothing is in
+    flight, so every worker ends cleanly and the group exits 0, not as a failed group."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "serve", cwd=repo_root, env=_env(database_url, exchange.url, _free_port()),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(_ATTEMPTS):  # both workers spawned, still importing and starting
+            if len(await _children(process.pid)) == WORKERS:
+                break
+            assert process.returncode is None, "the group exited at start"
+            await asyncio.sleep(_POLL_SECONDS / 10)
+        else:
+            pytest.fail("the workers were not spawned")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), _EXIT_SECONDS) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
