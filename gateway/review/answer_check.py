@@ -43,7 +43,7 @@ async def withdrawal_mismatch(upstream: Upstream, hold: asyncpg.Record, answer: 
         rows = orjson.loads(reply.body)
     except orjson.JSONDecodeError as exc:
         raise AnswerUnverified("withdraw history is not JSON") from exc
-    answered_id = _answered_id(answer)
+    answered_id = exchange_id(answer)
     found = [
         r
         for r in (rows if isinstance(rows, list) else [])
@@ -56,7 +56,8 @@ async def withdrawal_mismatch(upstream: Upstream, hold: asyncpg.Record, answer: 
     return _difference(hold, found[0])
 
 
-def _answered_id(answer: UpstreamAnswer) -> str | None:
+def exchange_id(answer: UpstreamAnswer) -> str | None:
+    """The withdrawal id in the exchange's answer, if it names one."""
     try:
         parsed = orjson.loads(answer.body)
     except orjson.JSONDecodeError:

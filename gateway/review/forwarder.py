@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import asyncpg
-import orjson
 
 from gateway.audit.chain import ChainTip, process_label
 from gateway.audit.events import EventLog
@@ -34,7 +33,7 @@ from gateway.feeds.periodic import Periodic
 from gateway.feeds.upstream import Upstream, UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
 from gateway.metrics import GatewayMetrics
 from gateway.review import queue
-from gateway.review.answer_check import AnswerUnverified, withdrawal_mismatch
+from gateway.review.answer_check import AnswerUnverified, exchange_id, withdrawal_mismatch
 from gateway.review.keys import IDEMPOTENCY_PARAM
 from gateway.review.store import REPORT_KINDS
 from gateway.store.db import UNAVAILABLE_ERRORS
@@ -77,15 +76,6 @@ def forward_call(hold: asyncpg.Record | dict[str, Any]) -> ForwardCall:
             query = query + ("&" if query else "") + pair
     path_qs = hold["path"] + ("?" + query if query else "")
     return ForwardCall(hold["http_method"], path_qs, body, content_type)
-
-
-def _exchange_id(answer: UpstreamAnswer) -> str | None:
-    try:
-        parsed = orjson.loads(answer.body)
-    except orjson.JSONDecodeError:
-        return None
-    found = parsed.get("id") if isinstance(parsed, dict) else None
-    return str(found) if found is not None else None
 
 
 class ReviewService:
@@ -210,7 +200,7 @@ class ReviewService:
                         text = f"answer_mismatch: {mismatch}; the exchange answered: {text}"
                     text = text[:UPSTREAM_BODY_MAX]
                     await queue.record_answer(
-                        conn, events, hold_id, outcome, answer.status, text, _exchange_id(answer)
+                        conn, events, hold_id, outcome, answer.status, text, exchange_id(answer)
                     )
         except _EXPECTED as exc:
             # Forwarded but not recorded: the hold stays in forwarding and the sweep asks
