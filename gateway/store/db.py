@@ -59,6 +59,23 @@ async def connection(pool: asyncpg.Pool, timeout: float | None = None) -> AsyncI
             raise
 
 
+@contextlib.asynccontextmanager
+async def dedicated(
+    dsn: str, timeout: float, command_timeout: float | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of its own, outside the pool, for long work that must not take the
+    connections deciding needs (exports, verification, a background scan); closed after.
+    A server that does not answer is DatabaseUnavailable, as for pooled work."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout, command_timeout=command_timeout)
+    except UNAVAILABLE_ERRORS as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 def censored(dsn: str) -> str:
     """The DSN without its password, for logs."""
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", dsn)

@@ -22,8 +22,8 @@ from gateway import appkeys as K
 from gateway.audit.exports import CONTENT_TYPES, Present, export_chunks
 from gateway.audit.masking import Viewer
 from gateway.http.admin.queries import invalid, query_choice
+from gateway.store import db
 from gateway.store import decisions as store
-from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,8 @@ async def primary_connection(app: web.Application) -> AsyncIterator[asyncpg.Conn
 async def _dedicated(app: web.Application, dsn: str) -> AsyncIterator[asyncpg.Connection]:
     """At most GATEWAY_AUDIT_READ_CONCURRENCY at once."""
     settings = app[K.SETTINGS]
-    async with app[K.AUDIT_READ_SLOTS]:
-        try:
-            conn = await asyncpg.connect(dsn, timeout=settings.db_timeout_seconds)
-        except UNAVAILABLE_ERRORS as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
-        try:
-            yield conn
-        finally:
-            await conn.close()
+    async with app[K.AUDIT_READ_SLOTS], db.dedicated(dsn, settings.db_timeout_seconds) as conn:
+        yield conn
 
 
 async def stream_rows(

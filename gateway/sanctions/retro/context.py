@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 
@@ -15,26 +14,15 @@ from gateway.audit.events import EventLog
 from gateway.metrics import GatewayMetrics
 from gateway.sanctions.retro.screener import RetroScreener
 from gateway.settings import Settings
-from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
+from gateway.store import db
 
 log = logging.getLogger(__name__)
 
 
 def screener_for(settings: Settings, events: EventLog, metrics: GatewayMetrics) -> RetroScreener:
-    @asynccontextmanager
-    async def connect() -> AsyncIterator[asyncpg.Connection]:
-        try:
-            conn = await asyncpg.connect(
-                settings.require_database_url(),
-                timeout=settings.db_timeout_seconds,
-                command_timeout=settings.db_timeout_seconds,
-            )
-        except UNAVAILABLE_ERRORS as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
-        try:
-            yield conn
-        finally:
-            await conn.close()
+    def connect() -> AbstractAsyncContextManager[asyncpg.Connection]:
+        timeout = settings.db_timeout_seconds
+        return db.dedicated(settings.require_database_url(), timeout, command_timeout=timeout)
 
     # A replica still on the list before the switch screens with it until its next
     # refresh; a decision taken then may take up to a database call's timeout to commit.
@@ -59,7 +47,7 @@ async def scan_after_load(
     try:
         async with pool.acquire(timeout=timeout) as conn:
             scan = await screener.ensure_scan(conn)
-    except (*UNAVAILABLE_ERRORS, DatabaseUnavailable, asyncpg.PostgresError) as exc:
+    except (*db.UNAVAILABLE_ERRORS, db.DatabaseUnavailable, asyncpg.PostgresError) as exc:
         log.warning("retro-screening scan not made with the load; the worker will: %r", exc)
         return None
     return None if scan is None else {"id": str(scan.id), "state": scan.state, "additions": scan.additions}
