@@ -5,6 +5,7 @@ gateway on a real Postgres match the schema declared for their status."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -243,6 +244,9 @@ async def _customers_and_kyc(a: Answers, http: aiohttp.ClientSession, gateway: G
     )
 
 
+_UPSTREAM_ATTEMPTS = 50  # a bound on polling, not a speed expectation
+
+
 async def _decisions_and_exports(
     a: Answers, http: aiohttp.ClientSession, gateway: Gateway, alice: Any
 ) -> None:
@@ -257,8 +261,12 @@ async def _decisions_and_exports(
     )
     decision_id = decision_id or page["decisions"][0]["id"]
     one = "/admin/v1/decisions/{decision_id}"
-    shown = await a.call(http, gateway, "GET", one, path=one.replace("{decision_id}", decision_id),
-                         token=AUDITOR_TOKEN, expect=200)  # fmt: skip
+    for _ in range(_UPSTREAM_ATTEMPTS):  # the exchange's answer rides with a later batch
+        shown = await a.call(http, gateway, "GET", one, path=one.replace("{decision_id}", decision_id),
+                             token=AUDITOR_TOKEN, expect=200)  # fmt: skip
+        if shown["upstream"]:
+            break
+        await asyncio.sleep(0.1)
     assert shown["upstream"], "a forwarded call keeps what the exchange answered"
     await a.call(http, gateway, "GET", one, path=one.replace("{decision_id}", str(uuid.uuid4())),
                  token=AUDITOR_TOKEN, expect=404)  # fmt: skip
