@@ -10,6 +10,7 @@ from gateway.http.admin.disclosure import UNMASK_PARAMS, page_answer, viewer_for
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.exports import export_format, stream_decisions
 from gateway.http.admin.queries import (
+    QuerySource,
     check_params,
     invalid,
     query_amount,
@@ -35,7 +36,7 @@ REVIEW_STATUSES = ("pending", "approved", "rejected", "expired")
 _CODE = r"[a-z0-9_.:-]{1,200}"
 
 
-def decision_filter(request: web.Request) -> store.DecisionFilter:
+def decision_filter(request: QuerySource) -> store.DecisionFilter:
     """The filters of a search or an export, validated (unknown parameters refused by the caller)."""
     since, until = time_range(request)
     low, high = query_amount(request, "notional_min"), query_amount(request, "notional_max")

@@ -21,14 +21,14 @@ from aiohttp import web
 from gateway import appkeys as K
 from gateway.audit.exports import CONTENT_TYPES, Present, export_chunks
 from gateway.audit.masking import Viewer
-from gateway.http.admin.queries import invalid, query_choice
+from gateway.http.admin.queries import QuerySource, invalid, query_choice
 from gateway.store import db
 from gateway.store import decisions as store
 
 log = logging.getLogger(__name__)
 
 
-def export_format(request: web.Request) -> str:
+def export_format(request: QuerySource) -> str:
     """The export's required `format` query parameter, one of CONTENT_TYPES."""
     fmt = query_choice(request, "format", CONTENT_TYPES)
     if fmt is None:

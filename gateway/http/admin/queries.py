@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-
-from aiohttp import web
+from typing import Protocol
 
 from gateway.http.admin.errors import AdminError
 
 _PLAIN_DECIMAL = re.compile(r"^\d{1,30}(\.\d{1,30})?$")
+
+
+class QuerySource(Protocol):
+    """What the readers below need of a request: its query parameters. An admin request
+    is one; the console hands them its GET form's filled-in fields (an empty form field is
+    no filter), so both doors read a filter with the same code."""
+
+    @property
+    def query(self) -> Mapping[str, str]: ...
 
 
 def invalid(field: str, problem: str) -> AdminError:
@@ -24,7 +32,7 @@ def invalid(field: str, problem: str) -> AdminError:
     )
 
 
-def check_params(request: web.Request, allowed: frozenset[str]) -> None:
+def check_params(request: QuerySource, allowed: frozenset[str]) -> None:
     """Only the parameters this route takes. How each is written (UTF-8, no control
     characters, bounded, given once) the admin edge has checked (gateway/http/admin/edge.py)."""
     unknown = sorted(set(request.query) - allowed)
@@ -32,7 +40,7 @@ def check_params(request: web.Request, allowed: frozenset[str]) -> None:
         raise invalid(unknown[0], "unknown parameter")
 
 
-def query_time(request: web.Request, name: str) -> datetime | None:
+def query_time(request: QuerySource, name: str) -> datetime | None:
     raw = request.query.get(name)
     if raw is None:
         return None
@@ -57,14 +65,14 @@ def in_utc(value: datetime) -> datetime:
         raise ValueError("out of range once in UTC") from exc
 
 
-def time_range(request: web.Request) -> tuple[datetime | None, datetime | None]:
+def time_range(request: QuerySource) -> tuple[datetime | None, datetime | None]:
     since, until = query_time(request, "since"), query_time(request, "until")
     if since is not None and until is not None and since >= until:
         raise invalid("until", "must be later than since")
     return since, until
 
 
-def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
+def query_uuid(request: QuerySource, name: str) -> uuid.UUID | None:
     raw = request.query.get(name)
     if raw is None:
         return None
@@ -74,7 +82,7 @@ def query_uuid(request: web.Request, name: str) -> uuid.UUID | None:
         raise invalid(name, "expected a UUID") from exc
 
 
-def query_choice(request: web.Request, name: str, choices: Iterable[str]) -> str | None:
+def query_choice(request: QuerySource, name: str, choices: Iterable[str]) -> str | None:
     raw = request.query.get(name)
     allowed = list(choices)
     if raw is not None and raw not in allowed:
@@ -82,14 +90,14 @@ def query_choice(request: web.Request, name: str, choices: Iterable[str]) -> str
     return raw
 
 
-def query_pattern(request: web.Request, name: str, pattern: str, problem: str) -> str | None:
+def query_pattern(request: QuerySource, name: str, pattern: str, problem: str) -> str | None:
     raw = request.query.get(name)
     if raw is not None and not re.fullmatch(pattern, raw):
         raise invalid(name, problem)
     return raw
 
 
-def query_amount(request: web.Request, name: str) -> Decimal | None:
+def query_amount(request: QuerySource, name: str) -> Decimal | None:
     """A plain non-negative decimal, as amounts are everywhere else (no exponent, no NaN)."""
     raw = request.query.get(name)
     if raw is None:

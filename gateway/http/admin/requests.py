@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import appkeys as K
 from gateway.http.admin.errors import AdminError
+from gateway.http.admin.queries import QuerySource
 from gateway.roles import Permission
 
 M = TypeVar("M", bound=BaseModel)
@@ -119,7 +120,7 @@ def path_uuid(request: web.Request, name: str) -> uuid.UUID:
         raise AdminError(404, "not_found", f"No {name.removesuffix('_id')} with that id.") from exc
 
 
-def page_limit(request: web.Request) -> int:
+def page_limit(request: QuerySource) -> int:
     raw = request.query.get("limit", "100")
     # ASCII digits only: isdigit() alone accepts "²", which int() refuses.
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
