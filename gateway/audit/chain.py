@@ -20,7 +20,13 @@ transaction (a money call's decision, an admin change's events).
 
 Every appender goes through `appending`: it settles the heads when the transaction (or the
 one statement) has committed, and ends the chains that took part when that is not certain.
-That rule lives here once, not in each appender.
+That rule lives here once, not in each appender. A statement Postgres refused for a row's
+content (a data error or a broken constraint) is certain not to have committed: its chains
+go on from their unmoved heads, so a refused row costs no new chain.
+
+Rows of another table that must commit exactly when the entries do (the digests of the
+signed calls a batch of decisions answers: gateway/store/seen_requests.py) ride in the same
+statement as a `Companion`: still one round trip, and a conflict there refuses it all.
 """
 
 from __future__ import annotations
@@ -92,6 +98,24 @@ class Chain:
         self._registered = True
 
 
+# Refusals of a statement for what it holds (class 22, class 23): raised while it ran, so
+# it did not commit, and nothing about the connection is in doubt.
+REFUSED_ROWS: tuple[type[asyncpg.PostgresError], ...] = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Companion:
+    """Rows of another table written by the append's one statement. `insert`: an INSERT
+    whose parameters are written `{0}`, `{1}` ... (numbered in the statement when it is
+    built); `args`: their values."""
+
+    insert: str
+    args: tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Entries:
     """Records to append to one chain. `after`: an uncommitted head of the same
@@ -102,19 +126,24 @@ class Entries:
     after: Head | None = None
 
 
-async def append(conn: asyncpg.Connection, *batches: Entries) -> list[Head]:
+async def append(
+    conn: asyncpg.Connection, *batches: Entries, companion: Companion | None = None
+) -> list[Head]:
     """Seal each batch onto its chain and insert them all, with the registry rows of chains
-    not yet registered, in one statement. Returns the head each chain reaches; the caller
-    moves it with `chain.committed(head)` once the statement (or its transaction) has
-    committed, or goes on with `chain.successor()` if that is not certain."""
+    not yet registered (and the companion's rows), in one statement. Returns the head each
+    chain reaches; the caller moves it with `chain.committed(head)` once the statement (or
+    its transaction) has committed, or goes on with `chain.successor()` if that is not
+    certain."""
     new = [b.chain for b in batches if not b.chain.registered]
     sealed = [b.chain.seal(b.records, b.after) for b in batches]
+    streams = tuple(b.chain.stream for b in batches)
     await conn.execute(
-        _append_statement(tuple(b.chain.stream for b in batches)),
+        _append_statement(streams, None if companion is None else (companion.insert, len(companion.args))),
         [c.chain_id for c in new],
         [c.stream.name for c in new],
         [c.writer for c in new],
         *(rows for rows, _ in sealed),
+        *(() if companion is None else companion.args),
     )
     return [head for _, head in sealed]
 
@@ -141,23 +170,27 @@ class PendingAppend:
         self.conn = conn
         self._heads: dict[ChainTip, Head | None] = dict.fromkeys(taking_part)
 
-    async def append(self, *batches: Batch) -> list[Head]:
+    async def append(self, *batches: Batch, companion: Companion | None = None) -> list[Head]:
         """Append to each tip in one statement; a tip appended to earlier in this block
         goes on from that uncommitted entry."""
         for tip, _ in batches:
             # Before the statement is sent: from here its fate may become uncertain.
             self._heads.setdefault(tip, None)
         heads = await append(
-            self.conn, *(Entries(tip.chain, records, self._heads[tip]) for tip, records in batches)
+            self.conn,
+            *(Entries(tip.chain, records, self._heads[tip]) for tip, records in batches),
+            companion=companion,
         )
         for (tip, _), head in zip(batches, heads, strict=True):
             self._heads[tip] = head
         return heads
 
-    def _settle(self, committed: bool) -> None:
+    def _settle(self, committed: bool, *, certain: bool = False) -> None:
+        """`certain`: not committed, and known not to be (heads stay where they were)."""
         for tip, head in self._heads.items():
             if not committed:
-                tip._end()
+                if not certain:
+                    tip._end()
             elif head is not None:
                 tip.chain.committed(head)
 
@@ -195,14 +228,14 @@ async def appending(
         else:
             async with conn.transaction():
                 yield pending
-    except BaseException:
-        pending._settle(committed=False)
+    except BaseException as exc:
+        pending._settle(committed=False, certain=isinstance(exc, REFUSED_ROWS))
         raise
     pending._settle(committed=True)
 
 
 @functools.cache
-def _append_statement(streams: tuple[Stream, ...]) -> str:
+def _append_statement(streams: tuple[Stream, ...], companion: tuple[str, int] | None) -> str:
     # Data-modifying CTEs all run, referenced or not, in the one statement's transaction.
     inserts = []
     for n, stream in enumerate(streams):
@@ -211,6 +244,10 @@ def _append_statement(streams: tuple[Stream, ...]) -> str:
             f"""e{n} AS (INSERT INTO {stream.name} ({columns})
                  SELECT {columns} FROM unnest(${n + 4}::{stream.entry_type}[]))"""
         )
+    if companion is not None:
+        insert, count = companion
+        first = len(streams) + 4
+        inserts.append(f"companion AS ({insert.format(*(f'${first + i}' for i in range(count)))})")
     return f"""WITH registry AS (
                    INSERT INTO audit_chains (chain_id, stream, writer)
                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])

@@ -3,7 +3,10 @@
 A call's digest (its API key id and the request exactly as sent, signature and timestamp
 included) is claimed in the transaction that records its decision: the group-commit batch
 (gateway/store/writer.py) or a money call's customer-locked transaction
-(gateway/decide/money_calls.py). No round trip of its own. A digest already there is the
+(gateway/decide/money_calls.py). No round trip of its own: a batch's digests ride in the
+chain's one INSERT statement (`companion`), where a digest already there refuses the whole
+statement; only then does the writer claim them one by one (`claim`) to learn which call
+is the replay. A digest already there is the
 same bytes seen before: the call is a replay, refused `replayed_request` and never
 forwarded. The table's primary key settles two racing copies, on one replica or two.
 
@@ -23,6 +26,7 @@ from typing import Final
 
 import asyncpg
 
+from gateway.audit.chain import Companion
 from gateway.feeds.periodic import Periodic
 from gateway.store.db import UNAVAILABLE_ERRORS, connection
 from policy.action import ActionKind
@@ -66,6 +70,23 @@ def seen_request(
         digest.update(part)
     expires = datetime.fromtimestamp((timestamp_ms + recv_window_ms) / 1000, UTC)
     return SeenRequest(digest.digest(), expires + EXPIRY_GRACE)
+
+
+SEEN_REQUESTS_KEY: Final = "seen_requests_pkey"  # the constraint a replay breaks
+_INSERT = (
+    "INSERT INTO seen_requests (digest, expires_at) SELECT * FROM unnest({0}::bytea[], {1}::timestamptz[])"
+)
+
+
+def companion(seen: Sequence[SeenRequest]) -> Companion:
+    """The digests as rows of the decisions' own statement: committed exactly with them, and
+    a replay among them (or two copies in one batch) refuses the statement, on
+    SEEN_REQUESTS_KEY."""
+    return Companion(_INSERT, ([s.digest for s in seen], [s.expires_at for s in seen]))
+
+
+def is_replay_refusal(exc: BaseException) -> bool:
+    return isinstance(exc, asyncpg.UniqueViolationError) and exc.constraint_name == SEEN_REQUESTS_KEY
 
 
 _CLAIM = """

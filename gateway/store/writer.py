@@ -14,11 +14,12 @@ explicit transaction: atomic on its own and one round trip, where BEGIN, COPY, C
 COMMIT were five. Every round trip waits for the event loop to come round, which under
 load is what a request's commit wait is made of.
 
-Replays: a batch carrying signed state-changing calls claims their digests
-(gateway/store/seen_requests.py) in the same transaction as their decisions, so a call is
-seen exactly when its decision is committed. A copy whose digest is already there is not
-written: its request learns `Replayed` and records the refusal instead; it is never
-forwarded, since forwarding waits for this commit.
+Replays: a batch carrying signed state-changing calls writes their digests
+(gateway/store/seen_requests.py) in the same statement as their decisions, so a call is
+seen exactly when its decision is committed. If a digest is already there the statement is
+refused whole; the batch is then written again in a transaction that claims the digests
+first, and a copy whose digest was there is not written: its request learns `Replayed` and
+records the refusal instead; it is never forwarded, since forwarding waits for this commit.
 """
 
 from __future__ import annotations
@@ -32,18 +33,24 @@ from typing import Any
 import asyncpg
 from asyncpg.transaction import Transaction
 
-from gateway.audit.chain import Chain, ChainTip, PendingAppend, appending, process_label
+from gateway.audit.chain import (
+    REFUSED_ROWS,
+    Chain,
+    ChainTip,
+    Companion,
+    PendingAppend,
+    appending,
+    process_label,
+)
 from gateway.audit.streams import DECISIONS, UPSTREAM
 from gateway.metrics import GatewayMetrics
+from gateway.store import seen_requests
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable, connection
 from gateway.store.records import DecisionRow, UpstreamResultRow
 from gateway.store.seen_requests import SeenRequest, claim
 
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
-# A data error (class 22) or a broken constraint (class 23): that row's fault, not the
-# database's, so the batch's other rows can still be written.
-_REFUSED_ROW = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 OWN_TRANSACTION_CHAINS = 4
 # A decision's table row, the future its request waits on for the commit, and the digest
 # of its signed call when a replay of it must be refused.
@@ -168,15 +175,23 @@ class DecisionWriter:
             taking_part = [tip for tip, rows in parts if rows]
             replays: list[asyncio.Future[None]] = []
             async with asyncio.timeout(self._timeout), connection(self._pool) as conn:
-                if any(seen for _, _, seen in batch):
-                    replays = await self._claim_and_write(conn, taking_part, batch, results)
-                else:
+                seen = [s for _, _, s in batch if s is not None]
+                claims = seen_requests.companion(seen) if seen else None
+                try:
                     async with appending(conn, *taking_part, autocommit=True) as pending:
-                        await self._write(pending, batch, results)
+                        await self._write(pending, batch, results, claims)
+                except asyncpg.UniqueViolationError as exc:
+                    if not seen_requests.is_replay_refusal(exc):
+                        raise
+                    # Nothing was written (the statement is atomic) and the chains stay
+                    # where they were: claim the digests one by one to tell the replay.
+                    replays = await self._claim_and_write(conn, taking_part, batch, results)
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise
-            if isinstance(exc, _REFUSED_ROW) and len(batch) + len(results) > 1:
+            # A data error or a broken constraint: that row's fault, not the database's,
+            # so the batch's other rows can still be written.
+            if isinstance(exc, REFUSED_ROWS) and len(batch) + len(results) > 1:
                 # Postgres answered that a row breaks a rule (nothing was committed). Which
                 # row is not said: write them one by one, so the others' requests go on
                 # and only the refused one fails.
@@ -213,7 +228,11 @@ class DecisionWriter:
                 future.set_result(None)
 
     async def _write(
-        self, pending: PendingAppend, batch: list[Queued], results: list[UpstreamResultRow]
+        self,
+        pending: PendingAppend,
+        batch: list[Queued],
+        results: list[UpstreamResultRow],
+        companion: Companion | None = None,
     ) -> None:
         await pending.append(
             *(
@@ -223,7 +242,8 @@ class DecisionWriter:
                     (self.upstream_tip, [r.record() for r in results]),
                 )
                 if records
-            )
+            ),
+            companion=companion,
         )
 
     async def _claim_and_write(

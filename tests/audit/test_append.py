@@ -17,6 +17,7 @@ from gateway.audit.streams import DECISIONS, STREAMS, UPSTREAM
 from gateway.feeds.markets import utcnow
 from gateway.store.db import create_pool
 from gateway.store.records import UpstreamResultRow
+from gateway.store.seen_requests import companion, is_replay_refusal, seen_request
 from tests.audit.support import decision
 from tests.conftest import runtime_dsn
 
@@ -129,3 +130,32 @@ async def test_appending_moves_the_head_after_the_commit_and_ends_the_chain_othe
     assert sorted((r["chain_id"], r["seq"]) for r in rows) == sorted(
         [(first.chain_id, 1), (first.chain_id, 2), (tip.chain.chain_id, 1)]
     )
+
+
+async def test_a_refused_companion_writes_nothing_and_keeps_the_chain(pool: asyncpg.Pool) -> None:
+    """A batch's request digests ride in the entries' statement (seen_requests.companion):
+    a digest already claimed refuses the whole statement, and since Postgres said so while
+    it ran, nothing is uncertain: the chain goes on from its unmoved head, not a new one."""
+    tip = ChainTip(DECISIONS, "test")
+    digest = seen_request("key", "POST", "/api/v3/order", "a=1", b"", timestamp_ms=1, recv_window_ms=5000)
+    async with pool.acquire() as conn:
+        async with appending(conn, tip, autocommit=True) as pending:
+            await pending.append((tip, [decision(None).record()]), companion=companion([digest]))
+        chain = tip.chain
+        with pytest.raises(asyncpg.UniqueViolationError) as refused:
+            async with appending(conn, tip, autocommit=True) as pending:
+                await pending.append((tip, [decision(None).record()]), companion=companion([digest]))
+        assert is_replay_refusal(refused.value)
+        assert tip.chain is chain and chain.head.seq == 1
+        # Two copies in one statement are refused the same way.
+        other = replace(digest, digest=bytes(32))
+        with pytest.raises(asyncpg.UniqueViolationError) as doubled:
+            async with appending(conn, tip, autocommit=True) as pending:
+                await pending.append((tip, [decision(None).record()]), companion=companion([other, other]))
+        assert is_replay_refusal(doubled.value) and tip.chain is chain
+        async with appending(conn, tip, autocommit=True) as pending:
+            await pending.append((tip, [decision(None).record()]), companion=companion([other]))
+    assert chain.head.seq == 2
+    assert await pool.fetchval("SELECT count(*) FROM decisions") == 2
+    assert await pool.fetchval("SELECT count(*) FROM seen_requests") == 2
+    assert await pool.fetchval("SELECT count(*) FROM audit_chains") == 1
