@@ -20,6 +20,7 @@ from gateway.http.admin import rule_packs as admin_rule_packs
 from gateway.http.admin import sanctions as admin_sanctions
 from gateway.http.admin import sanctions_retro as admin_sanctions_retro
 from gateway.http.admin.edge import admin_edge
+from gateway.http.console.setup import setup_console
 from gateway.http.middleware import edge_headers, errors
 from gateway.metrics import GatewayMetrics
 from gateway.roles import AdminTokens
@@ -56,4 +57,5 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
     app.router.add_routes(admin_openapi.routes)
     for prefix in EXCHANGE_PREFIXES:
         app.router.add_route("*", prefix + "{tail:.*}", proxy.handle_exchange_call)
+    setup_console(app)  # the compliance console at /console/ (its own middlewares and pages)
     return app

@@ -33,8 +33,11 @@ _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 FAIL_CLOSED_REASONS = (
     "decision_store_unavailable", "markets_unavailable", "facts_unavailable", "admin_database_unavailable",
-    "price_unavailable", "sanctions_unavailable", "aml_facts_missing",
+    "price_unavailable", "sanctions_unavailable", "aml_facts_missing", "console_database_unavailable",
 )  # fmt: skip
+# Console sign-in attempts (gateway/http/console/signin.py).
+CONSOLE_SIGN_IN_RESULTS = ("signed_in", "bad_token", "throttled", "bad_form")
+CONSOLE_REFUSAL_REASONS = ("csrf", "bad_input")
 UPSTREAM_ERROR_KINDS = ("timeout", "unavailable")
 REVIEW_FORWARD_RESULTS = ("forwarded", "forward_failed", "retry")
 # Automatic checkpoint rounds (gateway/audit/checkpointing.py) and anchor sinks (anchors.py).
@@ -259,6 +262,16 @@ class GatewayMetrics:
             "Retro-screening rounds that failed (database trouble); the next round resumes.", registry=r,
         )  # fmt: skip
 
+        # The compliance console (gateway/http/console/).
+        self.console_sign_ins = Counter(
+            "gateway_console_sign_ins", "Console sign-in attempts, by result.", ["result"], registry=r
+        )
+        self.console_refusals = Counter(
+            "gateway_console_refusals",
+            "Console requests refused before their page ran, by reason (csrf, bad_input).", ["reason"],
+            registry=r,
+        )  # fmt: skip
+
         # Known label values start at 0, so rate() sees the first event of each.
         for reason in FAIL_CLOSED_REASONS:
             self.fail_closed.labels(reason)
@@ -272,6 +285,10 @@ class GatewayMetrics:
             self.audit_anchor_failures.labels(sink)
         for kind in MALFORMED_KINDS:
             self.malformed_requests.labels(kind)
+        for result in CONSOLE_SIGN_IN_RESULTS:
+            self.console_sign_ins.labels(result)
+        for reason in CONSOLE_REFUSAL_REASONS:
+            self.console_refusals.labels(reason)
         for kind in REPORT_KINDS:
             self.reports_open.labels(kind)
             self.reports_oldest_open.labels(kind)

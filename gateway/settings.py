@@ -209,6 +209,17 @@ class Settings(BaseSettings):
     replay_max_decisions: int = Field(
         default=100_000, gt=0, description="Most logged decisions one rule-pack replay decides again."
     )
+    # The compliance console (gateway/http/console/): browser sessions exchanged for an admin token.
+    console_session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 7, description="A console session ends this long after sign-in."
+    )
+    console_idle_minutes: float = Field(
+        default=30.0, gt=0, description="A console session unused this long ends."
+    )
+    console_trusted_proxies: Annotated[frozenset[str], NoDecode] = Field(
+        default_factory=frozenset,
+        description="Comma-separated TLS-terminating proxy addresses whose X-Forwarded-Proto is believed.",
+    )
 
     @field_validator("fx_rates", mode="before")
     @classmethod
@@ -252,7 +263,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 country code")
         return code
 
-    @field_validator("licences_held", "partner_banks", mode="before")
+    @field_validator("licences_held", "partner_banks", "console_trusted_proxies", mode="before")
     @classmethod
     def _parse_licences(cls, raw: object) -> object:
         if isinstance(raw, str):

@@ -54,6 +54,10 @@ class EventKind(enum.StrEnum):
     # A past movement involving an address a new sanctions snapshot lists (subject: the
     # STR it opened; gateway/sanctions/retro/).
     SANCTIONS_RETRO_HIT = "sanctions.retro_hit"
+    # The compliance console (gateway/http/console/): a person exchanged their admin token
+    # for a browser session, or ended it (actor: the token's admin_actor label).
+    CONSOLE_SIGNED_IN = "console.signed_in"
+    CONSOLE_SIGNED_OUT = "console.signed_out"
 
 
 def admin_actor(role: str, token: str) -> str:

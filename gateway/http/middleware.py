@@ -18,6 +18,7 @@ from gateway import appkeys as K
 from gateway import logs
 from gateway.binance.errors import error_body, wire_error
 from gateway.http.admin.errors import AdminError, error_response
+from gateway.http.console import is_console_path
 from gateway.http.edge_protocol import SERVER_NAME
 from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 
@@ -40,6 +41,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         if request.path.startswith(ADMIN_PREFIX):
             response = await _admin(request, handler)
+        elif is_console_path(request.path):
+            # The console presents its own errors as HTML pages (gateway/http/console/edge.py).
+            response = await handler(request)
         else:
             response = await _exchange(request, handler)
         status = response.status

@@ -46,8 +46,9 @@ class BadText(ValueError):
     """Why a raw (still percent-escaped) value cannot be taken; the message says it."""
 
 
-def unescaped(raw: str, *, plus_is_space: bool) -> str:
-    """`raw` unescaped as strict UTF-8, free of control characters, or BadText."""
+def unescaped(raw: str, *, plus_is_space: bool, control: re.Pattern[str] = CONTROL_CHARACTERS) -> str:
+    """`raw` unescaped as strict UTF-8, free of control characters, or BadText. `control`:
+    which ones (a console form's free text may hold tab and line breaks)."""
     if _BAD_ESCAPE.search(raw):
         raise BadText("a '%' that does not start an escape such as %2F")
     text = raw.replace("+", " ") if plus_is_space else raw
@@ -55,7 +56,7 @@ def unescaped(raw: str, *, plus_is_space: bool) -> str:
         value = unquote_to_bytes(text).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadText("not valid UTF-8 once unescaped") from exc
-    if CONTROL_CHARACTERS.search(value):
+    if control.search(value):
         raise BadText("holds a control character")
     return value
 
