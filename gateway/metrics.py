@@ -40,6 +40,7 @@ CONSOLE_SIGN_IN_RESULTS = ("signed_in", "bad_token", "throttled", "bad_form")
 CONSOLE_REFUSAL_REASONS = ("csrf", "bad_input")
 UPSTREAM_ERROR_KINDS = ("timeout", "unavailable")
 REVIEW_FORWARD_RESULTS = ("forwarded", "forward_failed", "retry")
+REVIEW_APPROVAL_STEPS = ("first", "final")  # dual control's first approval; the one that releases
 # Automatic checkpoint rounds (gateway/audit/checkpointing.py) and anchor sinks (anchors.py).
 CHECKPOINT_ROUND_RESULTS = ("stored", "unchanged", "locked", "broken", "failed")
 ANCHOR_SINKS = ("directory", "http")
@@ -214,6 +215,11 @@ class GatewayMetrics:
         self.review_expired = Counter(
             "gateway_review_expired", "Held calls expired unreviewed by this process.", registry=r
         )
+        self.review_approvals = Counter(
+            "gateway_review_approvals",
+            "Officers' approvals of held calls, by step (first: recorded, a second officer must "
+            "approve under dual control; final: released the hold).", ["step"], registry=r,
+        )  # fmt: skip
         # Report candidates (CTR/STR) waiting for a compliance officer to file or dismiss.
         self.reports_open = Gauge(
             "gateway_reports_open", "Open report candidates by kind, at the last sweep.", ["kind"],
@@ -279,6 +285,8 @@ class GatewayMetrics:
             self.upstream_errors.labels(kind)
         for result in REVIEW_FORWARD_RESULTS:
             self.review_forwards.labels(result)
+        for step in REVIEW_APPROVAL_STEPS:
+            self.review_approvals.labels(step)
         for result in CHECKPOINT_ROUND_RESULTS:
             self.audit_checkpoint_rounds.labels(result)
         for sink in ANCHOR_SINKS:

@@ -178,6 +178,13 @@ class Settings(BaseSettings):
         ge=0,
         description="How long an approved call is left to its forwarder before the sweep takes over.",
     )
+    review_dual_control_above: Decimal | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Four eyes: a hold worth more than this in the home currency (or not valued "
+        "there) needs two different officers' approvals; unset: one approval.",
+    )
     prices_refresh_seconds: float = Field(
         default=5.0, gt=0, description="How often the exchange's last prices are refetched."
     )

@@ -244,7 +244,10 @@ async def _write_effects(
         # A held withdrawal waits to be forwarded; a held deposit has already arrived and
         # waits for an officer to credit it (nothing is sent) or reject it.
         await park(
-            conn, _held_call(deps, call, row, now), key_secret(deps.settings.secret_key.get_secret_value())
+            conn,
+            _held_call(deps, call, row, now),
+            key_secret(deps.settings.secret_key.get_secret_value()),
+            deps.settings.review_dual_control_above,
         )
     for kind, findings in verdict.reports().items():
         asked = findings[0].report
@@ -279,6 +282,9 @@ def _held_call(deps: LockedDeps, call: MoneyCall, row: DecisionRow, now: datetim
     assert row.customer_id is not None and row.facts is not None
     rules = _aml_rules(deps, row.facts, now)
     findings: list[dict[str, Any]] = [f.as_json() for f in row.verdict.findings]
+    # Dual control compares the value in the home pack's currency; None when no rule had
+    # the movement valued there (then it needs two officers, if dual control is on).
+    home_currency = deps.rules.book.pack_for(deps.settings.home_country).currency
     return HeldCall(
         decision_id=row.id,
         customer_id=uuid.UUID(row.customer_id),
@@ -296,4 +302,6 @@ def _held_call(deps: LockedDeps, call: MoneyCall, row: DecisionRow, now: datetim
         findings=findings,
         held_at=now,
         expires_at=now + timedelta(hours=rules.hold_hours),
+        home_currency=home_currency,
+        home_value=_values(row.verdict).get(home_currency),
     )

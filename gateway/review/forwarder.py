@@ -17,6 +17,7 @@ Exactly once, in three layers:
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 import uuid
@@ -26,7 +27,7 @@ from typing import Any, Final
 import asyncpg
 
 from gateway.audit.chain import ChainTip, process_label
-from gateway.audit.events import EventLog
+from gateway.audit.events import Appender, EventLog
 from gateway.audit.streams import UPSTREAM
 from gateway.feeds.markets import utcnow
 from gateway.feeds.periodic import Periodic
@@ -48,10 +49,51 @@ UPSTREAM_BODY_MAX: Final = 4096  # characters of the exchange's answer kept with
 _RETRYABLE: Final = frozenset({408, 418, 429})
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 WITHDRAWAL_KIND: Final = "withdrawal"
+SECOND_OFFICER: Final = "a second, different officer must approve."
+
+
+class _SameOfficer(enum.Enum):
+    """What _approval answers when the officer approved the hold already."""
+
+    TOKEN = enum.auto()
+
+
+_SAME_OFFICER: Final = _SameOfficer.TOKEN
 
 
 class HoldExpired(queue.Conflict):
     pass
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    hold: asyncpg.Record  # claimed (pending -> forwarding): forward it, after the commit
+
+
+class SameOfficer(queue.Conflict):
+    """Under dual control, the officer who gave the first approval approved again."""
+
+
+class ApprovalStep(enum.StrEnum):
+    """What one approval did, so a caller (admin API, console) shows it as it is."""
+
+    FIRST_APPROVAL_RECORDED = "first_approval_recorded"  # still pending: a second officer must approve
+    FORWARDED = "forwarded"  # the exchange accepted the call
+    FORWARD_FAILED = "forward_failed"  # the exchange refused it, for good
+    FORWARDING = "forwarding"  # no final answer yet: the sweep asks again, with the same key
+    CREDITED = "credited"  # a held deposit, released to the customer (nothing sent)
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    step: ApprovalStep
+    approvals: int  # given so far, this one included
+    approvals_required: int
+
+    @property
+    def state(self) -> str:
+        """The hold's state after the approval."""
+        return "pending" if self.step is ApprovalStep.FIRST_APPROVAL_RECORDED else self.step.value
 
 
 @dataclass(frozen=True)
@@ -102,17 +144,52 @@ class ReviewService:
 
     # -- review steps ------------------------------------------------------------------
 
-    async def approve(self, hold_id: uuid.UUID, actor: str, note: str) -> None:
-        """Claim, commit, then forward once; a held deposit has arrived already, so
-        approving it credits it and sends nothing. Raises NotFound, HoldExpired or Conflict."""
+    async def approve(self, hold_id: uuid.UUID, actor: str, note: str) -> ApprovalOutcome:
+        """Record the approval; if it is the last the hold needs (one, or two different
+        officers under dual control), claim, commit, then forward once. A held deposit has
+        arrived already, so releasing it credits it and sends nothing. Raises NotFound,
+        HoldExpired, SameOfficer or Conflict (nothing changed)."""
         async with self._pool.acquire() as conn:
             async with self._events.transaction(conn) as events:
-                if await queue.credit(conn, events, hold_id, actor, note):
-                    return
-                hold = await queue.claim(conn, events, hold_id, actor, note, self._lease)
-            if hold is None:
-                await self._refused(conn, hold_id)
-        await self.forward(hold)
+                settled = await self._approval(conn, events, hold_id, actor, note)
+            if settled is None:
+                await self._refused(conn, hold_id)  # raises
+            if settled is _SAME_OFFICER:
+                # Refused after the transaction, which wrote nothing: an exception inside it
+                # would end this process's audit chain tip for nothing.
+                raise SameOfficer("pending", "This officer approved already: " + SECOND_OFFICER)
+        if isinstance(settled, ApprovalOutcome):
+            step = "first" if settled.step is ApprovalStep.FIRST_APPROVAL_RECORDED else "final"
+            self._metrics.child(self._metrics.review_approvals, step).inc()
+            return settled
+        assert isinstance(settled, _Claimed)
+        self._metrics.child(self._metrics.review_approvals, "final").inc()
+        await self.forward(settled.hold)
+        async with self._pool.acquire() as conn:
+            state = await conn.fetchval("SELECT state FROM held_calls WHERE id = $1", hold_id)
+        required = int(settled.hold["approvals_required"])
+        return ApprovalOutcome(ApprovalStep(state), required, required)
+
+    async def _approval(
+        self, conn: asyncpg.Connection, events: Appender, hold_id: uuid.UUID, actor: str, note: str
+    ) -> ApprovalOutcome | _Claimed | _SameOfficer | None:
+        """Inside the approval's transaction, under the hold's row lock: the outcome of a
+        first approval or of a credit, the claimed hold to forward, _SAME_OFFICER, or None
+        when the hold is not pending."""
+        locked = await queue.lock_pending(conn, hold_id)
+        if locked is None:
+            return None
+        required = locked["approvals_required"]
+        given = await queue.approvers(conn, hold_id)
+        if actor in given:
+            return _SAME_OFFICER
+        if len(given) + 1 < required:
+            count = await queue.first_approval(conn, events, hold_id, actor, note, required)
+            return ApprovalOutcome(ApprovalStep.FIRST_APPROVAL_RECORDED, count, required)
+        if await queue.credit(conn, events, hold_id, actor, note):
+            return ApprovalOutcome(ApprovalStep.CREDITED, len(given) + 1, required)
+        claimed = await queue.claim(conn, events, hold_id, actor, note, self._lease)
+        return None if claimed is None else _Claimed(claimed)
 
     async def reject(self, hold_id: uuid.UUID, actor: str, note: str) -> None:
         async with self._pool.acquire() as conn:

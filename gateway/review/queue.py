@@ -60,11 +60,61 @@ async def _event(
     )  # fmt: skip
 
 
+async def lock_pending(conn: asyncpg.Connection, hold_id: uuid.UUID) -> asyncpg.Record | None:
+    """The hold, row-locked to the end of the transaction, if it is pending and unexpired;
+    None otherwise. Two approvals of one hold (two officers, two gateway processes) take
+    turns here, so the second sees the first's approval."""
+    return await conn.fetchrow(
+        """SELECT id, action_kind, approvals_required FROM held_calls
+            WHERE id = $1 AND state = 'pending' AND expires_at > now()
+              FOR UPDATE""",
+        hold_id,
+    )
+
+
+async def approvers(conn: asyncpg.Connection, hold_id: uuid.UUID) -> list[str]:
+    """Who approved the hold so far, first first."""
+    rows = await conn.fetch("SELECT actor FROM hold_approvals WHERE hold_id = $1 ORDER BY at, actor", hold_id)
+    return [r["actor"] for r in rows]
+
+
+async def _approval(conn: asyncpg.Connection, hold_id: uuid.UUID, actor: str, note: str) -> int:
+    """Record one officer's approval; the hold's approvals so far. The key (hold_id, actor)
+    refuses the same officer twice, whatever the caller checked."""
+    return int(
+        await conn.fetchval(
+            """WITH added AS (INSERT INTO hold_approvals (hold_id, actor, at, note)
+                              VALUES ($1, $2, now(), $3) RETURNING 1)
+               SELECT (SELECT count(*) FROM hold_approvals WHERE hold_id = $1)
+                      + (SELECT count(*) FROM added)""",
+            hold_id,
+            actor,
+            note,
+        )
+    )
+
+
+async def first_approval(
+    conn: asyncpg.Connection, log: Appender, hold_id: uuid.UUID, actor: str, note: str, required: int
+) -> int:
+    """An approval that does not release the hold yet (dual control): recorded, with its
+    history row and audit event; the hold stays pending. Call under `lock_pending`."""
+    given = await _approval(conn, hold_id, actor, note)
+    details = {"approvals": given, "approvals_required": required}
+    await _history(conn, hold_id, actor, "first_approval", "pending", "pending", note, details)
+    await _event(
+        log, EventKind.REVIEW_APPROVED, actor, hold_id, note,
+        to_state="pending", step="first_approval", **details,
+    )  # fmt: skip
+    return given
+
+
 async def claim(
     conn: asyncpg.Connection, log: Appender, hold_id: uuid.UUID, actor: str, note: str, lease_seconds: float
 ) -> asyncpg.Record | None:
-    """pending → forwarding, recording the reviewer and taking the forwarding lease; None
-    when the hold is not pending (or has expired): nothing changed."""
+    """pending → forwarding, recording the reviewer's approval and taking the forwarding
+    lease; None when the hold is not pending (or has expired): nothing changed. Released
+    only if the approvals cover the hold's requirement (checked by the database at commit)."""
     row = await conn.fetchrow(
         """UPDATE held_calls
               SET state = 'forwarding', reviewed_by = $2, reviewed_at = now(), review_note = $3,
@@ -75,8 +125,10 @@ async def claim(
     )  # fmt: skip
     if row is None:
         return None
-    await _history(conn, hold_id, actor, "approved", "pending", "forwarding", note)
-    await _event(log, EventKind.REVIEW_APPROVED, actor, hold_id, note, to_state="forwarding")
+    given = await _approval(conn, hold_id, actor, note)
+    details = {"approvals": given, "approvals_required": row["approvals_required"]}
+    await _history(conn, hold_id, actor, "approved", "pending", "forwarding", note, details)
+    await _event(log, EventKind.REVIEW_APPROVED, actor, hold_id, note, to_state="forwarding", **details)
     return row
 
 
@@ -84,18 +136,19 @@ async def credit(conn: asyncpg.Connection, log: Appender, hold_id: uuid.UUID, ac
     """A held deposit, approved: pending → credited. It has arrived already, so nothing is
     forwarded; the officer's approval releases it to the customer. False when the hold is
     not a pending deposit (or has expired)."""
-    done = await conn.fetchval(
+    required = await conn.fetchval(
         """UPDATE held_calls
               SET state = 'credited', reviewed_by = $2, reviewed_at = now(), review_note = $3,
                   updated_at = now()
             WHERE id = $1 AND state = 'pending' AND action_kind = 'deposit_credit' AND expires_at > now()
-        RETURNING true""",
+        RETURNING approvals_required""",
         hold_id, actor, note,
     )  # fmt: skip
-    if not done:
+    if required is None:
         return False
-    await _history(conn, hold_id, actor, "approved", "pending", "credited", note)
-    await _event(log, EventKind.REVIEW_APPROVED, actor, hold_id, note, to_state="credited")
+    details = {"approvals": await _approval(conn, hold_id, actor, note), "approvals_required": required}
+    await _history(conn, hold_id, actor, "approved", "pending", "credited", note, details)
+    await _event(log, EventKind.REVIEW_APPROVED, actor, hold_id, note, to_state="credited", **details)
     return True
 
 

@@ -21,6 +21,7 @@ import asyncpg
 import orjson
 
 from gateway.binance.params import MalformedEncoding, MalformedParameter, read_params
+from gateway.review.dual import approvals_required
 from gateway.review.keys import IDEMPOTENCY_PARAM, derived_key
 from gateway.store.records import new_decision_id
 
@@ -52,6 +53,10 @@ class HeldCall:
     findings: list[dict[str, Any]]  # the verdict's findings as JSON (rule ids, reasons, citations)
     held_at: datetime
     expires_at: datetime  # from the rule pack's hold_expiry (rules/model.py HoldExpiryRule)
+    # The call's value in the home pack's currency, from the decision's valuation finding
+    # (None: nothing valued it there); what dual control compares (gateway/review/dual.py).
+    home_currency: str | None = None
+    home_value: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -96,27 +101,39 @@ def _check_hold(held: HeldCall) -> None:
         problems.append("action_kind is empty")
     if held.amount is not None and held.amount <= 0:
         problems.append("amount must be positive")
+    if held.home_currency is not None and not _CURRENCY.match(held.home_currency):
+        problems.append("home_currency must be a code such as KRW")
+    value = held.home_value
+    if value is not None and (held.home_currency is None or not value.is_finite() or value < 0):
+        problems.append("home_value must be a non-negative number, with its currency")
     if problems:
         raise InvalidHold("; ".join(problems))
 
 
-async def park(conn: asyncpg.Connection, held: HeldCall, secret: bytes) -> None:
+async def park(
+    conn: asyncpg.Connection, held: HeldCall, secret: bytes, dual_control_above: Decimal | None = None
+) -> None:
     """Park a held call for review, in the caller's transaction (the decision's).
-    `secret`: from `key_secret`, for the idempotency key the gateway adds."""
+    `secret`: from `key_secret`, for the idempotency key the gateway adds.
+    `dual_control_above`: GATEWAY_REVIEW_DUAL_CONTROL_ABOVE; the approvals the hold needs
+    are fixed here, from its home value (gateway/review/dual.py)."""
     _check_hold(held)
     params = call_params(held.raw_query, held.body)
     key, added = idempotency_key(held.decision_id, params, secret)
+    required = approvals_required(held.home_value, dual_control_above)
     await conn.execute(
         """INSERT INTO held_calls (
                id, customer_id, api_key_id, action_kind, asset, amount, address, network,
                http_method, path, raw_query, body, content_type, findings, idempotency_key,
-               key_added, client_order_id, state, held_at, expires_at, updated_at)
+               key_added, client_order_id, state, held_at, expires_at, updated_at,
+               home_currency, home_value, approvals_required)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::text::jsonb, $15,
-                   $16, $17, 'pending', $18, $19, $18)""",
+                   $16, $17, 'pending', $18, $19, $18, $20, $21, $22)""",
         held.decision_id, held.customer_id, held.api_key_id, held.action_kind, held.asset,
         held.amount, held.address, held.network, held.http_method, held.path, held.raw_query,
         held.body, held.content_type, orjson.dumps(held.findings, default=str).decode(), key,
         added, params.get(IDEMPOTENCY_PARAM), held.held_at, held.expires_at,
+        held.home_currency, held.home_value, required,
     )  # fmt: skip
     await conn.execute(
         """INSERT INTO hold_history (hold_id, at, actor, action, from_state, to_state, details)
@@ -124,7 +141,7 @@ async def park(conn: asyncpg.Connection, held: HeldCall, secret: bytes) -> None:
         held.decision_id,
         held.held_at,
         POLICY_ACTOR,
-        orjson.dumps({"expires_at": held.expires_at}).decode(),
+        orjson.dumps({"expires_at": held.expires_at, "approvals_required": required}).decode(),
     )
 
 

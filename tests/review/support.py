@@ -45,9 +45,11 @@ async def make_hold(
     held_ago: timedelta = timedelta(0),
     extra: list[tuple[str, str]] | None = None,
     asset: str = "BTC",
+    home_value: Decimal | None = None,
 ) -> uuid.UUID:
     """A hold decision committed by the gateway's writer, and its call parked with the real
-    signed withdraw body the customer sent."""
+    signed withdraw body the customer sent. `home_value`: its value in KRW (the Korean
+    home's currency), which the gateway's dual control compares; None: not valued."""
     body = sign(customer.secret, [("coin", asset), ("address", ADDRESS), ("amount", amount), *(extra or [])])
     held_at = utcnow() - held_ago
     api_key_id = await gateway.pool.fetchval("SELECT id FROM api_keys WHERE api_key = $1", customer.api_key)
@@ -66,9 +68,11 @@ async def make_hold(
         action_kind="withdrawal", asset=asset, amount=Decimal(amount), address=ADDRESS, network=None,
         http_method="POST", path=WITHDRAW_PATH, raw_query="", body=body.encode(), content_type=FORM,
         findings=[HOLD_FINDING.as_json()], held_at=held_at, expires_at=held_at + expires_in,
+        home_currency="KRW", home_value=home_value,
     )  # fmt: skip
+    dual_control_above = gateway.app[K.SETTINGS].review_dual_control_above
     async with gateway.pool.acquire() as conn, conn.transaction():
-        await park(conn, held, key_secret(SECRET_KEY))
+        await park(conn, held, key_secret(SECRET_KEY), dual_control_above)
     return row.id
 
 

@@ -197,11 +197,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "One hold, its history and its decision", P.READ_HOLDS, query=Q.UnmaskQuery, answers={200: S.Hold}
     ),
     ("POST", "/admin/v1/holds/{hold_id}/approve"): _op(
-        "Approve a hold: the call is forwarded once (202 while the exchange has not answered)",
+        "Approve a hold: the call is forwarded once (202 while the exchange has not answered, or "
+        "after a first approval under dual control: the hold stays pending for a second, different officer)",
         P.REVIEW_HOLDS,
         body=ReviewNote,
         answers={200: S.Hold, 202: S.Hold},
-        errors=_HOLD_DECIDED,
+        errors={
+            **_HOLD_DECIDED,
+            409: "the hold is not pending, or has expired, or this officer approved it already",
+        },
     ),
     ("POST", "/admin/v1/holds/{hold_id}/reject"): _op(
         "Reject a hold for good", P.REVIEW_HOLDS, body=ReviewNote, answers={200: S.Hold}, errors=_HOLD_DECIDED

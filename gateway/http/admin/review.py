@@ -14,7 +14,7 @@ from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import check_params, query_choice, query_uuid
 from gateway.http.admin.requests import path_uuid, read_json, require
 from gateway.review import queries
-from gateway.review.forwarder import HoldExpired
+from gateway.review.forwarder import ApprovalStep, HoldExpired, SameOfficer
 from gateway.review.queue import Conflict, NotFound
 from gateway.roles import Permission
 from gateway.store import decisions as decision_store
@@ -74,6 +74,8 @@ async def get_hold(request: web.Request) -> web.Response:
 def _refusal(exc: Exception) -> AdminError:
     if isinstance(exc, NotFound):
         return AdminError(404, "not_found", "No hold with that id.")
+    if isinstance(exc, SameOfficer):
+        return AdminError(409, "conflict", str(exc), [{"field": "actor", "problem": "approved_already"}])
     if isinstance(exc, HoldExpired):
         return AdminError(409, "conflict", str(exc), [{"field": "state", "problem": "expired"}])
     assert isinstance(exc, Conflict)
@@ -82,19 +84,19 @@ def _refusal(exc: Exception) -> AdminError:
 
 @routes.post("/admin/v1/holds/{hold_id}/approve")
 async def approve(request: web.Request) -> web.Response:
-    """200 with the hold once the exchange answered (forwarded or forward_failed); 202
-    while the exchange has not answered (the sweep keeps trying, with the same key)."""
+    """200 with the hold once it is settled (forwarded, forward_failed, credited); 202 while
+    it is not: the exchange has not answered (the sweep keeps trying, with the same key),
+    or, under dual control, this was the first approval and a second officer must approve."""
     role = require(request, Permission.REVIEW_HOLDS)
     check_params(request, frozenset())
     hold_id = path_uuid(request, "hold_id")
     body = await read_json(request, ReviewNote)
     try:
-        await request.app[K.REVIEW].approve(hold_id, actor_of(request, role), body.note)
+        outcome = await request.app[K.REVIEW].approve(hold_id, actor_of(request, role), body.note)
     except (NotFound, Conflict) as exc:
         raise _refusal(exc) from exc
-    async with request.app[K.POOL].acquire() as conn:
-        state = await conn.fetchval("SELECT state FROM held_calls WHERE id = $1", hold_id)
-    return await _hold_answer(request, Viewer(role), 202 if state == "forwarding" else 200)
+    unsettled = outcome.step in (ApprovalStep.FIRST_APPROVAL_RECORDED, ApprovalStep.FORWARDING)
+    return await _hold_answer(request, Viewer(role), 202 if unsettled else 200)
 
 
 @routes.post("/admin/v1/holds/{hold_id}/reject")

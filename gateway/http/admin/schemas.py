@@ -274,6 +274,12 @@ class BankAccountList(Answer):
 # Holds and reports ----------------------------------------------------------------------
 
 
+class HoldApproval(Answer):
+    actor: str
+    at: datetime
+    note: str
+
+
 class HoldRow(Answer):
     id: uuid.UUID
     customer_id: Maskable
@@ -302,6 +308,14 @@ class HoldRow(Answer):
     expired_at: datetime | None
     updated_at: datetime
     findings: list[Finding]
+    home_currency: str | None = Field(description="the home rule pack's currency")
+    home_value: DecimalText | None = Field(
+        description="the call's value in home_currency, from its valuation; null when nothing valued it there"
+    )
+    approvals_required: int = Field(
+        ge=1, le=2, description="2 under dual control (GATEWAY_REVIEW_DUAL_CONTROL_ABOVE), fixed when held"
+    )
+    approvals: list[HoldApproval] = Field(description="the officers' approvals so far, first first")
 
 
 class HoldStep(Answer):
