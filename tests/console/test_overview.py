@@ -4,21 +4,25 @@ queue), and the page itself for each role."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from gateway import appkeys as K
+from gateway.app import create_app
 from gateway.metrics import FAIL_CLOSED_REASONS
 from gateway.store import overview as store
 from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome, Verdict
-from tests.conftest import Gateway
+from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
+from tests.console.conftest import ConsoleClient, NewClient, SignIn
 from tests.review.support import make_hold
-from tests.support import Customer, new_customer
+from tests.support import AUDITOR_TOKEN, Customer, new_customer, serving
 
 pytestmark = pytest.mark.asyncio
 
@@ -152,3 +156,104 @@ async def test_review_queue_depth_and_oldest_pending_hold(
     held_at = await gateway.pool.fetchval("SELECT held_at FROM held_calls WHERE id <> $1", newest)
     assert view.queue.oldest_pending == held_at
     assert datetime.now(UTC) - held_at >= timedelta(hours=5)
+
+
+# -- the page -------------------------------------------------------------------------
+
+
+def section(page: str, element_id: str) -> str:
+    """The markup of the element with this id, up to its closing tag (tables, charts)."""
+    found = re.search(rf'<(\w+)[^>]*\bid="{element_id}".*?</\1>', page, re.S)
+    assert found is not None, f"no #{element_id} on the page"
+    return found[0]
+
+
+def cells(table: str) -> list[tuple[str, str]]:
+    """(row header, first cell) of each body row, tags stripped."""
+    rows = re.findall(r'<tr><th scope="row">(.*?)</th><td class="num">(\d+)</td>', table, re.S)
+    return [(re.sub(r"<[^>]+>", "", head).strip(), count) for head, count in rows]
+
+
+async def page_of(client: ConsoleClient) -> str:
+    async with client.get("/console/") as response:
+        assert response.status == 200, await response.text()
+        assert response.content_type == "text/html"
+        return str(await response.text())
+
+
+@pytest.mark.parametrize("role", ["compliance_officer", "auditor"])
+async def test_the_page_charts_the_log_and_gives_the_numbers(
+    console_app: Gateway, signed_in: SignIn, http: aiohttp.ClientSession, role: str
+) -> None:
+    alice = await new_customer(http, console_app.url, "alice")
+    now = datetime.now(UTC)
+    deny = Outcome.DENY
+    await record(console_app, alice, now - timedelta(seconds=5), Outcome.ALLOW)
+    await record(console_app, alice, now - timedelta(seconds=5), deny, finding(deny, "sanctioned_address"))
+    await record(console_app, alice, now - timedelta(seconds=5), deny, finding(deny, "<b>odd</b>"))
+    await record(console_app, alice, now - timedelta(seconds=5), deny, undecidable("price_unavailable"))
+    await make_hold(console_app, alice, held_ago=timedelta(hours=2, minutes=5))
+
+    page = await page_of(await signed_in(role))
+
+    outcomes = section(page, "outcomes-chart")
+    assert '<title id="outcomes-chart-title">Decisions per hour by outcome</title>' in outcomes
+    refusals = section(page, "refusals-chart")
+    assert "sanctioned_address" in refusals and "price_unavailable" not in refusals
+    # A reason is data: escaped in the chart and the table, never markup.
+    assert "<b>odd</b>" not in page and "&lt;b&gt;odd&lt;/b&gt;" in page
+    assert ("sanctioned_address", "1") in cells(page)
+    assert section(page, "queue-pending") == '<dd id="queue-pending">1</dd>'
+    assert "held 2 h ago" in section(page, "queue-oldest")
+    assert cells(section(page, "fail-closed-recorded")) == [("price_unavailable", "1")]
+    # Each reason links to the decision search for it, over the same window.
+    link = re.search(r'href="(/console/decisions\?outcome=deny&amp;reason=sanctioned_address[^"]*)"', page)
+    assert link is not None and "since=" in link[1] and "until=" in link[1]
+    # The CSP allows no inline style or script: the page needs neither.
+    assert not re.search(r"\sstyle=", page)
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)
+
+
+async def test_every_could_not_decide_answer_since_start_is_shown(
+    console_app: Gateway, signed_in: SignIn
+) -> None:
+    metrics = console_app.app[K.METRICS]
+    metrics.child(metrics.fail_closed, "markets_unavailable").inc(3)
+    metrics.child(metrics.fail_closed, "decision_store_unavailable").inc()
+
+    page = await page_of(await signed_in("auditor"))
+
+    shown = cells(section(page, "fail-closed-unrecorded"))
+    assert shown == [("markets_unavailable", "3"), ("decision_store_unavailable", "1")]
+
+
+async def test_an_operator_is_sent_to_their_own_first_page(signed_in: SignIn) -> None:
+    operator = await signed_in("operator")
+    async with operator.get("/console/") as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/console/customers"
+
+
+async def test_signed_out_the_page_asks_to_sign_in(browser: NewClient) -> None:
+    client = await browser()
+    async with client.get("/console/") as response:
+        assert response.status == 303
+        assert response.headers["Location"].startswith("/console/login")
+
+
+async def test_an_unreachable_audit_replica_is_a_503_page(database_url: str, exchange: Exchange) -> None:
+    """The overview reads through the audit read pool; that pool down fails closed."""
+    settings = gateway_settings(
+        runtime_dsn(database_url), exchange.url, migration_database_url=SecretStr(database_url),
+        audit_database_url=SecretStr("postgresql://gateway_app@127.0.0.1:1/gone"),
+    )  # fmt: skip
+    async with (
+        serving(create_app(settings)) as url,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        client = ConsoleClient(url, session)
+        assert (await client.sign_in(AUDITOR_TOKEN)).status == 303
+        async with client.get("/console/") as response:
+            assert response.status == 503
+            assert response.content_type == "text/html"
+            assert "Traceback" not in await response.text()
