@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -13,7 +14,7 @@ from policy.pipeline import Pipeline
 from rules.aml_stage import AmlStage
 from rules.book import RuleBook
 from rules.kyc_stage import KycStage
-from rules.loader import load_rule_book
+from rules.loader import book_from_content, load_rule_book
 from rules.stage import CountryRulesStage
 
 log = logging.getLogger(__name__)
@@ -58,3 +59,18 @@ async def remember_version(conn: asyncpg.Connection, book: RuleBook) -> None:
         book.version,
         book.content,
     )
+
+
+async def stored_versions(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    """Every rule-pack version ever in force here, newest first: {version, loaded_at}."""
+    rows = await conn.fetch("SELECT version, loaded_at FROM rule_pack_versions ORDER BY loaded_at DESC")
+    return [dict(r) for r in rows]
+
+
+async def stored_book(conn: asyncpg.Connection, running: RuleBook, version: str) -> RuleBook | None:
+    """The book of a version: the running one as it is, any other as stored when it was in
+    force (None: never here). Raises PackError for a stored pack that no longer validates."""
+    if version == running.version:
+        return running
+    content = await conn.fetchval("SELECT content FROM rule_pack_versions WHERE version = $1", version)
+    return None if content is None else book_from_content(content)

@@ -21,8 +21,9 @@ from gateway.store import audit_events as store
 routes = web.RouteTableDef()
 
 
-def _checkpoint_key(app: web.Application) -> Ed25519PublicKey | None:
-    """The public key that checks checkpoints and the signed records of retention drops."""
+def checkpoint_key(app: web.Application) -> Ed25519PublicKey | None:
+    """The public key that checks checkpoints and the signed records of retention drops (the
+    admin API's and the console's verification)."""
     try:
         return CheckpointKey(app[K.SETTINGS].audit_checkpoint_key.get_secret_value()).public
     except CheckpointKeyMissing:
@@ -35,7 +36,7 @@ async def verify_chains(request: web.Request) -> web.Response:
     check_params(request, frozenset({"since", "until", "checkpoint_id"}))
     since, until = time_range(request)
     checkpoint_id = query_uuid(request, "checkpoint_id")
-    key = _checkpoint_key(request.app)
+    key = checkpoint_key(request.app)
     async with audit_connection(request.app) as conn:
         doc = None
         if checkpoint_id is not None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from gateway import appkeys as K
+from gateway.api_keys import revoke_api_key
 from gateway.audit.events import EventKind
 from gateway.http.admin.disclosure import UNMASK_PARAMS, actor_of, page_token, read_page_token, viewer_for
 from gateway.http.admin.errors import AdminError, json_response
@@ -222,14 +223,11 @@ async def revoke_key(request: web.Request) -> web.Response:
     role = require(request, Permission.MANAGE_KEYS)
     check_params(request, frozenset())
     key_id = path_uuid(request, "key_id")
-    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
-        try:
-            key = await store.revoke_key(conn, key_id)
-        except store.NotFound as exc:
-            raise _translate(exc) from exc
-        await log.append(
-            EventKind.API_KEY_REVOKED, actor_of(request, role), subject_type="customer",
-            subject_id=key["customer_id"], details={"api_key_id": key["id"]},
-        )  # fmt: skip
-    request.app[K.KEYS].forget(key["api_key"])
+    app = request.app
+    try:
+        key = await revoke_api_key(
+            app[K.POOL], app[K.AUDIT_EVENTS], app[K.KEYS], key_id, actor=actor_of(request, role)
+        )
+    except store.NotFound as exc:
+        raise _translate(exc) from exc
     return json_response(key)

@@ -3,8 +3,9 @@
 Every admin endpoint that returns personal data builds its answer through `viewer_for`,
 so masking is decided once (gateway/audit/masking.py). `?unmask=<customer_id>` with a
 `justification` lets a compliance officer see one customer's records in clear; the
-access is written to the audit log before any data is read, so an unmasking that cannot
-be logged does not happen.
+access is written to the audit log before any data is read (gateway/audit/disclosure.py,
+which the console's unmask form calls too), so an unmasking that cannot be logged does
+not happen.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from aiohttp import web
 from cryptography.exceptions import InvalidTag
 
 from gateway import appkeys as K
-from gateway.audit.events import EventKind, admin_actor
+from gateway.audit.disclosure import JUSTIFICATION_CHARS as JUSTIFICATION_CHARS  # the admin edge bounds it
+from gateway.audit.disclosure import BadJustification, UnmaskRefused, unmask
+from gateway.audit.events import admin_actor
 from gateway.audit.masking import Viewer
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.queries import invalid, query_uuid
 from gateway.http.admin.requests import page_limit
-from gateway.roles import Permission
 from gateway.store.decisions import BadCursor
 
 UNMASK_PARAMS = frozenset({"unmask", "justification"})
-JUSTIFICATION_CHARS = (10, 500)  # the admin edge allows a justification this long
 F = TypeVar("F")
 # A store's keyset-paged listing: (connection, filter, limit, cursor) -> (rows, next cursor).
 Search = Callable[
@@ -46,24 +47,25 @@ async def viewer_for(request: web.Request, role: str) -> Viewer:
         if "justification" in request.query:
             raise invalid("justification", "only with unmask")
         return Viewer(role)
-    if not request.app[K.ADMIN_TOKENS].allows(role, Permission.UNMASK_PERSONAL_DATA):
-        raise AdminError(403, "forbidden", f"Role {role!r} may not {Permission.UNMASK_PERSONAL_DATA.value}.")
-    justification = request.query.get("justification", "").strip()
-    low, high = JUSTIFICATION_CHARS
-    if not low <= len(justification) <= high:
-        raise invalid("justification", f"why the personal data is needed, {low} to {high} characters")
     accessed = {k: v for k, v in request.query.items() if k not in UNMASK_PARAMS}
-    # The route's template, not the path: a path can hold the customer's id in clear.
-    resource = request.match_info.route.resource
-    endpoint = resource.canonical if resource is not None else request.path
-    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
-        await log.append(
-            EventKind.PERSONAL_DATA_UNMASKED, actor_of(request, role),
-            subject_type="customer", subject_id=str(customer_id), reason=justification,
-            details={"method": request.method, "endpoint": endpoint, "query": accessed},
+    try:
+        unmasking = await unmask(
+            request.app[K.POOL], request.app[K.AUDIT_EVENTS], request.app[K.METRICS],
+            role=role, actor=actor_of(request, role), customer_id=customer_id,
+            justification=request.query.get("justification", ""),
+            details={"method": request.method, "endpoint": endpoint_of(request), "query": accessed},
         )  # fmt: skip
-    request.app[K.METRICS].audit_unmasked.inc()
-    return Viewer(role, customer_id)
+    except UnmaskRefused as exc:
+        raise AdminError(403, "forbidden", str(exc)) from exc
+    except BadJustification as exc:
+        raise invalid("justification", str(exc)) from exc
+    return unmasking.viewer
+
+
+def endpoint_of(request: web.Request) -> str:
+    """The route's template, not the path: a path can hold the customer's id in clear."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
 
 
 async def page_answer(

@@ -27,8 +27,7 @@ from gateway.sealing import derive_key, keyed_hash
 from gateway.store import customers as customer_store
 from gateway.store import kyc as store
 from kyc import verification as states
-from kyc.errors import IllegalTransition
-from kyc.identity import IdentityIn, masked, parse_identity
+from kyc.identity import masked, parse_identity
 from kyc.names import match_holder_name
 
 routes = web.RouteTableDef()
@@ -54,10 +53,6 @@ class NewBankAccount(BaseModel):
 
 def _today() -> date:
     return datetime.now(UTC).date()
-
-
-def _stored_identity(personal: dict[str, Any]) -> IdentityIn:
-    return IdentityIn.model_validate(personal, context={"today": _today()})
 
 
 async def _customer_exists(conn: Any, customer_id: uuid.UUID) -> None:
@@ -117,22 +112,12 @@ async def get_identity(request: web.Request) -> web.Response:
     customer_id = path_uuid(request, "customer_id")
     viewer = await viewer_for(request, role)
     async with request.app[K.POOL].acquire() as conn:
-        stored = await store.load_identity(conn, request.app[K.SECRET_BOX], customer_id)
-    if stored is None:
+        shown = await service.identity_view(
+            conn, request.app[K.SECRET_BOX], customer_id, viewer, today=_today()
+        )
+    if shown is None:
         raise AdminError(404, "not_found", "No identity on record for that customer.")
-    identity = _stored_identity(stored.personal)
-    # Identity documents are the most sensitive data we hold: in clear only for an officer
-    # who unmasked this customer (a logged access), never by role alone.
-    clear = viewer.unmasked_customer == customer_id
-    return json_response(
-        {
-            "customer_id": stored.customer_id,
-            "version": stored.version,
-            "updated_at": stored.updated_at,
-            "masked": not clear,
-            "identity": stored.personal if clear else masked(identity),
-        }
-    )
+    return json_response(shown)
 
 
 @routes.post("/admin/v1/customers/{customer_id}/verification")
@@ -141,87 +126,22 @@ async def change_verification(request: web.Request) -> web.Response:
     check_params(request, frozenset())
     customer_id = path_uuid(request, "customer_id")
     body = await read_json(request, VerificationChange)
-    actor, now = actor_of(request, role), datetime.now(UTC)
-    levels = _levels(request)
-    if body.decision == "verify" and not levels:
-        # "one of" an empty list tells an officer nothing: say why no level can be given.
-        home = request.app[K.SETTINGS].home_country
-        raise AdminError(
-            422,
-            "validation_failed",
-            f"The home pack ({home}) defines no verification levels: customers cannot be verified under it.",
-            [{"field": "level", "problem": f"no_levels_in_home_pack_{home}"}],
-        )
-    async with request.app[K.POOL].acquire() as conn, request.app[K.AUDIT_EVENTS].transaction(conn) as log:
-        # Not locked: the decision is saved only if the row is still the one read here, so
-        # an officer whose verification changed meanwhile (another officer's decision, or a
-        # new identity, on any replica) is told so rather than deciding on what they did not see.
-        current = await store.load_verification(conn, customer_id)
-        if current is None:
-            raise AdminError(409, "conflict", "No identity has been submitted for this customer.")
-        try:
-            changed = _apply(body, current.verification, actor, now, levels)
-        except IllegalTransition as exc:
-            raise AdminError(409, "conflict", str(exc)) from exc
-        except ValueError as exc:  # e.g. valid_until before today
-            raise AdminError(
-                422, "validation_failed", str(exc), [{"field": "valid_until", "problem": str(exc)}]
-            ) from exc
-        try:
-            await store.save_verification(conn, customer_id, changed, now, over=current)
-        except store.StaleVerification as exc:
-            raise AdminError(
-                409,
-                "conflict",
-                "The verification changed while this decision was made: read it again and decide.",
-                [{"field": "status", "problem": "changed_concurrently"}],
-            ) from exc
-        await log.append(
-            EventKind.KYC_CHANGED,
-            actor,
-            subject_type="customer",
-            subject_id=str(customer_id),
-            details={"change": "verification", "status": changed.status.value, "level": changed.level},
-        )
+    asked = service.VerificationDecision(body.decision, body.level, body.valid_until, body.note)
+    app, now = request.app, datetime.now(UTC)
+    settings = app[K.SETTINGS]
+    levels = service.verification_levels(app[K.RULES].book, settings.home_country, settings.rules_day(now))
+    try:
+        changed = await service.record_verification(
+            app[K.POOL], app[K.AUDIT_EVENTS], customer_id, asked,
+            actor=actor_of(request, role), now=now, levels=levels, home=settings.home_country,
+        )  # fmt: skip
+    except service.VerificationRefused as exc:
+        details = [{"field": exc.field, "problem": exc.problem}] if exc.field else None
+        if exc.conflict:
+            raise AdminError(409, "conflict", exc.message, details) from exc
+        raise AdminError(422, "validation_failed", exc.message, details) from exc
     request.app[K.KEYS].forget()
     return json_response(_verification_json(changed))
-
-
-def _apply(
-    body: VerificationChange, current: states.Verification, actor: str, now: datetime, levels: set[str]
-) -> states.Verification:
-    if body.decision == "verify":
-        if body.level not in levels:
-            raise AdminError(
-                422,
-                "validation_failed",
-                "Unknown verification level.",
-                [{"field": "level", "problem": f"one of {', '.join(sorted(levels))}"}],
-            )
-        return states.verify(
-            current, by=actor, at=now, level=body.level, valid_until=body.valid_until, note=body.note
-        )
-    if body.decision == "reject":
-        if not body.note:
-            raise AdminError(
-                422,
-                "validation_failed",
-                "A rejection needs a note.",
-                [{"field": "note", "problem": "required to reject"}],
-            )
-        return states.reject(current, by=actor, at=now, note=body.note)
-    return states.expire(current, by=actor, at=now)
-
-
-def _levels(request: web.Request) -> set[str]:
-    """The verification levels the home jurisdiction's pack defines today."""
-    from rules.model import KycLevelRule
-
-    settings = request.app[K.SETTINGS]
-    book = request.app[K.RULES].book
-    on = settings.rules_day(datetime.now(UTC))
-    found = book.applicable(home=settings.home_country, residence=None, region=None, on=on)
-    return {rule.level for _, rule in book.of_kind(KycLevelRule, found)}
 
 
 def _verification_json(v: states.Verification) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from gateway import appkeys as K
 from gateway.audit.events import EventKind
 from gateway.decide.replay import UnknownVersion, replay
-from gateway.feeds.rulestate import remember_version
+from gateway.feeds.rulestate import remember_version, stored_book, stored_versions
 from gateway.http.admin.disclosure import actor_of
 from gateway.http.admin.errors import AdminError, json_response
 from gateway.http.admin.exports import audit_connection
@@ -20,20 +20,17 @@ from gateway.http.admin.queries import check_params, in_utc
 from gateway.http.admin.requests import MAX_PAGE, read_json, require
 from gateway.roles import Permission
 from rules.book import RuleBook, diff
-from rules.loader import PackError, book_from_content
+from rules.loader import PackError
 
 routes = web.RouteTableDef()
 
 
 async def _stored(request: web.Request, version: str) -> RuleBook:
-    state = request.app[K.RULES]
-    if version == state.book.version:
-        return state.book
     async with request.app[K.POOL].acquire() as conn:
-        content = await conn.fetchval("SELECT content FROM rule_pack_versions WHERE version = $1", version)
-    if content is None:
+        book = await stored_book(conn, request.app[K.RULES].book, version)
+    if book is None:
         raise AdminError(404, "not_found", f"No rule pack version {version!r}.")
-    return book_from_content(content)
+    return book
 
 
 @routes.get("/admin/v1/rule-packs")
@@ -43,14 +40,14 @@ async def list_packs(request: web.Request) -> web.Response:
     state = request.app[K.RULES]
     settings = request.app[K.SETTINGS]
     async with request.app[K.POOL].acquire() as conn:
-        rows = await conn.fetch("SELECT version, loaded_at FROM rule_pack_versions ORDER BY loaded_at DESC")
+        versions = await stored_versions(conn)
     return json_response(
         {
             "active": state.book.version,
             "home_country": settings.home_country,
             "as_of": settings.rules_as_of,
             "licences_held": sorted(settings.licences_held),
-            "versions": [dict(r) for r in rows],
+            "versions": versions,
         }
     )
 
