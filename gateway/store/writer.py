@@ -1,9 +1,10 @@
 """Group commit: many requests' decision rows in one transaction, each request waiting
 for the commit that carries its own row.
 
-No timer: a lone row is written at once. Rows gather into the next batch only while the
-previous commit is in flight, so batching adds throughput under load and no latency when
-traffic is light.
+No timer for decisions: a lone decision is written at once. Rows gather into the next
+batch only while the previous commit is in flight, so batching adds throughput under load
+and no latency when traffic is light. The exchange's answers, which nobody waits for, ride
+with the next decisions or go after a short linger (`record_upstream`).
 
 Hash chains: the writer owns one chain per table it appends to (decisions, upstream
 results). Rows are hashed here, in batch order, just before the write; the chain's head
@@ -52,6 +53,8 @@ from gateway.store.seen_requests import SeenRequest, claim
 log = logging.getLogger(__name__)
 _EXPECTED: tuple[type[BaseException], ...] = (*UNAVAILABLE_ERRORS, asyncpg.PostgresError)
 OWN_TRANSACTION_CHAINS = 4
+# The longest an exchange's answer waits for a batch of decisions to ride with.
+UPSTREAM_LINGER_SECONDS = 0.05
 # A decision's table row, the future its request waits on for the commit, and the digest
 # of its signed call when a replay of it must be refused.
 Queued = tuple[tuple[Any, ...], "asyncio.Future[None]", SeenRequest | None]
@@ -74,6 +77,7 @@ class DecisionWriter:
         self._decisions: list[Queued] = []
         self._results: list[UpstreamResultRow] = []
         self._wake = asyncio.Event()
+        self._linger: asyncio.TimerHandle | None = None  # when queued answers go on their own
         self._task: asyncio.Task[None] | None = None
         writer = process_label()
         self.decision_tip = ChainTip(DECISIONS, writer)
@@ -100,6 +104,8 @@ class DecisionWriter:
         """Write what is queued, then stop."""
         if self._task is None:
             return
+        if self._linger is not None:
+            self._linger.cancel()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -145,8 +151,16 @@ class DecisionWriter:
         self._metrics.decision_write_seconds.observe(time.perf_counter() - started)
 
     def record_upstream(self, row: UpstreamResultRow) -> None:
-        """Queue what the exchange answered; rides along with the next batch."""
+        """Queue what the exchange answered: it rides along with the next batch of
+        decisions, or goes on its own once it has waited UPSTREAM_LINGER_SECONDS. Nobody
+        waits for it, and a commit of its own per answer would double the commits of light
+        traffic, with the next decision waiting behind each one."""
         self._results.append(row)
+        if self._linger is None:
+            self._linger = asyncio.get_running_loop().call_later(UPSTREAM_LINGER_SECONDS, self._linger_over)
+
+    def _linger_over(self) -> None:
+        self._linger = None
         self._wake.set()
 
     async def _run(self) -> None:
