@@ -20,6 +20,7 @@ from gateway.http.console import (
     overview,
     proof,
     reports,
+    review,
     signin,
 )
 from gateway.http.console.csrf import console_csrf
@@ -31,7 +32,7 @@ from gateway.http.console.throttle import THROTTLE, LoginThrottle
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
-PAGE_MODULES: tuple[ModuleType, ...] = (decisions, reports, customers, proof, overview)
+PAGE_MODULES: tuple[ModuleType, ...] = (decisions, reports, customers, proof, overview, review)
 
 
 async def _home(request: web.Request) -> web.Response:
