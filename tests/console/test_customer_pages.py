@@ -250,6 +250,31 @@ async def test_an_officer_records_a_verification_through_the_api_rules(
     assert row["status"] == "verified"
 
 
+BAD_VERIFICATIONS = [
+    # (id, form fields): each refused by the admin API's body model, so a 422 page here
+    ("no-decision", {}),
+    ("unknown-decision", {"decision": "destroy"}),
+    ("level-not-a-code", {"decision": "verify", "level": "Full Level!"}),
+    ("date-not-a-date", {"decision": "verify", "level": "full", "valid_until": "2027-13-45"}),
+    ("note-too-long", {"decision": "reject", "note": "x" * 1001}),
+]
+
+
+@pytest.mark.parametrize("fields", [c[1] for c in BAD_VERIFICATIONS], ids=[c[0] for c in BAD_VERIFICATIONS])
+async def test_a_verification_form_the_api_would_refuse_is_a_422_and_changes_nothing(
+    console_app: Gateway, signed_in: SignIn, http: aiohttp.ClientSession, fields: dict[str, str]
+) -> None:
+    carol = await new_customer(http, console_app.url, "carol", verified=False, identity=identity_body())
+    officer = await signed_in("compliance_officer")
+    status, page, _ = await _post(officer, f"/console/customers/{carol.id}/verification", fields)
+    assert status == 422, page
+    assert 'role="alert"' in page
+    (row,) = await _db(
+        console_app, "SELECT status FROM kyc_verifications WHERE customer_id = $1::uuid", carol.id
+    )
+    assert row["status"] == "pending"
+
+
 async def test_a_customer_that_does_not_exist_is_a_404_page(console_app: Gateway, signed_in: SignIn) -> None:
     officer = await signed_in("compliance_officer")
     missing = "/console/customers/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"

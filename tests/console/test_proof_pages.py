@@ -221,8 +221,9 @@ async def test_rule_packs_their_diff_and_a_replay_listing_the_changed_decisions(
         officer, "/console/proof/replay", {**form, "version": "sha256:0000000000000000"}
     )
     assert status == 422 and "No rule pack of that version" in refused
-    status, refused = await _post(officer, "/console/proof/replay", {**form, "since": "yesterday"})
-    assert status == 422
+    for since_text in ("yesterday", "9999-12-31T23:59:00-14:00"):  # not a date; past year 9999 in UTC
+        status, refused = await _post(officer, "/console/proof/replay", {**form, "since": since_text})
+        assert status == 422 and "A date and time such as" in refused
 
     # An operator reads rules but not decisions: the packs, no replay (absent, refused).
     operator = clients["operator"]

@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, get_args
 
 from aiohttp import web
 from cryptography.exceptions import InvalidTag
+from pydantic import ValidationError
 
 from gateway import appkeys as K
 from gateway import kyc_service
@@ -29,6 +30,8 @@ from gateway.audit.disclosure import JUSTIFICATION_CHARS, BadJustification, Unma
 from gateway.audit.masking import Viewer
 from gateway.http.admin.disclosure import endpoint_of, page_token, read_page_token
 from gateway.http.admin.errors import AdminError
+from gateway.http.admin.kyc import VerificationChange
+from gateway.http.console.csrf import form_of
 from gateway.http.console.errors import ConsoleError, bad_input
 from gateway.http.console.render import render
 from gateway.http.console.session import ConsoleUser, console_user
@@ -41,7 +44,8 @@ routes = web.RouteTableDef()
 
 PAGE_SIZE = 50  # customers per list page
 RECENT_DECISIONS = 20  # a customer's newest decisions on their page
-VERIFICATION_DECISIONS = ("verify", "reject", "expire")
+# The decisions the admin API takes, as its body model lists them.
+VERIFICATION_DECISIONS: tuple[str, ...] = get_args(VerificationChange.model_fields["decision"].annotation)
 _SEALED = "sealed:"
 _LINK_BINDING = "console.customer"
 _NO_STORE = "no-store"
@@ -105,7 +109,7 @@ async def customer_page(request: web.Request) -> web.Response:
 async def unmask_customer(request: web.Request) -> web.Response:
     user = await console_user(request, Permission.UNMASK_PERSONAL_DATA)
     customer_id = _customer_id(request)
-    form = await request.post()
+    form = await form_of(request)
     justification = str(form.get("justification", ""))
     await _existing(request, customer_id)  # no access is logged for a customer that is not there
     try:
@@ -146,7 +150,7 @@ async def revoke_key(request: web.Request) -> web.Response:
 async def record_verification(request: web.Request) -> web.Response:
     user = await console_user(request, Permission.VERIFY_KYC)
     customer_id = _customer_id(request)
-    form = await request.post()
+    form = await form_of(request)
     fields = {name: str(form.get(name, "")).strip() for name in ("decision", "level", "valid_until", "note")}
     app, now = request.app, datetime.now(UTC)
     settings = app[K.SETTINGS]
@@ -175,22 +179,17 @@ def _levels(request: web.Request, on: date) -> set[str]:
 
 
 def _verification_asked(fields: dict[str, str]) -> kyc_service.VerificationDecision:
-    """The form as the admin API's body would say it; a value it could not take is a 422."""
-    if fields["decision"] not in VERIFICATION_DECISIONS:
+    """The form read by the admin API's own body model (VerificationChange): a value the API
+    would refuse is a 422 here too. Empty fields are left out, as a JSON body leaves them."""
+    try:
+        body = VerificationChange.model_validate({k: v for k, v in fields.items() if v})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "decision"
         raise kyc_service.VerificationRefused(
-            "Choose a decision.", conflict=False, field="decision", problem=", ".join(VERIFICATION_DECISIONS)
-        )
-    valid_until = None
-    if fields["valid_until"]:
-        try:
-            valid_until = date.fromisoformat(fields["valid_until"])
-        except ValueError as exc:
-            raise kyc_service.VerificationRefused(
-                "Valid until is a date such as 2027-12-31.", conflict=False, field="valid_until"
-            ) from exc
-    return kyc_service.VerificationDecision(
-        fields["decision"], fields["level"] or None, valid_until, fields["note"] or None
-    )
+            f"{field.replace('_', ' ').capitalize()}: {error['msg']}.", conflict=False, field=field
+        ) from exc
+    return kyc_service.VerificationDecision(body.decision, body.level, body.valid_until, body.note)
 
 
 async def _existing(request: web.Request, customer_id: uuid.UUID) -> dict[str, Any]:

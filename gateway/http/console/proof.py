@@ -24,6 +24,7 @@ from gateway.decide.replay import UnknownVersion, replay
 from gateway.feeds.rulestate import stored_book, stored_versions
 from gateway.http.admin.audit import checkpoint_key
 from gateway.http.admin.exports import audit_connection
+from gateway.http.console.csrf import form_of
 from gateway.http.console.errors import ConsoleError, ConsoleForbidden, bad_input
 from gateway.http.console.render import render
 from gateway.http.console.session import ConsoleUser, console_user
@@ -109,7 +110,7 @@ async def what_if(request: web.Request) -> web.Response:
     user = await console_user(request, Permission.READ_RULES)
     if not _can_replay(user):
         raise ConsoleForbidden("Your role may not read decisions, which a replay lists.")
-    form = await request.post()
+    form = await form_of(request)
     asked = {name: str(form.get(name, "")).strip() for name in ("version", "since", "until")}
     try:
         since, until = _moment(asked["since"], "since"), _moment(asked["until"], "until")
@@ -153,9 +154,9 @@ def _moment(text: str, field: str) -> datetime:
     the page says) or ISO 8601 with an offset."""
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: an offset past year 9999
         raise _ReplayProblem(field, "A date and time such as 2026-01-31T09:30 (UTC).") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 async def _proof_answer(
