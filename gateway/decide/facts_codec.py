@@ -48,6 +48,7 @@ import base64
 import binascii
 import dataclasses
 import re
+import typing
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -109,6 +110,72 @@ class StoredFacts:
 _FACTS: TypeAdapter[Facts] = TypeAdapter(Facts)
 _ACTION: TypeAdapter[Action] = TypeAdapter(Action)
 _FACT_FIELDS = tuple(f.name for f in dataclasses.fields(Facts))
+_FIELD_ADAPTERS = tuple((name, TypeAdapter(typing.get_type_hints(Facts)[name])) for name in _FACT_FIELDS)
+_CATALOG: TypeAdapter[MarketCatalog] = TypeAdapter(MarketCatalog)
+_ACTION_INCLUDE = set(ACTION_EXTRA)
+# Facts dumped once per distinct value (their types hold no Decimal or float, whose equal
+# values can be written differently: 1.0 and 1.00).
+_SHARED_FIELDS = frozenset({"customer", "kyc"})
+
+
+def _dump_facts(facts: Facts, action: Action) -> dict[str, Any]:
+    """`_FACTS.dump_python(facts)` with the catalog scoped to the call, field by field, so
+    that what many calls share is dumped once while it stays the same (`_SharedDumps`)."""
+    dumped: dict[str, Any] = {}
+    for name, adapter in _FIELD_ADAPTERS:
+        value = getattr(facts, name)
+        if value is None:
+            dumped[name] = None
+        elif name == "markets":
+            dumped[name] = _catalogs.dump(value, action)
+        elif name in _SHARED_FIELDS:
+            dumped[name] = _shared.dump(adapter, value)
+        else:
+            dumped[name] = adapter.dump_python(value, mode="json")
+    return dumped
+
+
+class _SharedDumps:
+    """Dumps of facts many calls share (a customer's record, their KYC standing), keyed by
+    the value itself: these facts are frozen and hold only text, enums, booleans and whole
+    numbers, so equal values dump to equal documents. Bounded: cleared when full. The
+    dumps are shared, so nothing may change them (the codec only reads them)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._dumps: dict[Any, Any] = {}
+
+    def dump(self, adapter: TypeAdapter[Any], value: Any) -> Any:
+        found = self._dumps.get(value)
+        if found is None:
+            found = adapter.dump_python(value, mode="json")
+            if len(self._dumps) >= self._size:
+                self._dumps.clear()
+            self._dumps[value] = found
+        return found
+
+
+class _CatalogDumps:
+    """The scoped catalog's dump per catalog (the same object until the market list is
+    fetched again) and the call's symbol and assets."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._catalog: MarketCatalog | None = None
+        self._dumps: dict[tuple[str | None, ...], Any] = {}
+
+    def dump(self, catalog: MarketCatalog, action: Action) -> Any:
+        if catalog is not self._catalog or len(self._dumps) >= self._size:
+            self._catalog, self._dumps = catalog, {}
+        key = (action.symbol, action.asset, action.base_asset, action.quote_asset)
+        found = self._dumps.get(key)
+        if found is None:
+            found = self._dumps[key] = _CATALOG.dump_python(_scoped_catalog(catalog, action), mode="json")
+        return found
+
+
+_shared = _SharedDumps(4096)
+_catalogs = _CatalogDumps(1024)
 
 
 def _scoped_catalog(catalog: MarketCatalog, action: Action) -> MarketCatalog:
@@ -194,12 +261,10 @@ def encode_column(facts: Facts, action: Action, personal: PersonalSeal | None = 
     given `personal`, sealed; marked canonical when it is (gateway/audit/canonical.py), so
     the entry hash takes it as written. (On the writer's hot path: the masking walk runs
     only when a personal key holds a value in the text at all.)"""
-    if facts.markets is not None:
-        facts = dataclasses.replace(facts, markets=_scoped_catalog(facts.markets, action))
     document: dict[str, Any] = {
         "format": FORMAT,
-        "facts": _FACTS.dump_python(facts, mode="json"),
-        "action": _ACTION.dump_python(action, mode="json", include=set(ACTION_EXTRA)),
+        "facts": _dump_facts(facts, action),
+        "action": _ACTION.dump_python(action, mode="json", include=_ACTION_INCLUDE),
     }
     text = canonical_json(document)
     if _PERSONAL_VALUE.search(text) is None:

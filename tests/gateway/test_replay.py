@@ -120,6 +120,30 @@ def test_facts_round_trip_with_the_catalog_cut_to_the_action() -> None:
     assert facts_codec.decode(facts_codec.encode(bare, ORDER)).facts == bare
 
 
+def test_facts_dumped_once_for_many_calls_read_as_a_whole_dump_would() -> None:
+    """The codec dumps Facts field by field and reuses what calls share (customer, KYC,
+    the scoped catalog): the document must be what one dump of the whole Facts writes,
+    the first time and from the shared dumps, and change when the shared facts change."""
+    facts = _facts()
+    assert facts.markets is not None
+
+    def whole(f: Facts, action: Action) -> Any:
+        assert f.markets is not None
+        scoped = dataclasses.replace(f, markets=facts_codec._scoped_catalog(f.markets, action))
+        return facts_codec._FACTS.dump_python(scoped, mode="json")
+
+    for _ in range(2):
+        assert facts_codec._dump_facts(facts, ORDER) == whole(facts, ORDER)
+    other = dataclasses.replace(ORDER, symbol="ETHUSDT", base_asset="ETH")
+    assert facts_codec._dump_facts(facts, other) == whole(facts, other)
+    assert facts.kyc is not None
+    older = _facts(kyc=dataclasses.replace(facts.kyc, age=35), customer=facts.customer)
+    assert facts_codec._dump_facts(older, ORDER) == whole(older, ORDER)
+    assert facts_codec._dump_facts(older, ORDER)["kyc"]["age"] == 35
+    refetched = dataclasses.replace(facts.markets, assets=frozenset({"BTC"}))
+    assert facts_codec._dump_facts(_facts(markets=refetched), ORDER)["markets"]["assets"] == ["BTC"]
+
+
 def test_action_is_rebuilt_from_columns_and_document() -> None:
     row = dict(zip(DECISIONS.columns, _row(ORDER, _facts()).record(), strict=True))
     stored = facts_codec.decode(row["facts"])
