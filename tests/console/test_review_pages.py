@@ -18,11 +18,13 @@ import asyncpg
 import ccxt.async_support as ccxt
 import pytest
 
+from gateway.app import create_app
 from gateway.http.console.review import PAGE_SIZE, RESULTS
 from tests.conftest import Exchange, Gateway
 from tests.console.conftest import ConsoleClient, SignIn
 from tests.review.support import ADDRESS, HOLD_FINDING, NOTE, events_of, hold_state, make_hold, withdrawals
-from tests.support import ccxt_client, new_customer, travel_rule_params
+from tests.review.test_dual_control import ABOVE, OFFICER_B, SECOND_NEEDED, WORTH_TWO, dual_settings
+from tests.support import OFFICER_TOKEN, ccxt_client, new_customer, serving, travel_rule_params
 
 pytestmark = pytest.mark.asyncio
 
@@ -285,3 +287,52 @@ async def test_an_expired_hold_cannot_be_approved(
     assert status == 409 and "expired before it was reviewed" in page
     assert await hold_state(console_app, hold_id) == "expired"
     assert await withdrawals(http, exchange, ivan.id) == []
+
+
+async def _officer(url: str, session: aiohttp.ClientSession, token: str, database_url: str) -> ConsoleClient:
+    client = ConsoleClient(url, session, "compliance_officer")
+    assert (await client.sign_in(token)).status == 303
+    client.csrf = await client.session_csrf(database_url)
+    return client
+
+
+async def test_dual_control_above_the_threshold_needs_two_different_officers(
+    database_url: str, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    app = create_app(dual_settings(database_url, exchange.url))
+    async with (
+        serving(app) as url,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser_a,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser_b,
+    ):
+        dual = Gateway(url, app, database_url)
+        kim = await new_customer(http, url, "kim")
+        hold_id = await make_hold(dual, kim, home_value=WORTH_TWO)
+        first = await _officer(url, browser_a, OFFICER_TOKEN, database_url)
+        second = await _officer(url, browser_b, OFFICER_B, database_url)
+        status, page = await _page(first, "/console/review")
+        assert status == 200 and "0 of 2 approvals" in page
+
+        status, location, _ = await _post(first, f"/console/review/{hold_id}/approve")
+        assert status == 303 and location == f"/console/review/{hold_id}?result=first_approval"
+        assert await hold_state(dual, hold_id) == "pending"
+        assert await withdrawals(http, exchange, kim.id) == []
+        status, page = await _page(second, location)
+        assert RESULTS["first_approval"] in page and "1 of 2" in page
+        assert f'action="/console/review/{hold_id}/approve"' in page  # still pending: the form stays
+        # The same officer again: refused, told why; still nothing sent.
+        status, _, page = await _post(first, f"/console/review/{hold_id}/approve")
+        assert status == 409 and SECOND_NEEDED in page and "nothing changed" in page
+        assert await withdrawals(http, exchange, kim.id) == []
+
+        status, location, _ = await _post(second, f"/console/review/{hold_id}/approve")
+        assert status == 303 and location == f"/console/review/{hold_id}?result=forwarded"
+        assert len(await withdrawals(http, exchange, kim.id)) == 1
+        status, page = await _page(first, location)
+        assert "2 of 2" in page and RESULTS["forwarded"] in page
+
+        # At or below the threshold one officer is enough.
+        small = await make_hold(dual, kim, home_value=ABOVE)
+        status, location, _ = await _post(first, f"/console/review/{small}/approve")
+        assert status == 303 and location.endswith("?result=forwarded")
+        assert len(await withdrawals(http, exchange, kim.id)) == 2

@@ -26,6 +26,7 @@ from gateway.http.console.errors import ConsoleError
 from gateway.http.console.render import render
 from gateway.http.console.session import ConsoleUser, console_user
 from gateway.review import queries
+from gateway.review.forwarder import ApprovalStep
 from gateway.review.queue import Conflict, NotFound
 from gateway.roles import Permission
 from gateway.store import decisions as decision_store
@@ -50,11 +51,11 @@ RESULTS: Final = {
     "rejected": "Rejected: the call will never be forwarded.",
     "credited": "Approved: the held deposit is credited to the customer.",
 }
-# The hold's state after an approval returned -> the result shown. Still pending: dual
-# control recorded a first approval and waits for a second officer.
+# What an approval did (ReviewService.approve's outcome) -> the result shown.
 _APPROVED: Final = {
-    "forwarded": "forwarded", "forward_failed": "forward_failed", "forwarding": "forwarding",
-    "credited": "credited", "pending": "first_approval",
+    ApprovalStep.FORWARDED: "forwarded", ApprovalStep.FORWARD_FAILED: "forward_failed",
+    ApprovalStep.FORWARDING: "forwarding", ApprovalStep.CREDITED: "credited",
+    ApprovalStep.FIRST_APPROVAL_RECORDED: "first_approval",
 }  # fmt: skip
 NOTE_PROBLEM: Final = f"A note is required: why you decided so, 1 to {NOTE_MAX} characters."
 
@@ -75,12 +76,14 @@ def _held_by(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [f for f in findings if f.get("outcome") not in (None, "allow")]
 
 
-def _valuation(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The amount's value in each currency the rules compared, as the decision recorded it."""
+def _valuation(findings: list[dict[str, Any]], home: str | None) -> list[dict[str, Any]]:
+    """The amount's value in each currency the rules compared, as the decision recorded it,
+    the home currency's first (the one dual control compares)."""
     for finding in findings:
         if finding.get("rule_id") == VALUATION_RULE:
             conversions = (finding.get("values") or {}).get("conversions") or []
-            return [c for c in conversions if isinstance(c, dict) and "currency" in c and "value" in c]
+            valued = [c for c in conversions if isinstance(c, dict) and "currency" in c and "value" in c]
+            return sorted(valued, key=lambda c: c["currency"] != home)
     return []
 
 
@@ -97,7 +100,7 @@ def _approvals(hold: dict[str, Any]) -> str | None:
 def _shown(viewer: Viewer, hold: dict[str, Any]) -> dict[str, Any]:
     shown = viewer.present("hold", hold)
     shown["held_by"] = _held_by(shown.get("findings") or [])
-    shown["valuation"] = _valuation(shown.get("findings") or [])
+    shown["valuation"] = _valuation(shown.get("findings") or [], hold.get("home_currency"))
     shown["approvals_text"] = _approvals(hold)
     return shown
 
@@ -149,7 +152,8 @@ async def _hold_view(
             flt = decision_store.DecisionFilter(customer_id=customer)
             recent, _ = await decision_store.search(conn, flt, RECENT, None)
         moved = await queries.recent_movements(conn, customer, RECENT)
-        currencies = tuple(dict.fromkeys(str(c["currency"]) for c in _valuation(hold["findings"])))
+        valued = _valuation(hold["findings"], hold.get("home_currency"))
+        currencies = tuple(dict.fromkeys(str(c["currency"]) for c in valued))
         sums = await queries.window_sums(conn, hold["customer_id"], utcnow(), currencies)
     return render(
         request, "review/detail.html", user, status=status,
@@ -209,22 +213,18 @@ async def _review(request: web.Request, verb: str) -> web.Response:
     except ValidationError:
         return await _hold_view(request, user, hold_id, ReviewForm(typed[:NOTE_MAX], NOTE_PROBLEM), 422)
     service = request.app[K.REVIEW]
+    result = "rejected"
     try:
         if verb == "approve":
-            await service.approve(hold_id, user.actor, note)
+            result = _APPROVED[(await service.approve(hold_id, user.actor, note)).step]
         else:
             await service.reject(hold_id, user.actor, note)
     except NotFound:
         raise ConsoleError(404, "No such hold", "There is no hold with that id.") from None
-    except Conflict as exc:  # HoldExpired included
+    except Conflict as exc:  # HoldExpired and SameOfficer included
         async with _db(request) as conn:
             hold = await queries.get_hold(conn, hold_id)
         raise ConsoleError(409, "Already decided", _refusal(hold, exc)) from None
-    result = "rejected"
-    if verb == "approve":
-        async with _db(request) as conn:
-            hold = await queries.get_hold(conn, hold_id)
-        result = _APPROVED.get(hold["state"] if hold is not None else "", "forwarding")
     raise web.HTTPSeeOther(f"/console/review/{hold_id}?result={result}")
 
 
