@@ -231,3 +231,34 @@ async def test_rule_packs_their_diff_and_a_replay_listing_the_changed_decisions(
     assert status == 200 and second in page and 'action="/console/proof/replay"' not in page
     status, _ = await _post(operator, "/console/proof/replay", form)
     assert status == 403
+
+
+async def test_an_unreachable_audit_replica_fails_closed_with_a_503_page(
+    database_url: str, exchange: Exchange, http: aiohttp.ClientSession
+) -> None:
+    """Verification, replay and a customer's decisions read the audit replica: down, they
+    answer the 503 page (never a 500, never a page without what was asked)."""
+    settings = gateway_settings(
+        runtime_dsn(database_url), exchange.url, migration_database_url=SecretStr(database_url),
+        audit_database_url=SecretStr("postgresql://gateway_app@127.0.0.1:1/gone"),
+    )  # fmt: skip
+    async with (
+        serving(create_app(settings)) as url,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        alice = await new_customer(http, url, "alice")
+        officer = ConsoleClient(url, session, "compliance_officer")
+        assert (await officer.sign_in(TOKENS["compliance_officer"])).status == 303
+        officer.csrf = await officer.session_csrf(database_url)
+        status, _ = await _post(officer, "/console/proof/verify")
+        assert status == 503
+        now = datetime.now(UTC)
+        form = {
+            "version": "sha256:0000000000000000",
+            "since": _local(now - timedelta(hours=1)),
+            "until": _local(now),
+        }
+        status, _ = await _post(officer, "/console/proof/replay", form)
+        assert status == 503
+        status, page = await _page(officer, f"/console/customers/{alice.id}")
+        assert status == 503 and "Kim" not in page
