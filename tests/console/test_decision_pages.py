@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from gateway.http.admin.decisions import FILTERS
 from tests.conftest import Gateway
 from tests.console.conftest import ConsoleClient, SignIn
 from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, Customer, admin, new_customer, signed
@@ -108,7 +109,13 @@ async def test_every_filter_narrows_as_the_api_does(
     # A submitted form sends its empty fields: they are no filter.
     blank = urlencode({name: "" for name in ("outcome", "customer_id", "reason", "since", "sort", "limit")})
     assert _ids(await _page(auditor, f"/console/decisions?{blank}")) == everything
-    for name, params in _filter_cases(log):
+    cases = _filter_cases(log)
+    # A filter the API gains needs its field on the form and its case here.
+    assert {name for name, _ in cases} | {"sort"} == FILTERS
+    form = await _page(auditor, "/console/decisions")
+    for name in FILTERS | {"limit"}:
+        assert f'<label for="f-{name}">' in form and f'name="{name}"' in form, name
+    for name, params in cases:
         query = urlencode(params)
         shown = _ids(await _page(auditor, f"/console/decisions?{query}"))
         assert shown == await _api_ids(console_app, http, query), name

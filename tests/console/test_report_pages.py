@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import aiohttp
 import pytest
 
+from gateway.http.admin.reports import REPORT_FILTERS
 from gateway.review.store import ReportCandidate, open_report
 from tests.conftest import Gateway
 from tests.console.conftest import ConsoleClient, SignIn
@@ -97,7 +98,10 @@ async def test_filters_paging_and_exports_are_the_apis(
 ) -> None:
     alice, bob, ctr = await _reports(console_app, http)
     auditor = await signed_in("auditor")
-    everything = _ROW_LINK.findall(await _page(auditor, "/console/reports"))
+    form = await _page(auditor, "/console/reports")
+    for name in REPORT_FILTERS | {"limit"}:  # a filter the API gains needs its field here
+        assert f'<label for="f-{name}">' in form and f'name="{name}"' in form, name
+    everything = _ROW_LINK.findall(form)
     assert everything == await _api_ids(console_app, http, "") and len(everything) == 3
     for query in ("kind=CTR", "kind=STR", f"customer_id={bob.id}", "since=2999-01-01T00:00:00Z",
                   "until=2000-01-01T00:00:00Z", "status=filed", "kind=&status=open"):  # fmt: skip

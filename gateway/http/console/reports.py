@@ -29,7 +29,7 @@ from gateway.http.admin.requests import MAX_PAGE, page_limit, path_uuid
 from gateway.http.console.csrf import form_of
 from gateway.http.console.decisions import console_problems, form_query, page_url
 from gateway.http.console.errors import ConsoleError
-from gateway.http.console.render import render
+from gateway.http.console.render import iso_utc, render
 from gateway.http.console.session import ConsoleUser, console_user
 from gateway.review import queries
 from gateway.review.store import REPORT_KINDS
@@ -124,7 +124,7 @@ async def report_decision(request: web.Request) -> web.Response:
         raise ConsoleError(
             409, "Already decided",
             f"The report is {decided['status']}, not open: {decided['reviewed_by']} decided it "
-            f"at {decided['reviewed_at']:%Y-%m-%d %H:%M:%S} UTC. Nothing was changed.",
+            f"at {iso_utc(decided['reviewed_at'])}. Nothing was changed.",
         )  # fmt: skip
     raise web.HTTPSeeOther(f"/console/reports/{report_id}?result={change.status}")
 
