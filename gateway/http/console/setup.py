@@ -31,8 +31,17 @@ from gateway.http.console.session import console_user
 from gateway.http.console.throttle import THROTTLE, LoginThrottle
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Only the files vendored there, by exact name: no path is ever resolved from the request.
+STATIC_FILES = frozenset(p.name for p in STATIC_DIR.iterdir() if p.is_file())
 
 PAGE_MODULES: tuple[ModuleType, ...] = (decisions, reports, customers, proof, overview, review)
+
+
+async def _static(request: web.Request) -> web.FileResponse:
+    name = request.match_info["filename"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()  # the console's 404 page (aiohttp's static answers an empty one)
+    return web.FileResponse(STATIC_DIR / name)
 
 
 async def _home(request: web.Request) -> web.Response:
@@ -48,7 +57,7 @@ def setup_console(app: web.Application) -> None:
     app.middlewares.extend([console_edge, console_csrf])
     app.on_response_prepare.append(console_headers)
     app.router.add_routes(signin.routes)
-    app.router.add_static(STATIC_PREFIX, STATIC_DIR, name="console_static")
+    app.router.add_get(STATIC_PREFIX + "{filename}", _static, name="console_static")
     for module in PAGE_MODULES:
         app.router.add_routes(module.routes)
     if not any(r.canonical == CONSOLE_HOME for r in app.router.resources()):
