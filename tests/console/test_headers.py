@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,14 @@ async def test_every_post_form_carries_the_csrf_field(template: Path) -> None:
     for form in _FORM_BODY.findall(template.read_text()):
         if _POST_FORM.match(form):
             assert "csrf_field()" in form, f"{template.name}: a POST form without {{{{ csrf_field() }}}}"
+
+
+async def test_every_template_and_static_file_ships_in_the_package() -> None:
+    """The image installs the package (Dockerfile: pip install .): a template or static
+    file no package-data pattern takes would be missing there, and its page a 500."""
+    pyproject = tomllib.loads((CONSOLE.parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["gateway"]
+    package = CONSOLE.parents[1]
+    shipped = {path for pattern in patterns for path in package.glob(pattern)}
+    files = [p for p in (*TEMPLATES, *STATIC.iterdir()) if p.is_file()]
+    assert [str(p.relative_to(package)) for p in files if p not in shipped] == []
