@@ -15,6 +15,7 @@ import asyncpg
 
 from gateway.audit.events import EventKind, EventLog
 from gateway.audit.masking import Viewer
+from gateway.binance.auth import KeyDirectory
 from gateway.sealing import SecretBox, derive_key, keyed_hash
 from gateway.store import kyc as store
 from kyc import verification as states
@@ -170,6 +171,7 @@ def _decided(
 async def record_verification(
     pool: asyncpg.Pool,
     events: EventLog,
+    keys: KeyDirectory,
     customer_id: uuid.UUID,
     asked: VerificationDecision,
     *,
@@ -179,7 +181,7 @@ async def record_verification(
     home: str,
 ) -> states.Verification:
     """An officer's verification decision, saved with its audit entry in one transaction,
-    or VerificationRefused saying why not. The caller forgets its cached keys afterwards."""
+    or VerificationRefused saying why not."""
     if asked.decision == "verify" and not levels:
         # "one of" an empty list tells an officer nothing: say why no level can be given.
         raise VerificationRefused(
@@ -212,4 +214,5 @@ async def record_verification(
             EventKind.KYC_CHANGED, actor, subject_type="customer", subject_id=str(customer_id),
             details={"change": "verification", "status": changed.status.value, "level": changed.level},
         )  # fmt: skip
+    keys.forget()  # what the customer may do changes at once on this replica, not at cache expiry
     return changed

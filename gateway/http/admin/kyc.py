@@ -132,7 +132,7 @@ async def change_verification(request: web.Request) -> web.Response:
     levels = service.verification_levels(app[K.RULES].book, settings.home_country, settings.rules_day(now))
     try:
         changed = await service.record_verification(
-            app[K.POOL], app[K.AUDIT_EVENTS], customer_id, asked,
+            app[K.POOL], app[K.AUDIT_EVENTS], app[K.KEYS], customer_id, asked,
             actor=actor_of(request, role), now=now, levels=levels, home=settings.home_country,
         )  # fmt: skip
     except service.VerificationRefused as exc:
@@ -140,7 +140,6 @@ async def change_verification(request: web.Request) -> web.Response:
         if exc.conflict:
             raise AdminError(409, "conflict", exc.message, details) from exc
         raise AdminError(422, "validation_failed", exc.message, details) from exc
-    request.app[K.KEYS].forget()
     return json_response(_verification_json(changed))
 
 

@@ -158,7 +158,7 @@ async def record_verification(request: web.Request) -> web.Response:
     try:
         asked = _verification_asked(fields)
         await kyc_service.record_verification(
-            app[K.POOL], app[K.AUDIT_EVENTS], customer_id, asked,
+            app[K.POOL], app[K.AUDIT_EVENTS], app[K.KEYS], customer_id, asked,
             actor=user.actor, now=now, levels=levels, home=settings.home_country,
         )  # fmt: skip
     except kyc_service.VerificationRefused as exc:
@@ -167,7 +167,6 @@ async def record_verification(request: web.Request) -> web.Response:
             request, user, customer_id, Viewer(user.role),
             status=409 if exc.conflict else 422, problem=problem, verification_form=fields,
         )  # fmt: skip
-    app[K.KEYS].forget()  # a verification changes what the customer may do at once
     raise web.HTTPSeeOther(customer_link(request, Viewer(user.role), str(customer_id)) + "#kyc")
 
 
