@@ -15,11 +15,13 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
+from gateway.app import create_app
 from gateway.http.admin.decisions import FILTERS
-from tests.conftest import Gateway
+from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
 from tests.console.conftest import ConsoleClient, SignIn
-from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, Customer, admin, new_customer, signed
+from tests.support import AUDITOR_TOKEN, OFFICER_TOKEN, Customer, admin, new_customer, serving, signed
 
 pytestmark = pytest.mark.asyncio
 
@@ -278,3 +280,27 @@ async def test_a_bad_filter_is_a_400_page_naming_it(
     auditor = await signed_in("auditor")
     page = await _page(auditor, path, status=400)
     assert field in page
+
+
+async def test_an_unreachable_audit_replica_fails_closed_with_a_503_page(
+    database_url: str, exchange: Exchange
+) -> None:
+    """The search, a decision's page and both exports read the audit read pool (or a
+    dedicated connection to it): that database down is a 503 page, never a 500 and never
+    a partial file."""
+    settings = gateway_settings(
+        runtime_dsn(database_url), exchange.url, migration_database_url=SecretStr(database_url),
+        audit_database_url=SecretStr("postgresql://gateway_app@127.0.0.1:1/gone"),
+    )  # fmt: skip
+    async with (
+        serving(create_app(settings)) as url,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session,
+    ):
+        client = ConsoleClient(url, session)
+        assert (await client.sign_in(AUDITOR_TOKEN)).status == 303
+        for path in (
+            "/console/decisions", "/console/decisions/00000000-0000-0000-0000-000000000000",
+            "/console/decisions/export?format=csv", "/console/reports/export?format=jsonl",
+        ):  # fmt: skip
+            page = await _page(client, path, status=503)
+            assert "Traceback" not in page, path
