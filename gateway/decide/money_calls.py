@@ -48,7 +48,7 @@ from gateway.store.writer import DecisionWriter, Replayed
 from policy.action import Action
 from policy.decision import CannotDecide, Outcome, Verdict
 from policy.facts import Facts
-from rules.aml_rules import AmlRuleSet, aml_rule_set
+from rules.aml_rules import AmlRuleSet
 from rules.aml_stage import VALUATION_RULE, direction_of
 
 
@@ -268,12 +268,10 @@ async def _write_effects(
 
 def _aml_rules(deps: LockedDeps, facts: Facts, now: datetime) -> AmlRuleSet:
     customer = facts.customer
-    return aml_rule_set(
-        deps.rules.book,
-        home=deps.settings.home_country,
-        residence=customer.residence_country if customer else None,
-        region=customer.residence_region if customer else None,
-        on=deps.settings.rules_day(now),
+    return deps.rules.aml_rules.of(
+        customer.residence_country if customer else None,
+        customer.residence_region if customer else None,
+        deps.settings.rules_day(now),
     )
 
 

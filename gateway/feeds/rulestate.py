@@ -11,8 +11,9 @@ import asyncpg
 from gateway.settings import Settings
 from policy.core_stages import core_stages
 from policy.pipeline import Pipeline
+from rules.aml_rules import AmlRuleSet, aml_rule_set
 from rules.aml_stage import AmlStage
-from rules.book import RuleBook
+from rules.book import CustomerRules, RuleBook
 from rules.kyc_stage import KycStage
 from rules.loader import book_from_content, load_rule_book
 from rules.stage import CountryRulesStage
@@ -43,13 +44,20 @@ class RuleState:
         self._settings = settings
         self.book = self.load()
         self.pipeline = build_pipeline(self.book, settings)
+        self.aml_rules = self._aml_rules(self.book)
 
     def load(self) -> RuleBook:
         return load_book(self._settings)
 
+    def _aml_rules(self, book: RuleBook) -> CustomerRules[AmlRuleSet]:
+        """The AML rules per jurisdiction and day, built once per book: a money call reads
+        its windows and structuring bands before the pipeline runs."""
+        return CustomerRules(book, self._settings.home_country, aml_rule_set)
+
     def switch(self, book: RuleBook) -> None:
         self.book = book
         self.pipeline = build_pipeline(book, self._settings)
+        self.aml_rules = self._aml_rules(book)
         log.info("rule pack %s in force", book.version)
 
 
