@@ -90,10 +90,37 @@ async def test_signed_out_pages_go_to_sign_in_and_come_back(browser: NewClient) 
         ("/console/login", "/console/"),
         ("", "/console/"),
         (None, "/console/"),
+        # What a Location header cannot carry as is (a 500, or a header injected).
+        ("/console/\r\nSet-Cookie: a=b", "/console/"),
+        ("/console/a b", "/console/"),
+        ("/console/\u00e9", "/console/"),
+        ("/console/customers/%EA%B9%80?a=b", "/console/customers/%EA%B9%80?a=b"),
+        # Out of the console by dot segments, escaped or not.
+        ("/console/../admin/v1/customers", "/console/"),
+        ("/console/%2e%2e/admin/v1/customers", "/console/"),
+        ("/console/review/%2E./x", "/console/"),
+        ("/console//evil.example", "/console/"),
+        ("/console/" + "a" * 3000, "/console/"),
     ],
 )
 async def test_next_is_a_console_path_only(raw: str | None, expected: str) -> None:
     assert safe_next(raw) == expected
+
+
+async def test_a_hostile_next_still_signs_in_and_goes_home(browser: NewClient) -> None:
+    client = await browser()
+    answer = await client.sign_in(OFFICER_TOKEN, next_path="/console/\r\nSet-Cookie: x=y")
+    assert answer.status == 303 and answer.headers["Location"] == "/console/"
+    assert "x" not in {c.key for c in client.session.cookie_jar}
+
+
+async def test_the_way_back_keeps_an_escaped_path(browser: NewClient) -> None:
+    client = await browser()
+    status, location, _ = await _status(client, "/console/customers/%EA%B9%80?view=1")
+    assert status == 303
+    async with client.get(location) as form:
+        page = await form.text()
+    assert 'name="next" value="/console/customers/%EA%B9%80?view=1"' in page
 
 
 async def test_a_wrong_token_gets_the_form_again_401_counted(

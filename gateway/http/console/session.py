@@ -13,12 +13,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
+from urllib.parse import unquote
 
 from aiohttp import web
 from yarl import URL
 
 from gateway import appkeys as K
-from gateway.http.console import CONSOLE_HOME, CONSOLE_PREFIX, LOGIN_PATH, is_console_path
+from gateway.http.console import CONSOLE_HOME, CONSOLE_PREFIX, LOGIN_PATH
 from gateway.http.console.errors import ConsoleForbidden
 from gateway.roles import ROLE_PERMISSIONS, Permission
 from gateway.store import console_sessions
@@ -29,6 +30,9 @@ COOKIE_PATH: Final = CONSOLE_PREFIX.rstrip("/")
 # secrets.token_urlsafe(32): 43 characters of the URL-safe base64 alphabet.
 SESSION_ID_BYTES: Final = 32
 _RANDOM_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+# A console path and query as a browser sends them: RFC 3986 characters, escaped beyond.
+_NEXT = re.compile(r"/console/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+MAX_NEXT_CHARS: Final = 2_000
 
 
 @dataclass(frozen=True)
@@ -91,19 +95,21 @@ def clear_cookie(response: web.StreamResponse, name: str, path: str) -> None:
 
 
 def safe_next(raw: str | None) -> str:
-    """Where to go after sign-in: only a path of this console, never another site
-    (`//host`, `/\\host` and schemes are refused: no open redirect)."""
-    if not raw or not raw.startswith(CONSOLE_PREFIX) or "\\" in raw or raw.startswith(LOGIN_PATH):
+    """Where to go after sign-in: only a path of this console, as sent (percent-escaped
+    ASCII), else the home page. Refused: other sites (`//host`, `/\\host`, schemes), dot
+    segments out of /console/ (escaped ones too: browsers resolve `%2e%2e`), and anything a
+    Location header cannot carry as it is (line breaks, spaces, non-ASCII)."""
+    if not raw or len(raw) > MAX_NEXT_CHARS or not _NEXT.fullmatch(raw) or raw.startswith(LOGIN_PATH):
         return CONSOLE_HOME
-    target = URL(raw)
-    if target.is_absolute() or target.scheme or not is_console_path(target.path):
+    path = raw.partition("?")[0]
+    if "//" in path or any(unquote(segment) in (".", "..") for segment in path.split("/")):
         return CONSOLE_HOME
     return raw
 
 
 def login_redirect(request: web.Request) -> web.HTTPSeeOther:
     # Only a GET's place is worth coming back to; a form's target would be posted to again.
-    back = request.rel_url.path_qs if request.method in ("GET", "HEAD") else CONSOLE_HOME
+    back = request.rel_url.raw_path_qs if request.method in ("GET", "HEAD") else CONSOLE_HOME
     return web.HTTPSeeOther(str(URL(LOGIN_PATH).with_query(next=back)))
 
 
