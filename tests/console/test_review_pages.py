@@ -157,7 +157,12 @@ async def test_a_real_held_withdrawal_shows_its_valuation_movements_and_window_s
     auditor = await signed_in("auditor")
     status, page = await _page(auditor, f"/console/review/{held}")
     assert status == 200, page
-    assert "kr.withdrawal.day_total.hold" in page
+    # What held it: the hold rule with its citation; the STR rules that fired beside it are
+    # on the decision's full list of findings.
+    held_by = re.search(r"<caption>What held it</caption>(.*?)</table>", page, re.S)
+    assert held_by is not None
+    assert re.findall(r"<code>([a-z0-9_.]+)</code>", held_by[1]) == ["kr.withdrawal.day_total.hold"]
+    assert "<cite>" in held_by[1] and "kr.str.day_total.current" in page
     # The amount's value in the home currency, as the decision recorded it.
     assert f"{recorded[-1]['krw']} KRW" in page
     # Its movements, newest first, all counted (the held one too, until it is refused).

@@ -31,6 +31,7 @@ from gateway.review.queue import Conflict, NotFound
 from gateway.roles import Permission
 from gateway.store import decisions as decision_store
 from gateway.store.db import connection
+from policy.decision import Outcome
 from rules.aml_stage import VALUATION_RULE
 from rules.model import Direction, Window
 
@@ -72,8 +73,9 @@ def _hold_id(request: web.Request) -> uuid.UUID:
 
 
 def _held_by(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The findings that held the call (each with its rule, reason and citation)."""
-    return [f for f in findings if f.get("outcome") not in (None, "allow")]
+    """The findings that held the call (each with its rule, reason and citation); a report
+    a rule asked for beside it is on the decision's full list, not here."""
+    return [f for f in findings if f.get("outcome") == Outcome.HOLD]
 
 
 def _valuation(findings: list[dict[str, Any]], home: str | None) -> list[dict[str, Any]]:
