@@ -4,8 +4,10 @@ one session accepted by two gateway instances on one database (two workers)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,7 +19,9 @@ from gateway.app import create_app
 from gateway.http.console.csrf import LOGIN_COOKIE
 from gateway.http.console.session import SESSION_COOKIE, safe_next
 from gateway.http.console.throttle import MAX_FAILURES
+from gateway.ops.pgserver import EmbeddedPostgres
 from gateway.store.console_sessions import digest_of
+from gateway.store.migrations import migrate_up
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
 from tests.console.conftest import ROLES, TOKENS, ConsoleClient, NewClient, SignIn, csrf_in
 from tests.support import OFFICER_TOKEN, serving
@@ -314,3 +318,45 @@ async def test_a_session_works_on_every_worker(second_worker: str, signed_in: Si
     client.base = first_base
     status, location, _ = await _status(client, "/console/")
     assert status == 303 and location.startswith("/console/login")
+
+
+@pytest_asyncio.fixture
+async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    """A server of this test's own, so stopping it does not disturb the others."""
+    server = EmbeddedPostgres(tmp_path / "pg")
+    await asyncio.to_thread(server.start)
+    conn = await asyncpg.connect(server.dsn)
+    await migrate_up(conn)
+    await conn.close()
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def test_the_database_down_is_a_503_page_then_sessions_resume(
+    own_postgres: EmbeddedPostgres, exchange: Exchange, browser: NewClient
+) -> None:
+    app = create_app(gateway_settings(own_postgres.dsn, exchange.url, db_timeout_seconds=1.0))
+    async with serving(app) as url:
+        client = await browser()
+        client.base = url
+        assert (await client.sign_in(OFFICER_TOKEN)).status == 303
+        await asyncio.to_thread(own_postgres.kill)
+        other = await browser()
+        other.base = url
+        answers = [await _status(client, "/console/")]
+        async with client.post("/console/logout", csrf=False, data={"csrf_token": "x" * 43}) as response:
+            answers.append((response.status, "", await response.text()))
+        sign_in = await other.sign_in(OFFICER_TOKEN)
+        for status, _, page in answers:
+            assert status == 503 and "The database is unavailable" in page, status
+        assert sign_in.status == 503
+        # An unknown page is still a 404 (its page only leaves out who is signed in).
+        assert (await _status(client, "/console/nowhere"))[0] == 404
+        fail_closed = app[K.METRICS].fail_closed.labels("console_database_unavailable")._value.get()
+        assert fail_closed == len(answers) + 1
+        await asyncio.to_thread(own_postgres.start)
+        # The session was kept in Postgres: still signed in.
+        status, _, page = await _status(client, "/console/nowhere")
+        assert status == 404 and "Sign out" in page
