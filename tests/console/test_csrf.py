@@ -5,6 +5,8 @@ form's double-submit token; the htmx header; forms read strictly."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import uuid
 
@@ -115,7 +117,12 @@ async def test_the_right_token_is_taken_from_the_form_or_the_htmx_header(
     async with first.post("/console/logout") as response:  # the form field
         assert response.status == 303
     second = await signed_in("auditor")
-    headers = {"X-CSRF-Token": second.csrf}
+    # As htmx sends it: the header base.html's hx-headers names, with its value.
+    async with second.get("/console/nowhere") as page:
+        found = re.search(r"hx-headers='([^']*)'", await page.text())
+    assert found is not None
+    headers = json.loads(html.unescape(found[1]))
+    assert headers == {"X-CSRF-Token": second.csrf}
     status, _ = await _post(second, "/console/logout", {}, headers=headers)
     assert status == 303
     assert (await _changes(console_app.database_url))[1] == 0  # both sessions ended

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import unquote
@@ -39,8 +39,9 @@ MAX_NEXT_CHARS: Final = 2_000
 class ConsoleUser:
     role: str
     actor: str  # gateway.audit.events.admin_actor(role, token): the same label as the admin API's
-    csrf_token: str
-    session_id: str
+    # Secrets of the session: never in a repr (a log line, a test's failure message).
+    csrf_token: str = field(repr=False)
+    session_id: str = field(repr=False)
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
