@@ -21,8 +21,12 @@ LABEL_WIDTH = 220  # room for a horizontal bar's label
 TOP = 12
 BOTTOM = 28  # room for the category labels
 FONT_SIZE = 11
-_NICE_STEPS = (1, 2, 5)
-_DIVISIONS = {1: 2, 2: 4, 5: 5}  # value-axis divisions by the top's leading digit
+_NICE_STEPS = (1, 2, 3, 4, 5, 6, 8)
+# Value-axis divisions by the top's leading digit: whole, evenly spaced ticks.
+_DIVISIONS = {1: 2, 2: 4, 3: 3, 4: 4, 5: 5, 6: 3, 8: 4}
+LEGEND_HEIGHT = 18
+LEGEND_SWATCH = 12
+LEGEND_CHAR_WIDTH = 7  # roughly, at FONT_SIZE: room for each name
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,9 @@ class Series:
 
 
 def nice_ceiling(value: int) -> int:
-    """The smallest of 1, 2, 5, 10, 20, 50, ... at least `value`: an axis top people read
-    at a glance. Empty data still gets an axis (1)."""
+    """The smallest of 1, 2, 3, 4, 5, 6, 8, 10, 20, 30, ... at least `value`: an axis top
+    people read at a glance, never much above the tallest bar. Empty data still gets an
+    axis (1)."""
     magnitude = 1
     while True:
         for step in _NICE_STEPS:
@@ -47,7 +52,7 @@ def nice_ceiling(value: int) -> int:
 
 def ticks(top: int) -> list[int]:
     """Whole-number tick values from 0 to `top` (a nice_ceiling value), evenly spaced: 10
-    is marked 0, 5, 10; 20 by fives; 50 by tens."""
+    is marked 0, 5, 10; 30 by tens; 80 by twenties."""
     leading = top // 10 ** (len(str(top)) - 1)
     step = max(1, top // _DIVISIONS.get(leading, 4))
     marks = list(range(0, top + 1, step))
@@ -166,11 +171,18 @@ def horizontal_bars(
 
 
 def legend(series: Sequence[Series]) -> str:
-    """The series' names, each after a swatch of its colour (the swatch is decoration: the
-    name says it)."""
-    items = [
-        f'<li><svg class="chart-swatch" width="12" height="12" aria-hidden="true" focusable="false">'
-        f'<rect width="12" height="12" fill="{escape(layer.colour)}"/></svg> {escape(layer.name)}</li>'
-        for layer in series
-    ]
-    return '<ul class="chart-legend">' + "".join(items) + "</ul>"
+    """The series' names in a row, each after a swatch of its colour. Hidden from screen
+    readers: the chart's description names the series and the table gives the numbers."""
+    items, x = [], 0
+    for layer in series:
+        items.append(
+            f'<rect x="{x}" y="3" width="{LEGEND_SWATCH}" height="{LEGEND_SWATCH}" '
+            f'fill="{escape(layer.colour)}"/>'
+            f'<text x="{x + LEGEND_SWATCH + 4}" y="{LEGEND_SWATCH + 1}">{escape(layer.name)}</text>'
+        )
+        x += LEGEND_SWATCH + 4 + LEGEND_CHAR_WIDTH * len(layer.name) + 16
+    return (
+        f'<svg class="chart-legend" xmlns="http://www.w3.org/2000/svg" width="{max(x, 1)}" '
+        f'height="{LEGEND_HEIGHT}" font-family="sans-serif" font-size="{FONT_SIZE}" aria-hidden="true" '
+        f'focusable="false">{"".join(items)}</svg>'
+    )

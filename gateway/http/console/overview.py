@@ -78,7 +78,7 @@ def outcome_chart(view: store.Overview) -> Markup:
         "stacked by outcome: allow, allow_and_report, hold, deny.",
         labels, series, label_every=HOUR_LABEL_EVERY, empty="No decisions in the last 24 hours",
     )  # fmt: skip
-    return Markup(svg + charts.legend(series))  # charts.py escapes every label
+    return Markup(f"<div>{charts.legend(series)}</div>{svg}")  # charts.py escapes every label
 
 
 def refusal_chart(view: store.Overview) -> Markup:
