@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import run as stackrun
 from loadgen import ORDER_PATH, ORDERS
 from run import (
@@ -398,6 +399,34 @@ def durable(
 # --- the run ------------------------------------------------------------------------------
 
 
+COMMIT_PROBES = 300
+
+
+async def _commit_floor(dsn: str, probes: int) -> dict[str, Any]:
+    """What one durable commit of one small row costs on this machine's Postgres, with
+    nothing else to do: the floor under the gateway's added latency, since every decided
+    call waits for its decision's commit (an fsync of the WAL) and the bare proxy waits
+    for none. A table of its own, dropped after."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        settings = {name: await conn.fetchval(f"SHOW {name}") for name in ("fsync", "synchronous_commit")}
+        await conn.execute("CREATE TABLE bench_commit_floor (n bigint PRIMARY KEY, at timestamptz)")
+        times = []
+        for n in range(probes):
+            t0 = time.perf_counter()
+            await conn.execute("INSERT INTO bench_commit_floor VALUES ($1, now())", n)
+            times.append(time.perf_counter() - t0)
+        await conn.execute("DROP TABLE bench_commit_floor")
+    finally:
+        await conn.close()
+    times.sort()
+    return {
+        "p50_ms": round(times[len(times) // 2] * 1000, 3),
+        "p99_ms": round(times[int(len(times) * 0.99)] * 1000, 3),
+        "settings": settings,
+    }
+
+
 def loadavg() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
@@ -467,7 +496,9 @@ def _body(args: argparse.Namespace, wrk: str, stack: Stack, workdir: Path) -> in
     asyncio.run(ready())
     sides = {"bare": bare_url, "gateway": services.gateway_url}
 
-    # 1. unloaded latency
+    # 1. unloaded latency, and the floor one durable commit puts under it
+    print("durable commit floor ...", file=sys.stderr)
+    floor = asyncio.run(_commit_floor(services.dsn, COMMIT_PROBES))
     unloaded: dict[str, Any] = {}
     for side, url in sides.items():
         print(f"unloaded latency: {side} ...", file=sys.stderr)
@@ -529,6 +560,7 @@ def _body(args: argparse.Namespace, wrk: str, stack: Stack, workdir: Path) -> in
         slices.append(result)
 
     report = summarise(args, started, load_before, ran, unloaded, orders, accounts, slices)
+    report["unloaded"]["commit_floor"] = floor
     print_report(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2) + "\n")
@@ -644,6 +676,12 @@ def print_report(report: dict[str, Any]) -> None:
         f"{'met' if t['added_p50_met'] else 'NOT met'}), p99 {s['added_ms']['p99']:.3f} ms "
         f"(≤ {t['added_p99_ms']}: {'met' if t['added_p99_met'] else 'NOT met'})"
     )
+    floor = report["unloaded"].get("commit_floor")
+    if floor:
+        print(
+            f"  (one durable single-row commit on this Postgres, nothing else running: p50 "
+            f"{floor['p50_ms']:.3f} ms, p99 {floor['p99_ms']:.3f} ms; every decided call waits for one)"
+        )
     print(
         f"account reads gateway ÷ bare: {s['accounts_ratio_median']:.3f} (≥ {t['accounts_ratio']}: "
         f"{'met' if t['accounts_ratio_met'] else 'NOT met'})"
