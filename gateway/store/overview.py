@@ -39,6 +39,8 @@ class ReviewQueue:
     pending: int
     forwarding: int  # approved, the exchange's answer not recorded yet
     oldest_pending: datetime | None  # when the oldest pending hold was held
+    # Pending under four eyes with one officer's approval: waiting for a different officer.
+    second_officer: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,14 @@ async def _outcomes_by_hour(conn: asyncpg.Connection, since: datetime, until: da
 
 async def review_queue(conn: asyncpg.Connection) -> ReviewQueue:
     row = await conn.fetchrow(
-        """SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
-                  count(*) FILTER (WHERE state = 'forwarding') AS forwarding,
-                  min(held_at) FILTER (WHERE state = 'pending') AS oldest
-             FROM held_calls WHERE state IN ('pending', 'forwarding')"""
+        # The approvals are looked up by their key (hold_id, actor), for pending holds only.
+        """SELECT count(*) FILTER (WHERE h.state = 'pending') AS pending,
+                  count(*) FILTER (WHERE h.state = 'forwarding') AS forwarding,
+                  min(h.held_at) FILTER (WHERE h.state = 'pending') AS oldest,
+                  count(*) FILTER (WHERE h.state = 'pending' AND h.approvals_required > 1
+                                     AND EXISTS (SELECT 1 FROM hold_approvals a WHERE a.hold_id = h.id))
+                      AS second_officer
+             FROM held_calls h WHERE h.state IN ('pending', 'forwarding')"""
     )
     assert row is not None  # an aggregate without GROUP BY always answers one row
-    return ReviewQueue(int(row["pending"]), int(row["forwarding"]), row["oldest"])
+    return ReviewQueue(int(row["pending"]), int(row["forwarding"]), row["oldest"], int(row["second_officer"]))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import aiohttp
 import pytest
@@ -21,7 +22,7 @@ from policy.action import Action, ActionKind
 from policy.decision import Finding, Outcome, Verdict
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
 from tests.console.conftest import ConsoleClient, NewClient, SignIn
-from tests.review.support import make_hold
+from tests.review.support import another_gateway, make_hold
 from tests.support import AUDITOR_TOKEN, Customer, new_customer, serving
 
 pytestmark = pytest.mark.asyncio
@@ -142,18 +143,29 @@ async def test_reasons_beyond_the_top_are_summed_as_other(
 
 
 async def test_review_queue_depth_and_oldest_pending_hold(
-    gateway: Gateway, http: aiohttp.ClientSession
+    gateway: Gateway, exchange: Exchange, http: aiohttp.ClientSession
 ) -> None:
     alice = await new_customer(http, gateway.url, "alice")
     empty = await read(gateway, half_past_this_hour())
-    assert empty.queue == store.ReviewQueue(pending=0, forwarding=0, oldest_pending=None)
+    assert empty.queue == store.ReviewQueue(pending=0, forwarding=0, oldest_pending=None, second_officer=0)
 
     await make_hold(gateway, alice, held_ago=timedelta(hours=5))
     newest = await make_hold(gateway, alice, held_ago=timedelta(minutes=3))
+    # Two under four eyes (a gateway with a threshold, on the same database), one of them
+    # approved by one officer so far: that one waits for a second officer.
+    async with another_gateway(gateway, exchange, review_dual_control_above=Decimal("1")) as (app, url):
+        four_eyes = Gateway(url, app, gateway.database_url)
+        approved_once = await make_hold(four_eyes, alice, home_value=Decimal("5"))
+        await make_hold(four_eyes, alice, home_value=Decimal("5"))
+        step = await app[K.REVIEW].approve(
+            approved_once, "admin:compliance_officer:test", "First look: fine."
+        )
+        assert step.state == "pending"
     view = await read(gateway, half_past_this_hour())
 
-    assert view.queue.pending == 2 and view.queue.forwarding == 0
-    held_at = await gateway.pool.fetchval("SELECT held_at FROM held_calls WHERE id <> $1", newest)
+    assert view.queue.pending == 4 and view.queue.forwarding == 0
+    assert view.queue.second_officer == 1
+    held_at = await gateway.pool.fetchval("SELECT min(held_at) FROM held_calls WHERE id <> $1", newest)
     assert view.queue.oldest_pending == held_at
     assert datetime.now(UTC) - held_at >= timedelta(hours=5)
 
@@ -204,6 +216,7 @@ async def test_the_page_charts_the_log_and_gives_the_numbers(
     assert "<b>odd</b>" not in page and "&lt;b&gt;odd&lt;/b&gt;" in page
     assert ("sanctioned_address", "1") in cells(page)
     assert section(page, "queue-pending") == '<dd id="queue-pending">1</dd>'
+    assert section(page, "queue-second") == '<dd id="queue-second">0</dd>'
     assert "held 2 h ago" in section(page, "queue-oldest")
     assert cells(section(page, "fail-closed-recorded")) == [("price_unavailable", "1")]
     # Each reason links to the decision search for it, over the same window.
