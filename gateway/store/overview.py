@@ -61,31 +61,41 @@ def window(now: datetime) -> tuple[datetime, datetime]:
     return hour - BUCKET * (WINDOW_HOURS - 1), now
 
 
+# The decision log's queries, each over [$1, $2): the window prunes the partitions.
+# date_bin from the window's start: clock hours whatever the session's time zone.
+OUTCOMES_BY_HOUR = """
+    SELECT date_bin('1 hour', d.decided_at, $1) AS hour, d.outcome, count(*) AS n
+      FROM decisions d
+     WHERE d.decided_at >= $1 AND d.decided_at < $2
+     GROUP BY 1, 2"""
+# Each refused decision counts once under each reason it was refused for; a could-not-
+# decide reason ($3) is not a refusal (the caller was told to try again).
+REFUSALS_BY_REASON = """
+    SELECT reason, count(*) AS n
+      FROM decisions d, unnest(d.reasons) AS reason
+     WHERE d.decided_at >= $1 AND d.decided_at < $2 AND d.outcome = 'deny'
+       AND reason <> ALL($3::text[])
+     GROUP BY reason ORDER BY n DESC, reason"""
+# Verdict.cannot_decide: denied, and every reason it was denied for is undecidable ($3).
+COULD_NOT_DECIDE_BY_REASON = """
+    SELECT reason, count(*) AS n
+      FROM decisions d, unnest(d.reasons) AS reason
+     WHERE d.decided_at >= $1 AND d.decided_at < $2 AND d.outcome = 'deny'
+       AND cardinality(d.reasons) > 0 AND d.reasons <@ $3::text[]
+     GROUP BY reason ORDER BY n DESC, reason"""
+
+
 async def read_overview(conn: asyncpg.Connection, now: datetime, could_not_decide: Sequence[str]) -> Overview:
     """The overview at `now` (timezone-aware). `could_not_decide`: the reason codes of the
     could-not-decide answers (gateway.metrics.FAIL_CLOSED_REASONS)."""
     since, until = window(now)
     fail_reasons = list(could_not_decide)
-    hours = await _outcomes_by_hour(conn, since, until)
-    reasons = await conn.fetch(
-        # Each refused decision counts once under each reason it was refused for; a
-        # could-not-decide reason is not a refusal (the caller was told to try again).
-        """SELECT reason, count(*) AS n
-             FROM decisions d, unnest(d.reasons) AS reason
-            WHERE d.decided_at >= $1 AND d.decided_at < $2 AND d.outcome = 'deny'
-              AND reason <> ALL($3::text[])
-            GROUP BY reason ORDER BY n DESC, reason""",
-        since, until, fail_reasons,
-    )  # fmt: skip
-    failed = await conn.fetch(
-        # Verdict.cannot_decide: denied, and every reason it was denied for is undecidable.
-        """SELECT reason, count(*) AS n
-             FROM decisions d, unnest(d.reasons) AS reason
-            WHERE d.decided_at >= $1 AND d.decided_at < $2 AND d.outcome = 'deny'
-              AND cardinality(d.reasons) > 0 AND d.reasons <@ $3::text[]
-            GROUP BY reason ORDER BY n DESC, reason""",
-        since, until, fail_reasons,
-    )  # fmt: skip
+    rows = await conn.fetch(OUTCOMES_BY_HOUR, since, until)
+    found = {(row["hour"], row["outcome"]): int(row["n"]) for row in rows}
+    starts = [since + BUCKET * i for i in range(WINDOW_HOURS)]
+    hours = [HourCounts(start, {o: found.get((start, o), 0) for o in OUTCOMES}) for start in starts]
+    reasons = await conn.fetch(REFUSALS_BY_REASON, since, until, fail_reasons)
+    failed = await conn.fetch(COULD_NOT_DECIDE_BY_REASON, since, until, fail_reasons)
     counted = [(row["reason"], int(row["n"])) for row in reasons]
     return Overview(
         since=since,
@@ -96,20 +106,6 @@ async def read_overview(conn: asyncpg.Connection, now: datetime, could_not_decid
         fail_closed=[(row["reason"], int(row["n"])) for row in failed],
         queue=await review_queue(conn),
     )
-
-
-async def _outcomes_by_hour(conn: asyncpg.Connection, since: datetime, until: datetime) -> list[HourCounts]:
-    rows = await conn.fetch(
-        # date_bin from the window's start: clock hours whatever the session's time zone.
-        """SELECT date_bin('1 hour', d.decided_at, $1) AS hour, d.outcome, count(*) AS n
-             FROM decisions d
-            WHERE d.decided_at >= $1 AND d.decided_at < $2
-            GROUP BY 1, 2""",
-        since, until,
-    )  # fmt: skip
-    found = {(row["hour"], row["outcome"]): int(row["n"]) for row in rows}
-    starts = [since + BUCKET * i for i in range(WINDOW_HOURS)]
-    return [HourCounts(start, {o: found.get((start, o), 0) for o in OUTCOMES}) for start in starts]
 
 
 async def review_queue(conn: asyncpg.Connection) -> ReviewQueue:

@@ -4,12 +4,15 @@ queue), and the page itself for each role."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 from pydantic import SecretStr
 
@@ -168,6 +171,50 @@ async def test_review_queue_depth_and_oldest_pending_hold(
     held_at = await gateway.pool.fetchval("SELECT min(held_at) FROM held_calls WHERE id <> $1", newest)
     assert view.queue.oldest_pending == held_at
     assert datetime.now(UTC) - held_at >= timedelta(hours=5)
+
+
+def relations(plan: Any) -> set[str]:
+    """Every table a plan reads (its nodes' "Relation Name"), in EXPLAIN's JSON."""
+    found: set[str] = set()
+    if isinstance(plan, dict):
+        if "Relation Name" in plan:
+            found.add(plan["Relation Name"])
+        for value in plan.values():
+            found |= relations(value)
+    elif isinstance(plan, list):
+        for item in plan:
+            found |= relations(item)
+    return found
+
+
+async def test_the_log_queries_read_only_the_windows_partitions(gateway: Gateway) -> None:
+    """Every decisions query of the overview is bounded by decided_at: Postgres reads the
+    window's monthly partitions, never an old month's, however long the log."""
+    conn = await asyncpg.connect(gateway.database_url)  # the owner, to add an old month
+    try:
+        await conn.execute(
+            "CREATE TABLE decisions_y2020m01 PARTITION OF decisions FOR VALUES FROM ('2020-01-01') TO ('2020-02-01')"
+        )
+        since, until = store.window(datetime.now(UTC))
+        reasons = list(FAIL_CLOSED_REASONS)
+        queries = [
+            (store.OUTCOMES_BY_HOUR, (since, until)),
+            (store.REFUSALS_BY_REASON, (since, until, reasons)),
+            (store.COULD_NOT_DECIDE_BY_REASON, (since, until, reasons)),
+        ]
+        months = await conn.fetch(
+            """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                WHERE i.inhparent = 'decisions'::regclass"""
+        )
+        assert len(months) >= 3, "the old month, the window's, the default"
+        for sql, args in queries:
+            plan = json.loads(await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, *args))
+            read = relations(plan)
+            assert read, sql
+            assert "decisions_y2020m01" not in read, sql
+            assert len(read) <= 2, f"at most the two months a day can span: {read}"
+    finally:
+        await conn.close()
 
 
 # -- the page -------------------------------------------------------------------------
