@@ -130,4 +130,8 @@ async def test_the_main_pages_render_cleanly_with_data(
                 assert await officer.get_by_role("img", name=chart).is_visible(), chart
             bars = officer.locator("svg#outcomes-chart rect.chart-bar")
             assert await bars.count() > 24, "a stacked bar per outcome and hour"
+        if name == "proof":  # shown with a verification's result, as after the button
+            await officer.get_by_role("button", name="Run verification").click()
+            await officer.wait_for_load_state()
+            assert await officer.get_by_role("status").filter(has_text="Intact").count() == 1
         await screenshot(officer, name)
