@@ -135,3 +135,22 @@ async def test_the_main_pages_render_cleanly_with_data(
             await officer.wait_for_load_state()
             assert await officer.get_by_role("status").filter(has_text="Intact").count() == 1
         await screenshot(officer, name)
+
+
+async def test_a_refusal_reason_on_the_overview_opens_its_decisions(
+    browser: Browser, console_gateway: Gateway, http: aiohttp.ClientSession
+) -> None:
+    bob = await new_customer(http, console_gateway.url, "bob")
+    await a_day_of_decisions(console_gateway, bob)
+    auditor = await browser.signed_in("auditor")
+    await auditor.goto("/console/")
+    shown = await auditor.locator("#refusals-chart text.chart-value").all_text_contents()
+
+    await auditor.get_by_text("The numbers").nth(1).click()  # the refusal table's <details>
+    await auditor.get_by_role("link", name="bad_signature", exact=True).click()
+    await auditor.wait_for_url("**/console/decisions?*")
+
+    rows = auditor.locator("table tbody tr")
+    reasons = await rows.locator("td:nth-child(6)").all_inner_texts()
+    assert reasons and set(reasons) == {"bad_signature"}
+    assert str(len(reasons)) == shown[0], "the search finds what the chart counted"
