@@ -317,3 +317,12 @@ async def test_an_unreachable_audit_replica_is_a_503_page(database_url: str, exc
             assert response.status == 503
             assert response.content_type == "text/html"
             assert "Traceback" not in await response.text()
+
+
+async def test_an_empty_log_says_so_rather_than_drawing_nothing(signed_in: SignIn) -> None:
+    page = await page_of(await signed_in("compliance_officer"))
+
+    assert "No decisions in the last 24 hours" in section(page, "outcomes-chart")
+    assert "No refusals in the last 24 hours" in section(page, "refusals-chart")
+    assert section(page, "queue-oldest") == '<dd id="queue-oldest">none waiting</dd>'
+    assert cells(section(page, "fail-closed-recorded")) == []
