@@ -7,6 +7,8 @@ import enum
 import hashlib
 import hmac
 
+from gateway.audit.events import admin_actor
+
 
 class Permission(enum.StrEnum):
     READ_DECISIONS = "decisions:read"
@@ -92,6 +94,9 @@ class AdminTokens:
 
     def __init__(self, token_roles: dict[str, str]) -> None:
         self._digests = [(self._digest(t), role) for t, role in token_roles.items()]
+        # The audit trail's label of each token held (gateway.audit.events.admin_actor),
+        # with its role: a console session lives only while its token is still held.
+        self._actors = frozenset((admin_actor(role, t), role) for t, role in token_roles.items())
 
     @staticmethod
     def _digest(token: str) -> bytes:
@@ -104,6 +109,11 @@ class AdminTokens:
             if hmac.compare_digest(known, digest):
                 found = role
         return found
+
+    def still_held(self, actor: str, role: str) -> bool:
+        """Whether the token a session was opened with (named by its actor label) is still
+        one of ours, with the same role: taking a token away ends its console sessions."""
+        return (actor, role) in self._actors
 
     @staticmethod
     def allows(role: str, permission: Permission) -> bool:

@@ -320,6 +320,26 @@ async def test_a_session_works_on_every_worker(second_worker: str, signed_in: Si
     assert status == 303 and location.startswith("/console/login")
 
 
+async def test_a_token_taken_away_ends_its_sessions(
+    console_app: Gateway, exchange: Exchange, signed_in: SignIn
+) -> None:
+    """A replica restarted without a token (or with it under another role) no longer
+    accepts the console sessions that token opened, though they have not expired."""
+    officer = await signed_in("compliance_officer")
+    auditor = await signed_in("auditor")
+    url = console_app.database_url
+    rotated = gateway_settings(runtime_dsn(url), exchange.url, migration_database_url=SecretStr(url))
+    tokens = dict(rotated.admin_tokens)
+    del tokens[OFFICER_TOKEN]
+    tokens["a-new-officer-token-after-rotation"] = "compliance_officer"
+    async with serving(create_app(rotated.model_copy(update={"admin_tokens": tokens}))) as base:
+        officer.base = auditor.base = base
+        status, location, _ = await _status(officer, "/console/review")
+        assert status == 303 and location.startswith("/console/login")
+        status, _, page = await _status(auditor, "/console/review")
+        assert status == 200 and csrf_in(page) == auditor.csrf
+
+
 @pytest_asyncio.fixture
 async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
     """A server of this test's own, so stopping it does not disturb the others."""

@@ -130,7 +130,9 @@ async def current_user(request: web.Request) -> ConsoleUser | None:
             row = await console_sessions.touch(
                 conn, console_sessions.digest_of(session_id), now(), idle_limit(request)
             )
-        if row is not None:
+        # A session opened with a token that has since been taken away (or given another
+        # role) ends now, not at its expiry.
+        if row is not None and request.app[K.ADMIN_TOKENS].still_held(row.actor, row.role):
             found = ConsoleUser(row.role, row.actor, row.csrf_token, session_id)
     if found is None:
         request[_NO_USER] = True
