@@ -34,6 +34,7 @@ _BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 FAIL_CLOSED_REASONS = (
     "decision_store_unavailable", "markets_unavailable", "facts_unavailable", "admin_database_unavailable",
     "price_unavailable", "sanctions_unavailable", "aml_facts_missing", "console_database_unavailable",
+    "networks_unavailable",
 )  # fmt: skip
 # Console sign-in attempts (gateway/http/console/signin.py).
 CONSOLE_SIGN_IN_RESULTS = ("signed_in", "bad_token", "throttled", "bad_form")

@@ -23,7 +23,7 @@ MAX_PAGE = 500
 _TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
 # Postgres text and jsonb refuse NUL, and other control characters have no place in a
 # stored value; tab and line breaks may stand in free text such as a review note.
-_STORED_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+STORED_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def require(request: web.Request, permission: Permission) -> str:
@@ -83,13 +83,13 @@ def _body_problem(raw: bytes) -> dict[str, str] | None:
             for key, _ in node:
                 if key in seen:
                     return {"field": _field((*path, key)), "problem": "given more than once"}
-                if _STORED_CONTROL.search(key):
+                if STORED_CONTROL.search(key):
                     return {"field": _field((*path, key)), "problem": "the key holds a control character"}
                 seen.add(key)
             stack.extend(((*path, key), value) for key, value in reversed(node))
         elif isinstance(node, list):
             stack.extend(((*path, i), item) for i, item in reversed(list(enumerate(node))))
-        elif isinstance(node, str) and _STORED_CONTROL.search(node):
+        elif isinstance(node, str) and STORED_CONTROL.search(node):
             return {"field": _field(path), "problem": "holds a control character"}
     return None
 

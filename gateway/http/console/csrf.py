@@ -24,7 +24,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from gateway import appkeys as K
 from gateway.http.admin.edge import BadText, unescaped
-from gateway.http.admin.requests import _STORED_CONTROL as STORED_CONTROL
+from gateway.http.admin.requests import STORED_CONTROL
 from gateway.http.console import LOGIN_PATH, is_console_path
 from gateway.http.console.errors import ConsoleError, bad_input
 from gateway.http.console.render import CSRF_FIELD, CSRF_HEADER
