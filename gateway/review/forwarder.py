@@ -37,6 +37,7 @@ from gateway.review import queue
 from gateway.review.answer_check import AnswerUnverified, exchange_id, withdrawal_mismatch
 from gateway.review.keys import IDEMPOTENCY_PARAM
 from gateway.review.store import REPORT_KINDS
+from gateway.store import overview
 from gateway.store.db import UNAVAILABLE_ERRORS
 from gateway.store.records import UpstreamResultRow
 
@@ -293,20 +294,15 @@ class ReviewService:
                 expired = await queue.expire_due(conn, events, SWEEP_BATCH)
             self._metrics.review_expired.inc(len(expired))
             stalled = await queue.take_over(conn, self._lease, SWEEP_BATCH)
-            gauges = await conn.fetchrow(
-                """SELECT count(*) FILTER (WHERE state = 'pending') AS pending,
-                          count(*) FILTER (WHERE state = 'forwarding') AS forwarding,
-                          coalesce(extract(epoch FROM now() - min(held_at) FILTER (WHERE state = 'pending')),
-                                   0) AS oldest
-                     FROM held_calls WHERE state IN ('pending', 'forwarding')"""
-            )
+            holds = await overview.review_queue(conn)
             reports = await conn.fetch(
                 """SELECT kind, count(*) AS open, extract(epoch FROM now() - min(opened_at)) AS oldest
                      FROM report_candidates WHERE status = 'open' GROUP BY kind"""
             )
-        self._metrics.review_queue_depth.set(gauges["pending"])
-        self._metrics.review_forwarding.set(gauges["forwarding"])
-        self._metrics.review_queue_oldest.set(float(gauges["oldest"]))
+        self._metrics.review_queue_depth.set(holds.pending)
+        self._metrics.review_forwarding.set(holds.forwarding)
+        oldest = 0.0 if holds.oldest_pending is None else (utcnow() - holds.oldest_pending).total_seconds()
+        self._metrics.review_queue_oldest.set(max(oldest, 0.0))
         # Every kind is set, so one whose last open candidate was filed drops back to 0.
         by_kind = {row["kind"]: row for row in reports}
         for kind in REPORT_KINDS:
