@@ -157,10 +157,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "The rule packs in force and every version seen", P.READ_RULES, answers={200: C.RulePacks}
     ),
     ("GET", "/admin/v1/rule-packs/{version}"): _op(
-        "One rule pack version", P.READ_RULES, answers={200: C.RulePackVersion}
+        "One rule pack version",
+        P.READ_RULES,
+        answers={200: C.RulePackVersion},
+        errors={409: "the stored version no longer validates"},
     ),
     ("GET", "/admin/v1/rule-packs/{version}/diff/{other}"): _op(
-        "Rules added, removed and changed between two versions", P.READ_RULES, answers={200: C.RulePackDiff}
+        "Rules added, removed and changed between two versions",
+        P.READ_RULES,
+        answers={200: C.RulePackDiff},
+        errors={409: "a stored version no longer validates"},
     ),
     ("POST", "/admin/v1/rule-packs/reload"): _op(
         "Read the rule packs from disk again",

@@ -27,7 +27,10 @@ routes = web.RouteTableDef()
 
 async def _stored(request: web.Request, version: str) -> RuleBook:
     async with request.app[K.POOL].acquire() as conn:
-        book = await stored_book(conn, request.app[K.RULES].book, version)
+        try:
+            book = await stored_book(conn, request.app[K.RULES].book, version)
+        except PackError as exc:
+            raise _no_longer_valid(version, exc, "shown") from exc
     if book is None:
         raise AdminError(404, "not_found", f"No rule pack version {version!r}.")
     return book
@@ -137,8 +140,13 @@ async def replay_decisions(request: web.Request) -> web.Response:
         except UnknownVersion as exc:
             raise AdminError(404, "not_found", f"No rule pack version {version!r}.") from exc
         except PackError as exc:
-            raise AdminError(
-                409, "conflict", f"Rule pack version {version!r} no longer validates; it cannot be replayed.",
-                [{"file": exc.file, "problem": p} for p in exc.problems],
-            ) from exc  # fmt: skip
+            raise _no_longer_valid(version, exc, "replayed") from exc
     return json_response(report.as_json())
+
+
+def _no_longer_valid(version: str, exc: PackError, what: str) -> AdminError:
+    """A stored version this code's validator refuses (the rules' schema moved on)."""
+    return AdminError(
+        409, "conflict", f"Rule pack version {version!r} no longer validates; it cannot be {what}.",
+        [{"file": exc.file, "problem": p} for p in exc.problems],
+    )  # fmt: skip
