@@ -78,7 +78,11 @@ async def test_other_paths_get_none_of_it(console_app: Gateway, browser: NewClie
 
 @pytest.mark.parametrize(
     ("name", "types"),
-    [("console.css", {"text/css"}), ("htmx.min.js", {"text/javascript", "application/javascript"})],
+    [
+        ("console.css", {"text/css"}),
+        ("htmx.min.js", {"text/javascript", "application/javascript"}),
+        ("favicon.svg", {"image/svg+xml"}),
+    ],
 )
 async def test_static_files_are_served_with_their_types(
     browser: NewClient, name: str, types: set[str]
