@@ -42,10 +42,11 @@ async def test_a_failed_batch_leaves_no_gap(gateway: Gateway, http: aiohttp.Clie
     with pytest.raises(DatabaseUnavailable):
         await writer.record(bad)
     await record_all(gateway, [decision(None) for _ in range(2)])
-    # The failed batch ended its chain; the writer goes on with a new one.
-    assert await _seqs(gateway, first) == [1, 2, 3]
-    assert writer.decision_chain.chain_id != first
-    assert await _seqs(gateway, writer.decision_chain.chain_id) == [1, 2]
+    # Postgres said no while the statement ran, so nothing of it can commit later: the
+    # chain goes on from its unmoved head, with no gap (an uncertain failure ends the
+    # chain instead: test_a_batch_that_commits_after_its_failure_forks_nothing).
+    assert writer.decision_chain.chain_id == first
+    assert await _seqs(gateway, first) == [1, 2, 3, 4, 5]
     assert (await verify_api(http, gateway))["status"] == "intact"
 
 
@@ -57,12 +58,12 @@ class StrandedOnce(DecisionWriter):
     strand_next = False
     stranded: tuple[Chain, list[tuple[Any, ...]]] | None = None
 
-    async def _write(self, pending: PendingAppend, batch: Any, results: Any) -> None:
+    async def _write(self, pending: PendingAppend, batch: Any, results: Any, companion: Any = None) -> None:
         if self.strand_next:
             self.strand_next = False
             self.stranded = (self.decision_chain, [record for record, *_ in batch])
             raise ConnectionResetError("connection lost while the statement waited")
-        await super()._write(pending, batch, results)
+        await super()._write(pending, batch, results, companion)
 
 
 async def test_a_row_postgres_refuses_fails_alone(gateway: Gateway, http: aiohttp.ClientSession) -> None:
@@ -112,8 +113,8 @@ class LostAcknowledgement(DecisionWriter):
 
     lose_next = False
 
-    async def _write(self, pending: PendingAppend, batch: Any, results: Any) -> None:
-        await super()._write(pending, batch, results)
+    async def _write(self, pending: PendingAppend, batch: Any, results: Any, companion: Any = None) -> None:
+        await super()._write(pending, batch, results, companion)
         if self.lose_next:
             self.lose_next = False
             raise ConnectionResetError("connection lost after COMMIT")
