@@ -7,24 +7,19 @@ encoder (gateway/http/admin/exports.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
 from gateway import appkeys as K
 from gateway.audit import streams
-from gateway.audit.exports import CONTENT_TYPES
 from gateway.audit.masking import Viewer
 from gateway.http.admin.decisions import FILTERS, REVIEW_STATUSES, decision_filter
-from gateway.http.admin.errors import AdminError
 from gateway.http.admin.exports import export_format, stream_decisions
-from gateway.http.admin.queries import check_params, invalid
+from gateway.http.admin.queries import check_params
 from gateway.http.admin.requests import MAX_PAGE, page_limit, path_uuid
 from gateway.http.console.errors import ConsoleError
+from gateway.http.console.listing import console_problems, form_query, one_page, page_links
 from gateway.http.console.render import render
 from gateway.http.console.session import console_user
 from gateway.roles import Permission
@@ -50,41 +45,6 @@ DECISION_CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class FormQuery:
-    """A console GET form's query as the admin API's readers take it (QuerySource). A
-    form sends every field, filled or not: an empty one is no filter, not a bad value."""
-
-    query: Mapping[str, str]
-
-
-def form_query(request: web.Request) -> FormQuery:
-    """The filled-in parameters. How each is written (UTF-8, no control character,
-    bounded, given once) the console's edge has checked (gateway/http/console/edge.py)."""
-    return FormQuery({name: value for name, value in request.query.items() if value != ""})
-
-
-@contextmanager
-def console_problems() -> Iterator[None]:
-    """An admin reader's refusal as the console's error page: a bad query value (the API's
-    422) is a 400 naming the parameter and the problem; a 404 stays a 404."""
-    try:
-        yield
-    except AdminError as exc:
-        message = exc.message
-        if isinstance(exc.details, list) and exc.details and isinstance(exc.details[0], dict):
-            problem = exc.details[0]
-            message = f"{exc.message} {problem.get('field', '')}: {problem.get('problem', '')}"
-        status = 400 if exc.status == 422 else exc.status
-        raise ConsoleError(status, "Bad request" if status == 400 else "Not found", message) from exc
-
-
-def page_url(path: str, query: Mapping[str, str], **changes: str) -> str:
-    """`path` with the current filters and `changes` (a cursor, a format) as its query."""
-    params = {**query, **changes}
-    return f"{path}?{urlencode(params)}" if params else path
-
-
 @routes.get("/console/decisions")
 async def decision_search(request: web.Request) -> web.Response:
     user = await console_user(request, Permission.READ_DECISIONS)
@@ -94,22 +54,13 @@ async def decision_search(request: web.Request) -> web.Response:
         flt = decision_filter(params)
         limit = page_limit(params)
     async with request.app[K.AUDIT_READS].acquire() as conn:  # the read replica, if any
-        try:
-            rows, next_cursor = await store.search(conn, flt, limit, params.query.get("cursor"))
-        except store.BadCursor as exc:
-            with console_problems():
-                raise invalid("cursor", str(exc)) from exc
+        page = await one_page(conn, store.search, flt, limit, params)
+    links = page_links(user, params, "/console/decisions", page.next_cursor, Permission.EXPORT_DECISIONS)
     viewer = Viewer(user.role)
-    filters = {k: v for k, v in params.query.items() if k != "cursor"}
-    exports = {}
-    if user.can(Permission.EXPORT_DECISIONS):
-        kept = {k: v for k, v in filters.items() if k != "limit"}
-        exports = {fmt: page_url("/console/decisions/export", kept, format=fmt) for fmt in CONTENT_TYPES}
     return render(
         request, "decisions/list.html", user,
-        decisions=[viewer.present("decision", row) for row in rows], filters=filters,
-        choices=DECISION_CHOICES, max_page=MAX_PAGE, exports=exports,
-        next_url=page_url("/console/decisions", filters, cursor=next_cursor) if next_cursor else None,
+        decisions=[viewer.present("decision", row) for row in page.rows], filters=links.filters,
+        choices=DECISION_CHOICES, max_page=MAX_PAGE, exports=links.exports, next_url=links.next_url,
     )  # fmt: skip
 
 

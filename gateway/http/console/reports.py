@@ -13,10 +13,9 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from gateway import appkeys as K
-from gateway.audit.exports import CONTENT_TYPES
 from gateway.audit.masking import Viewer
 from gateway.http.admin.exports import export_format
-from gateway.http.admin.queries import check_params, invalid, query_choice
+from gateway.http.admin.queries import check_params, query_choice
 from gateway.http.admin.reports import (
     REPORT_FILTERS,
     REPORT_STATUSES,
@@ -27,14 +26,13 @@ from gateway.http.admin.reports import (
 )
 from gateway.http.admin.requests import MAX_PAGE, page_limit, path_uuid
 from gateway.http.console.csrf import form_of
-from gateway.http.console.decisions import console_problems, form_query, page_url
 from gateway.http.console.errors import ConsoleError
+from gateway.http.console.listing import console_problems, form_query, one_page, page_links
 from gateway.http.console.render import iso_utc, render
 from gateway.http.console.session import ConsoleUser, console_user
 from gateway.review import queries
 from gateway.review.store import REPORT_KINDS
 from gateway.roles import Permission
-from gateway.store.decisions import BadCursor
 
 routes = web.RouteTableDef()
 
@@ -58,22 +56,13 @@ async def report_search(request: web.Request) -> web.Response:
         flt = report_filter(params)
         limit = page_limit(params)
     async with request.app[K.POOL].acquire() as conn:  # a work queue: the primary, as the API reads it
-        try:
-            rows, next_cursor = await queries.list_reports(conn, flt, limit, params.query.get("cursor"))
-        except BadCursor as exc:
-            with console_problems():
-                raise invalid("cursor", str(exc)) from exc
+        page = await one_page(conn, queries.list_reports, flt, limit, params)
+    links = page_links(user, params, "/console/reports", page.next_cursor, Permission.EXPORT_REPORTS)
     viewer = Viewer(user.role)
-    filters = {k: v for k, v in params.query.items() if k != "cursor"}
-    exports = {}
-    if user.can(Permission.EXPORT_REPORTS):
-        kept = {k: v for k, v in filters.items() if k != "limit"}
-        exports = {fmt: page_url("/console/reports/export", kept, format=fmt) for fmt in CONTENT_TYPES}
     return render(
         request, "reports/list.html", user,
-        reports=[viewer.present("report", row) for row in rows], filters=filters,
-        choices=REPORT_CHOICES, max_page=MAX_PAGE, exports=exports,
-        next_url=page_url("/console/reports", filters, cursor=next_cursor) if next_cursor else None,
+        reports=[viewer.present("report", row) for row in page.rows], filters=links.filters,
+        choices=REPORT_CHOICES, max_page=MAX_PAGE, exports=links.exports, next_url=links.next_url,
     )  # fmt: skip
 
 

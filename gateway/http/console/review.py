@@ -23,6 +23,7 @@ from gateway.audit.masking import Viewer
 from gateway.feeds.markets import utcnow
 from gateway.http.admin.review import HOLD_STATES, NOTE_MAX, ReviewNote
 from gateway.http.console.errors import ConsoleError
+from gateway.http.console.listing import form_query, one_page
 from gateway.http.console.render import render
 from gateway.http.console.session import ConsoleUser, console_user
 from gateway.review import queries
@@ -113,18 +114,15 @@ async def queue_page(request: web.Request) -> web.Response:
     state = request.query.get("state") or DEFAULT_STATE
     if state not in STATE_CHOICES:
         raise ConsoleError(400, "Unknown state", f"The state is one of: {', '.join(STATE_CHOICES)}.")
-    cursor = request.query.get("cursor") or None
+    params = form_query(request)
     flt = queries.HoldFilter(state=None if state == ANY_STATE else state, sort="asc")
     async with _db(request) as conn:
-        try:
-            holds, next_cursor = await queries.list_holds(conn, flt, PAGE_SIZE, cursor)
-        except decision_store.BadCursor:
-            raise ConsoleError(400, "Bad page link", "That page link is not one this console made.") from None
+        page = await one_page(conn, queries.list_holds, flt, PAGE_SIZE, params)
     viewer = Viewer(user.role)
     return render(
         request, "review/list.html", user,
-        holds=[_shown(viewer, h) for h in holds], state=state, states=STATE_CHOICES,
-        next_cursor=next_cursor, first_page=cursor is None,
+        holds=[_shown(viewer, h) for h in page.rows], state=state, states=STATE_CHOICES,
+        next_cursor=page.next_cursor, first_page="cursor" not in params.query,
     )  # fmt: skip
 
 
