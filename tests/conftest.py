@@ -85,6 +85,21 @@ class Exchange:
 
 
 @pytest_asyncio.fixture
+async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    """A server of this test's own, migrated: one a test may stop or kill without
+    disturbing the session's server the other tests share."""
+    server = EmbeddedPostgres(tmp_path / "pg")
+    await asyncio.to_thread(server.start)
+    conn = await asyncpg.connect(server.dsn)
+    await migrate_up(conn)
+    await conn.close()
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+@pytest_asyncio.fixture
 async def exchange() -> AsyncIterator[Exchange]:
     app = create_exchange_app(ExchangeSettings(service_token=SERVICE_TOKEN))
     async with serving(app) as url:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -21,7 +20,6 @@ from gateway.http.console.session import SESSION_COOKIE, safe_next
 from gateway.http.console.throttle import MAX_FAILURES
 from gateway.ops.pgserver import EmbeddedPostgres
 from gateway.store.console_sessions import digest_of
-from gateway.store.migrations import migrate_up
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
 from tests.console.conftest import ROLES, TOKENS, ConsoleClient, NewClient, SignIn, csrf_in
 from tests.support import OFFICER_TOKEN, serving
@@ -338,20 +336,6 @@ async def test_a_token_taken_away_ends_its_sessions(
         assert status == 303 and location.startswith("/console/login")
         status, _, page = await _status(auditor, "/console/review")
         assert status == 200 and csrf_in(page) == auditor.csrf
-
-
-@pytest_asyncio.fixture
-async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
-    """A server of this test's own, so stopping it does not disturb the others."""
-    server = EmbeddedPostgres(tmp_path / "pg")
-    await asyncio.to_thread(server.start)
-    conn = await asyncpg.connect(server.dsn)
-    await migrate_up(conn)
-    await conn.close()
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 async def test_the_database_down_is_a_503_page_then_sessions_resume(

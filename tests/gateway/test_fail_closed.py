@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from gateway.app import create_app
 from gateway.ops.pgserver import EmbeddedPostgres
-from gateway.store.migrations import migrate_up
 from tests.conftest import Exchange, gateway_settings
 from tests.support import AUDITOR_TOKEN, SERVICE_TOKEN, admin, new_customer, serving, signed
 
@@ -30,20 +26,6 @@ ORDER = {
     "timeInForce": "GTC",
 }
 WITHDRAWAL = {"coin": "BTC", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "amount": "0.01"}
-
-
-@pytest_asyncio.fixture
-async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
-    """A server of this test's own, so stopping it does not disturb the others."""
-    server = EmbeddedPostgres(tmp_path / "pg")
-    await asyncio.to_thread(server.start)
-    conn = await asyncpg.connect(server.dsn)
-    await migrate_up(conn)
-    await conn.close()
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 async def _received(exchange: Exchange, http: aiohttp.ClientSession) -> int:

@@ -9,18 +9,15 @@ import contextlib
 import os
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import pytest
-import pytest_asyncio
 
 from gateway.app import create_app
 from gateway.ops.pgserver import EmbeddedPostgres
 from gateway.store.db import connection, create_pool
-from gateway.store.migrations import migrate_up
 from tests.conftest import Exchange, gateway_settings
 from tests.support import Customer, new_customer, serving, signed
 
@@ -34,20 +31,6 @@ RECOVERY_ATTEMPTS = 50
 WITHDRAWAL = {"coin": "BTC", "address": "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "amount": "0.0001"}
 # A decision (allowed, held, refused) or "could not decide": anything but a 500.
 ACCEPTABLE = {200, 400, 403, 409, 422, 429, 503, 504}
-
-
-@pytest_asyncio.fixture
-async def own_postgres(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
-    """A server of this test's own: the session's server is never killed."""
-    server = EmbeddedPostgres(tmp_path / "pg")
-    await asyncio.to_thread(server.start)
-    conn = await asyncpg.connect(server.dsn)
-    await migrate_up(conn)
-    await conn.close()
-    try:
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
 
 
 def _children(pid: int) -> list[int]:
