@@ -94,11 +94,28 @@ def _decode_jsonb(data: bytes) -> Any:
     return orjson.loads(data[1:])
 
 
+# Every type asyncpg has no codec for until it asks the catalog, that the hot path sends:
+# the hash-chain appends' composite entry types (migration 0010, gateway/audit/streams.py),
+# the chain registry's uuid[] and the request digests' bytea[] and timestamptz[] (found in
+# a withdrawal load's statement log). Named in one statement: see _init_connection.
+ENTRY_TYPES_STATEMENT = (
+    "SELECT $1::decision_entry[], $2::upstream_result_entry[], $3::audit_event_entry[],"
+    " $4::uuid[], $5::bytea[], $6::timestamptz[]"
+)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Binary, so COPY (the group-commit writer's path) can carry jsonb too.
     await conn.set_type_codec(
         "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
     )
+    # asyncpg learns such a type once per connection, by a recursive catalog query (~20 ms
+    # of Postgres CPU here) the first time a statement uses it: three of them per connection
+    # on the request path, while the pool grew under load. One statement naming them all
+    # teaches the connection with one query, when it opens.
+    # Before the first migration the types do not exist yet: the connection learns later.
+    with contextlib.suppress(asyncpg.UndefinedObjectError):
+        await conn.prepare(ENTRY_TYPES_STATEMENT)
 
 
 async def _release_as_is(conn: asyncpg.Connection) -> None:

@@ -15,7 +15,7 @@ import pytest_asyncio
 from gateway.audit.chain import Chain, ChainTip, Entries, append, appending
 from gateway.audit.streams import DECISIONS, STREAMS, UPSTREAM
 from gateway.feeds.markets import utcnow
-from gateway.store.db import create_pool
+from gateway.store.db import ENTRY_TYPES_STATEMENT, create_pool
 from gateway.store.records import UpstreamResultRow
 from gateway.store.seen_requests import companion, is_replay_refusal, seen_request
 from tests.audit.support import decision
@@ -159,3 +159,15 @@ async def test_a_refused_companion_writes_nothing_and_keeps_the_chain(pool: asyn
     assert await pool.fetchval("SELECT count(*) FROM decisions") == 2
     assert await pool.fetchval("SELECT count(*) FROM seen_requests") == 2
     assert await pool.fetchval("SELECT count(*) FROM audit_chains") == 1
+
+
+async def test_pooled_connections_learn_every_entry_type_when_they_open(pool: asyncpg.Pool) -> None:
+    """The pool's connection set-up names every stream's entry type in one statement, so
+    no append pays asyncpg's type introspection on the request path: the statement names
+    them all, and each exists (a typo would make the set-up skip them silently)."""
+    for stream in STREAMS:
+        assert f"::{stream.entry_type}[]" in ENTRY_TYPES_STATEMENT
+    async with pool.acquire() as conn:
+        prepared = await conn.prepare(ENTRY_TYPES_STATEMENT)
+        named = [t.name for t in prepared.get_parameters()]
+    assert named[: len(STREAMS)] == [f"{s.entry_type}[]" for s in STREAMS]
