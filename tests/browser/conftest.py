@@ -51,7 +51,7 @@ TOKENS = {
 SCREENSHOTS_ENV = "CONSOLE_SCREENSHOTS"
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "console"
 VIEWPORT = {"width": 1280, "height": 900}
-SCREENSHOT_MAX_HEIGHT = 1400
+SCREENSHOT_MAX_HEIGHT = 1200
 SIGNED_IN = re.compile(r"/console/(?!login)")  # any console page but the sign-in form
 FAILED_LOAD = "Failed to load resource"
 NAVIGATION_TIMEOUT_MS = 30_000  # a loaded 2-core CI machine; bounded all the same
@@ -174,12 +174,12 @@ def screenshots_wanted() -> bool:
     return os.environ.get(SCREENSHOTS_ENV) == "1"
 
 
-async def screenshot(page: Any, name: str) -> None:
+async def screenshot(page: Any, name: str, max_height: int = SCREENSHOT_MAX_HEIGHT) -> None:
     """docs/console/<name>.png, when CONSOLE_SCREENSHOTS=1 (not in every run: the tree
-    stays clean): the page as a reader scrolls it, cut at SCREENSHOT_MAX_HEIGHT so a long
-    table does not make a picture of megabytes."""
+    stays clean): the page as a reader scrolls it, cut at `max_height` so a long table
+    does not make a picture of megabytes (docs/console stays near 1 MB in all)."""
     if screenshots_wanted():
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        height = min(await page.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
+        height = min(await page.evaluate("document.documentElement.scrollHeight"), max_height)
         clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height}
         await page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=True, clip=clip)

@@ -1,6 +1,8 @@
 """In Chromium: every main page of the console, with data on it, renders for an officer
 without a CSP violation or a failed resource, with a label on every field, buttons that
-are buttons and table headers with a scope; the overview's charts are drawn.
+are buttons and table headers with a scope; the overview's charts are drawn. The data on
+them comes from real calls through the gateway (an_hour_of_real_calls), so the pages show
+the real rule pack's holds, citations, valuations and report candidates.
 
 With CONSOLE_SCREENSHOTS=1 the pages are also saved as docs/console/<name>.png, the
 pictures the README shows (taken once and committed; not in every run, so a run leaves
@@ -9,36 +11,35 @@ the tree clean)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import asyncpg
+import ccxt.async_support as ccxt
 import pytest
 
 from gateway import appkeys as K
-from gateway.review.store import ReportCandidate, open_report
 from gateway.store.records import DecisionRow, new_decision_id
 from policy.action import Action, ActionKind, Side
 from policy.decision import Finding, Outcome, Verdict
-from tests.browser.conftest import Browser, screenshot
+from tests.browser.conftest import SCREENSHOT_MAX_HEIGHT, Browser, screenshot
 from tests.conftest import Gateway
-from tests.review.support import make_hold
-from tests.support import Customer, new_customer
+from tests.review.support import review
+from tests.support import Customer, ccxt_client, identity_body, new_customer, signed, travel_rule_params
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.browser]
 
-# A day of traffic for the overview: (outcome, reason) and how many per hour, varied by hour.
-TRAFFIC = (
-    (Outcome.ALLOW, "", 9),
-    (Outcome.DENY, "bad_signature", 2),
-    (Outcome.DENY, "kyc_document_expired", 1),
-    (Outcome.DENY, "foreigner_not_allowed", 1),
-    (Outcome.HOLD, "rolling_window_exceeded", 1),
-    (Outcome.ALLOW_AND_REPORT, "cash_report_threshold", 1),
-)
-PRICE_UNAVAILABLE = "price_unavailable"
+BTC_ADDRESS = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"
+LISTED_BTC = "123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX"  # on the packaged OFAC snapshot
+# Pages whose first results sit below a long filter form: pictured taller, to show some.
+TALL_PAGES = {"decision-search": 1500}
+# How busy each UTC hour is, as a multiple of the real calls: Korea trades from morning
+# (00:00 UTC is 09:00 KST) to past midnight, and sleeps from about 17:00 to 22:00 UTC.
+BUSY_BY_UTC_HOUR = (4, 4, 3, 3, 3, 3, 4, 4, 5, 5, 6, 6, 6, 5, 4, 3, 2, 1, 1, 1, 1, 1, 2, 3)
 
 # In the page: fields without a label, "buttons" that are inputs, table headers without scope.
 UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -49,46 +50,142 @@ INPUT_BUTTONS = (
 UNSCOPED_HEADERS = "document.querySelectorAll('tbody th:not([scope]), thead th:not([scope])').length"
 
 
-def _row(customer: Customer, at: datetime, outcome: Outcome, reason: str) -> DecisionRow:
-    finding = (
-        Finding.cannot_decide("aml", "aml.valuation", reason, "No price for the asset.")
-        if reason == PRICE_UNAVAILABLE
-        else Finding("test", f"kr.{reason or 'ok'}", outcome, reason, reason.replace("_", " ") or "allowed")
-    )
+def _finding(stored: dict[str, Any]) -> Finding:
+    return Finding(
+        stored["stage"], stored["rule_id"], Outcome(stored["outcome"]), stored["reason"], stored["message"],
+        stored.get("values", {}), stored.get("citation"),
+    )  # fmt: skip
+
+
+def _earlier(row: asyncpg.Record, at: datetime) -> DecisionRow:
+    """A decision recorded at `at` with the findings and call of a real one."""
     action = Action(
-        kind=ActionKind.ORDER, operation="binance.order.new", customer_id=customer.id, symbol="BTCKRW", base_asset="BTC", quote_asset="KRW", order_type="LIMIT",
-        side=Side.BUY, quantity=Decimal("0.0105"), price=Decimal("98500000"),
+        kind=ActionKind(row["action_kind"]), operation=row["operation"],
+        customer_id=str(row["customer_id"]) if row["customer_id"] else None, symbol=row["symbol"],
+        base_asset=row["base_asset"], quote_asset=row["quote_asset"], asset=row["asset"],
+        side=Side(row["side"]) if row["side"] else None, order_type=row["order_type"],
+        quantity=row["quantity"], price=row["price"], address=row["address"], network=row["network"],
     )  # fmt: skip
+    findings = tuple(_finding(f) for f in row["findings"])  # the pool decodes jsonb
     return DecisionRow(
-        id=new_decision_id(), decided_at=at, request_id=uuid.uuid4().hex, customer_id=customer.id,
-        api_key_id=None, dialect="binance", http_method="POST", path="/api/v3/order", action=action,
-        verdict=Verdict(outcome, (finding,), "kr-2026.1"), decision_micros=850, country="KR",
+        id=new_decision_id(), decided_at=at, request_id=uuid.uuid4().hex, customer_id=action.customer_id,
+        api_key_id=str(row["api_key_id"]) if row["api_key_id"] else None, dialect=row["dialect"],
+        http_method=row["http_method"], path=row["path"], action=action,
+        verdict=Verdict(Outcome(row["outcome"]), findings, row["rule_pack_version"]),
+        decision_micros=row["decision_micros"], country=row["country"],
     )  # fmt: skip
 
 
-async def a_day_of_decisions(gateway: Gateway, customer: Customer) -> uuid.UUID:
-    """Decisions spread over the last 24 hours (the writer's own group commit); one id."""
+async def a_day_like_this_hour(gateway: Gateway) -> None:
+    """The overview's history: the day before as the real calls just made, through the
+    gateway's own writer. Real calls are all made now, and a decision's time is the
+    chain's, so earlier hours can only be recorded as such. The allowed calls come as
+    often as the Korean day trades (BUSY_BY_UTC_HOUR); each other kind in two hours of three."""
+    made = await gateway.pool.fetch("SELECT * FROM decisions ORDER BY decided_at")
+    allowed = [row for row in made if row["outcome"] == "allow"]
+    others = [row for row in made if row["outcome"] != "allow"]
     now = datetime.now(UTC)
     rows = []
-    for hours_ago in range(24):
+    for hours_ago in range(1, 24):
         at = now - timedelta(hours=hours_ago, minutes=7)
-        busy = 1 + (hours_ago * 7) % 5  # some hours busier than others
-        for outcome, reason, per_hour in TRAFFIC:
-            rows += [_row(customer, at, outcome, reason) for _ in range(per_hour * busy // 3)]
-        if hours_ago % 6 == 0:
-            rows.append(_row(customer, at, Outcome.DENY, PRICE_UNAVAILABLE))
+        rows += [_earlier(row, at) for _ in range(BUSY_BY_UTC_HOUR[at.hour]) for row in allowed]
+        rows += [_earlier(row, at) for n, row in enumerate(others) if (hours_ago + n) % 3]
     await asyncio.gather(*(gateway.app[K.WRITER].record(row) for row in rows))
-    return rows[0].id
 
 
-async def a_ctr(gateway: Gateway, customer: Customer, decision_id: uuid.UUID) -> None:
-    candidate = ReportCandidate(
-        kind="CTR", customer_id=uuid.UUID(customer.id), decision_ids=(decision_id,),
-        rule_ids=("kr.cash_report.current",), amount=Decimal("12000000"), currency="KRW",
-        details={"threshold": "10000000", "period": "day"},
+@dataclass(frozen=True)
+class Person:
+    """A customer of a Korean exchange as the seeding makes them: names as on their papers."""
+
+    reference: str
+    legal_name: str
+    native_name: str
+    email: str
+    nationality: str = "KR"
+
+
+PARK = Person("UB-2104-88317", "Park Seoyeon", "박서연", "seoyeon.park@example.kr")
+LEE = Person("UB-2107-10452", "Lee Jiho", "이지호", "jiho.lee@example.kr")
+CHOI = Person("UB-2203-55019", "Choi Yuna", "최유나", "yuna.choi@example.kr")
+JUNG = Person("UB-2301-72268", "Jung Hyunwoo", "정현우", "hyunwoo.jung@example.kr")
+KANG = Person("UB-2305-30981", "Kang Minseo", "강민서", "minseo.kang@example.kr")
+TANAKA = Person("UB-2402-01177", "Tanaka Haruto", "田中陽翔", "haruto.tanaka@example.jp", nationality="JP")
+
+
+async def customer_of(http: aiohttp.ClientSession, url: str, person: Person, **options: Any) -> Customer:
+    identity = identity_body(
+        nationality=person.nationality, legal_name=person.legal_name, native_name=person.native_name,
+        contact={"email": person.email},
     )  # fmt: skip
-    async with gateway.pool.acquire() as conn, conn.transaction():
-        await open_report(conn, candidate)
+    return await new_customer(http, url, person.reference, identity=identity, **options)
+
+
+async def withdraw_btc(client: Any, person: Person, amount: float, address: str = BTC_ADDRESS) -> str:
+    """The decision id of one BTC withdrawal with the customer's own travel-rule data,
+    whatever the outcome (held and refused ones are answered with an error)."""
+    with contextlib.suppress(ccxt.ExchangeError):
+        await client.withdraw("BTC", amount, address, params=travel_rule_params(person.legal_name))
+    return str(client.last_response_headers["X-Decision-Id"])
+
+
+async def buy_btc(client: Any, amount: float) -> None:
+    with contextlib.suppress(ccxt.ExchangeError):
+        await client.create_order("BTC/KRW", "market", "buy", amount)
+
+
+@dataclass
+class Seeded:
+    """What the screenshots open: ids made by real calls through the gateway."""
+
+    dual_hold: str  # approved by one officer, waiting for the second
+    hold: str  # below the four-eyes threshold
+    refusal: str  # a withdrawal to a sanctioned address
+    customer: Customer
+
+
+async def an_hour_of_real_calls(gateway: Gateway, http: aiohttp.ClientSession) -> Seeded:
+    """Customers trading and withdrawing through the gateway (ccxt, and a signed call), so
+    that every hold, finding, citation, valuation and report candidate on the pictures is
+    the real rule pack's: KRW 50m of withdrawals a day held (kr.aml), four eyes above
+    DUAL_CONTROL_ABOVE, STR candidates, and refusals for the overview's chart."""
+    url = gateway.url
+    park, lee, choi, jung = [await customer_of(http, url, p) for p in (PARK, LEE, CHOI, JUNG)]
+    kang = await customer_of(http, url, KANG, verified=False)
+    tanaka = await customer_of(http, url, TANAKA)
+    held: dict[str, str] = {}
+    # 0.25 BTC is about KRW 21m: withdrawals are allowed (and STR candidates) until one
+    # takes the day over KRW 50m, which is held; Park's and Lee's last are worth more than
+    # DUAL_CONTROL_ABOVE, Choi's (about KRW 6.7m) less.
+    days = (
+        (PARK, park, (0.25, 0.25, 0.25)),
+        (LEE, lee, (0.25, 0.25, 0.25)),
+        (CHOI, choi, (0.25, 0.25, 0.05, 0.08)),
+    )
+    for person, customer, amounts in days:
+        async with ccxt_client(url, customer) as client:
+            for amount in amounts:
+                held[person.reference] = await withdraw_btc(client, person, amount)
+            await buy_btc(client, 0.02)
+    async with ccxt_client(url, jung) as client:
+        await buy_btc(client, 0.05)
+        await withdraw_btc(client, JUNG, 0.13)  # about KRW 11m: allowed, an STR candidate
+        refusal = await withdraw_btc(client, JUNG, 0.01, LISTED_BTC)
+        with contextlib.suppress(ccxt.ExchangeError):  # no travel-rule data: refused
+            await client.withdraw("BTC", 0.02, BTC_ADDRESS)
+    for customer in (kang, tanaka):  # not verified; a foreign national
+        async with ccxt_client(url, customer) as client:
+            await buy_btc(client, 0.01)
+    # A trading bot with a stale secret, retrying: the day's most common refusal.
+    stale = Customer(choi.id, choi.reference, choi.api_key, "stale-" + choi.secret)
+    for _ in range(2):
+        status, _, _ = await signed(http, url, "POST", "/api/v3/order", stale,
+                                    {"symbol": "BTCKRW", "side": "BUY", "type": "MARKET", "quantity": "0.01"})  # fmt: skip
+        assert status == 400
+    dual_hold = held[PARK.reference]
+    status, body = await review(http, url, uuid.UUID(dual_hold), "approve",
+                                json={"note": "Salary and bonus statements on file; first approval."})  # fmt: skip
+    assert status in (200, 202), body
+    return Seeded(dual_hold, held[CHOI.reference], refusal, park)
 
 
 async def check_page(page: Any, path: str) -> None:
@@ -103,45 +200,48 @@ async def check_page(page: Any, path: str) -> None:
 async def test_the_main_pages_render_cleanly_with_data(
     browser: Browser, console_gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
-    alice = await new_customer(http, console_gateway.url, "alice-7731")
-    decision_id = await a_day_of_decisions(console_gateway, alice)
-    await make_hold(
-        console_gateway, alice, amount="0.25", held_ago=timedelta(hours=3), home_value=Decimal("24625000")
-    )
-    hold_id = await make_hold(console_gateway, alice, amount="0.05", held_ago=timedelta(minutes=40),
-                              home_value=Decimal("4925000"))  # fmt: skip
-    await a_ctr(console_gateway, alice, hold_id)
+    seeded = await an_hour_of_real_calls(console_gateway, http)
+    await a_day_like_this_hour(console_gateway)
     officer = await browser.signed_in("compliance_officer")
+    # The four-eyes hold as the officer who has not approved it yet sees it: the first
+    # officer's approval above the form that would forward it.
+    second = await browser.signed_in("second_officer")
 
     pages = {
         "overview": "/console/",
         "review-list": "/console/review",
-        "hold-detail": f"/console/review/{hold_id}",
+        "hold-detail": f"/console/review/{seeded.dual_hold}",
         "decision-search": "/console/decisions?outcome=deny",
-        "decision-detail": f"/console/decisions/{decision_id}",
+        "decision-detail": f"/console/decisions/{seeded.refusal}",
         "reports": "/console/reports",
-        "customer": f"/console/customers?id={alice.id}",
+        "customer": f"/console/customers?id={seeded.customer.id}",
         "proof": "/console/proof",
     }
     for name, path in pages.items():
-        await check_page(officer, path)
+        page = second if name == "hold-detail" else officer
+        await check_page(page, path)
         if name == "overview":
             for chart in ("Decisions per hour by outcome", "Top refusal reasons"):
-                assert await officer.get_by_role("img", name=chart).is_visible(), chart
-            bars = officer.locator("svg#outcomes-chart rect.chart-bar")
+                assert await page.get_by_role("img", name=chart).is_visible(), chart
+            bars = page.locator("svg#outcomes-chart rect.chart-bar")
             assert await bars.count() > 24, "a stacked bar per outcome and hour"
+        if name == "review-list":  # the real holds, oldest first: four eyes on the first two
+            approvals = await page.locator("table .approvals").all_inner_texts()
+            assert approvals == ["(1 of 2 approvals)", "(0 of 2 approvals)"], approvals
+            held = page.locator(f'a[href="/console/review/{seeded.hold}"]')
+            assert await held.count() == 1, "the hold below the threshold, one officer's"
         if name == "proof":  # shown with a verification's result, as after the button
-            await officer.get_by_role("button", name="Run verification").click()
-            await officer.wait_for_load_state()
-            assert await officer.get_by_role("status").filter(has_text="Intact").count() == 1
-        await screenshot(officer, name)
+            await page.get_by_role("button", name="Run verification").click()
+            await page.wait_for_load_state()
+            assert await page.get_by_role("status").filter(has_text="Intact").count() == 1
+        await screenshot(page, name, TALL_PAGES.get(name, SCREENSHOT_MAX_HEIGHT))
 
 
 async def test_a_refusal_reason_on_the_overview_opens_its_decisions(
     browser: Browser, console_gateway: Gateway, http: aiohttp.ClientSession
 ) -> None:
-    bob = await new_customer(http, console_gateway.url, "bob")
-    await a_day_of_decisions(console_gateway, bob)
+    await an_hour_of_real_calls(console_gateway, http)
+    await a_day_like_this_hour(console_gateway)
     auditor = await browser.signed_in("auditor")
     await auditor.goto("/console/")
     shown = await auditor.locator("#refusals-chart text.chart-value").all_text_contents()
