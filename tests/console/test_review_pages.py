@@ -19,6 +19,7 @@ import ccxt.async_support as ccxt
 import pytest
 
 from gateway.app import create_app
+from gateway.http.console.render import money
 from gateway.http.console.review import PAGE_SIZE, RESULTS
 from tests.conftest import Exchange, Gateway
 from tests.console.conftest import ConsoleClient, SignIn
@@ -164,7 +165,7 @@ async def test_a_real_held_withdrawal_shows_its_valuation_movements_and_window_s
     assert re.findall(r"<code>([a-z0-9_.]+)</code>", held_by[1]) == ["kr.withdrawal.day_total.hold"]
     assert "<cite>" in held_by[1] and "kr.str.day_total.current" in page
     # The amount's value in the home currency, as the decision recorded it.
-    assert f"{recorded[-1]['krw']} KRW" in page
+    assert f"{money(recorded[-1]['krw'])} KRW" in page
     # Its movements, newest first, all counted (the held one too, until it is refused).
     table = re.search(r'<table class="records movements">(.*?)</table>', page, re.S)
     assert table is not None
@@ -325,6 +326,11 @@ async def test_dual_control_above_the_threshold_needs_two_different_officers(
         status, page = await _page(second, location)
         assert RESULTS["first_approval"] in page and "1 of 2" in page
         assert f'action="/console/review/{hold_id}/approve"' in page  # still pending: the form stays
+        assert ">Approve</button>" in page and ">Reject</button>" in page
+        # The officer who approved is offered no second approval, only a rejection.
+        status, page = await _page(first, location)
+        assert ">Approve</button>" not in page and ">Reject</button>" in page
+        assert "a second, different officer must approve" in page
         # The same officer again: refused, told why; still nothing sent.
         status, _, page = await _post(first, f"/console/review/{hold_id}/approve")
         assert status == 409 and SECOND_NEEDED in page and "nothing changed" in page

@@ -67,14 +67,17 @@ def csrf_field(context: jinja2.runtime.Context) -> Markup:
 
 
 def money(value: Decimal | int | str | None) -> str:
-    """An amount as exact text: a Decimal's own digits, never through a float."""
+    """An amount as exact text, never through a float: its digits without the zeros a
+    numeric column's scale pads it with (21000000.0000000000 reads 21000000), which
+    change nothing of its value."""
     if value is None:
         return _NO_VALUE
     if isinstance(value, float):
         raise TypeError("money is Decimal, never float")
     if isinstance(value, str):
         value = Decimal(value)
-    return format(value, "f")
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _utc(moment: datetime) -> datetime:
