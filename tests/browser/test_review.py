@@ -89,6 +89,9 @@ async def test_above_the_threshold_two_different_officers_must_approve(
 
     await review(first, hold_id, "Approve")
     assert "1 of 2" in await first.locator("dd.approvals").inner_text()
+    # No second Approve for the officer who gave the first; rejecting stays open to them.
+    assert await first.get_by_role("button", name="Approve", exact=True).count() == 0
+    assert await first.get_by_role("button", name="Reject", exact=True).count() == 1
     assert await hold_state(console_gateway, hold_id) == "pending"
     assert await withdrawals(http, exchange, carol.id) == []
 

@@ -100,6 +100,13 @@ def _approvals(hold: dict[str, Any]) -> str | None:
     return f"{count} of {required}" if isinstance(count, int) else None
 
 
+def _approved_by(hold: dict[str, Any], actor: str) -> bool:
+    """Whether this officer gave one of the hold's approvals: under four eyes a second one
+    must come from someone else (the review core refuses it), so no Approve button."""
+    given = hold.get("approvals")
+    return isinstance(given, list) and any(isinstance(a, dict) and a.get("actor") == actor for a in given)
+
+
 def _shown(viewer: Viewer, hold: dict[str, Any]) -> dict[str, Any]:
     shown = viewer.present("hold", hold)
     shown["held_by"] = _held_by(shown.get("findings") or [])
@@ -162,7 +169,7 @@ async def _hold_view(
         recent=[viewer.present("decision", d) for d in recent] if recent is not None else None,
         movements=moved, windows=_window_table(sums), result=RESULTS.get(result or ""),
         can_review=user.can(Permission.REVIEW_HOLDS) and hold["state"] == "pending",
-        form=form, note_max=NOTE_MAX,
+        approved_already=_approved_by(hold, user.actor), form=form, note_max=NOTE_MAX,
     )  # fmt: skip
 
 
