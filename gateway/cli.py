@@ -162,6 +162,7 @@ def up(settings: Settings) -> None:
         for role, token in sorted(by_role.items()):
             print(f"admin token ({role}): {token}")
         print(f"licences held: {', '.join(sorted(settings.licences_held)) or 'none'}")
+        print(f"console:  http://{settings.host}:{settings.port}/console/   (sign in with an admin token)")
         print(f"metrics:  http://{settings.host}:{settings.port}/metrics\nCtrl-C stops everything.\n")
         serve(settings)
     finally:
