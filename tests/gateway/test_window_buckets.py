@@ -179,6 +179,23 @@ async def _apply(conn: asyncpg.Connection, customer: uuid.UUID, ops: Sequence[Op
         )  # fmt: skip
 
 
+async def _relax(conn: asyncpg.Connection) -> None:
+    """The held calls' review columns and transitions, the results' chain: not tested here."""
+    await conn.execute(
+        """DO $$ DECLARE c record; BEGIN
+             FOR c IN SELECT conrelid::regclass AS rel, conname FROM pg_constraint
+                       WHERE conrelid IN ('held_calls'::regclass, 'upstream_results'::regclass)
+                         AND contype = 'c' LOOP
+               EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.rel, c.conname);
+             END LOOP;
+             FOR c IN SELECT tgname FROM pg_trigger
+                       WHERE tgrelid = 'held_calls'::regclass AND NOT tgisinternal
+                         AND tgname <> 'movement_buckets_on_refusal' LOOP
+               EXECUTE format('ALTER TABLE held_calls DISABLE TRIGGER %I', c.tgname);
+             END LOOP; END $$"""
+    )
+
+
 @pytest.fixture(scope="module")
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
@@ -193,20 +210,7 @@ def owner(postgres: object, loop: asyncio.AbstractEventLoop) -> Iterator[asyncpg
     async def connect() -> asyncpg.Connection:
         conn = await db.connect(await fresh_database(postgres))  # type: ignore[arg-type]
         await db._init_connection(conn)  # the pool's codecs (jsonb as Python values)
-        # The held calls' review columns and transitions, the results' chain: not tested here.
-        await conn.execute(
-            """DO $$ DECLARE c record; BEGIN
-                 FOR c IN SELECT conrelid::regclass AS rel, conname FROM pg_constraint
-                           WHERE conrelid IN ('held_calls'::regclass, 'upstream_results'::regclass)
-                             AND contype = 'c' LOOP
-                   EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', c.rel, c.conname);
-                 END LOOP;
-                 FOR c IN SELECT tgname FROM pg_trigger
-                           WHERE tgrelid = 'held_calls'::regclass AND NOT tgisinternal
-                             AND tgname <> 'movement_buckets_on_refusal' LOOP
-                   EXECUTE format('ALTER TABLE held_calls DISABLE TRIGGER %I', c.tgname);
-                 END LOOP; END $$"""
-        )
+        await _relax(conn)
         return conn
 
     conn = loop.run_until_complete(connect())
@@ -273,6 +277,90 @@ def test_a_long_history_is_read_as_a_few_sums(
         assert sum(p.value_in(CURRENCY) or 0 for p in got.history) == 1500
         # One bucket, or two when an hour began in the last 300 seconds.
         assert len(got.history) <= 2
+
+    loop.run_until_complete(check())
+
+
+_BUCKETS = "SELECT * FROM movement_buckets ORDER BY customer_id, hour, direction, asset, currency"
+_OLD_REFUSED = """
+SELECT m.id FROM movements m
+ WHERE (m.held AND EXISTS (SELECT 1 FROM held_calls h
+                            WHERE h.id = m.decision_id AND h.state IN ('rejected', 'expired', 'forward_failed')))
+    OR EXISTS (SELECT 1 FROM upstream_results u
+                WHERE u.decision_id = m.decision_id AND u.http_status BETWEEN 400 AND 499)
+ ORDER BY m.id"""
+
+
+def test_migration_0018_records_the_refusals_already_made(
+    postgres: object, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Movements refused under the old rule (computed on each read) get their refusal row
+    when 0018 is applied, the totals do not move, and down and up again gives the same."""
+    from gateway.store.migrations import migrate_down, migrate_up
+    from tests.conftest import fresh_database
+
+    ops = [
+        Op(-60, MovementDirection.WITHDRAWAL, CHAIN, Decimal("1"), True, True, None, "rejected"),
+        Op(-50, MovementDirection.WITHDRAWAL, CHAIN, Decimal("305"), True, False, "a", "4xx"),
+        Op(-40, MovementDirection.WITHDRAWAL, CHAIN, Decimal("305"), True, False, "a", None),
+        Op(-30, MovementDirection.DEPOSIT, BANK, Decimal("1000"), False, True, None, "expired"),
+        Op(-20, MovementDirection.WITHDRAWAL, BANK, Decimal("1"), True, False, None, None),
+    ]
+
+    async def check() -> None:
+        conn = await db.connect(await fresh_database(postgres))  # type: ignore[arg-type]
+        try:
+            await db._init_connection(conn)
+            await migrate_down(conn, 17)
+            await _relax(conn)
+            customer = await _customer(conn)
+            await _apply(conn, customer, ops)
+            refused = [r["id"] for r in await conn.fetch(_OLD_REFUSED)]
+            assert len(refused) == 3
+            buckets = await conn.fetch(_BUCKETS)
+            await migrate_up(conn)
+            recorded = [
+                r["movement_id"]
+                for r in await conn.fetch("SELECT movement_id FROM movement_refusals ORDER BY 1")
+            ]
+            assert recorded == refused
+            assert await conn.fetch(_BUCKETS) == buckets
+            await migrate_down(conn, 17)
+            await migrate_up(conn)
+            assert await conn.fetch(_BUCKETS) == buckets
+        finally:
+            await conn.close()
+
+    loop.run_until_complete(check())
+
+
+def test_a_movement_is_refused_once_however_often_it_is_refused(
+    owner: asyncpg.Connection, loop: asyncio.AbstractEventLoop
+) -> None:
+    """A second 4xx for the same call, in another statement, and a held call rejected after
+    the exchange refused it: the totals lose the movement once."""
+
+    async def check() -> None:
+        customer = await _customer(owner)
+        ops = [Op(-10, MovementDirection.WITHDRAWAL, CHAIN, Decimal("2"), True, True, None, "4xx"),
+               Op(-5, MovementDirection.WITHDRAWAL, CHAIN, Decimal("3"), True, False, None, None)]  # fmt: skip
+        await _apply(owner, customer, ops)
+        held = await owner.fetchval(
+            "SELECT decision_id FROM movements WHERE customer_id = $1 AND held", customer
+        )
+        for _ in range(2):
+            await owner.execute(
+                "INSERT INTO upstream_results (decision_id, recorded_at, http_status, upstream_micros) VALUES ($1, $2, 400, 1)",
+                held, NOW,
+            )  # fmt: skip
+        await owner.execute("UPDATE held_calls SET state = 'rejected' WHERE id = $1", held)
+        got = await movements.window_history(owner, str(customer), NOW, [])
+        assert sum(p.count for p in got.history) == 1
+        assert sum(p.amount for p in got.history) == Decimal(3)
+        assert await owner.fetchval(
+            "SELECT count(*) FROM movement_refusals r JOIN movements m ON m.id = r.movement_id WHERE m.customer_id = $1",
+            customer,
+        ) == 1  # fmt: skip
 
     loop.run_until_complete(check())
 
