@@ -163,21 +163,18 @@ async def open_report(conn: asyncpg.Connection, candidate: ReportCandidate) -> u
     """Open a CTR/STR candidate, in the caller's transaction; returns its id."""
     _check_report(candidate)
     report_id = new_decision_id()
-    opened_at = await conn.fetchval(
-        """INSERT INTO report_candidates (
-               id, kind, customer_id, decision_ids, rule_ids, amount, currency, details,
-               status, opened_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, 'open', now(), now())
-           RETURNING opened_at""",
+    # The candidate and the first line of its history in one statement (one round trip).
+    await conn.execute(
+        """WITH opened AS (
+               INSERT INTO report_candidates (
+                   id, kind, customer_id, decision_ids, rule_ids, amount, currency, details,
+                   status, opened_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, 'open', now(), now())
+               RETURNING id, opened_at)
+           INSERT INTO report_history (report_id, at, actor, from_status, to_status)
+           SELECT id, opened_at, $9, NULL, 'open' FROM opened""",
         report_id, candidate.kind, candidate.customer_id, list(candidate.decision_ids),
         list(dict.fromkeys(candidate.rule_ids)), candidate.amount, candidate.currency,
-        orjson.dumps(candidate.details, default=str).decode(),
+        orjson.dumps(candidate.details, default=str).decode(), POLICY_ACTOR,
     )  # fmt: skip
-    await conn.execute(
-        """INSERT INTO report_history (report_id, at, actor, from_status, to_status)
-           VALUES ($1, $2, $3, NULL, 'open')""",
-        report_id,
-        opened_at,
-        POLICY_ACTOR,
-    )
     return report_id
