@@ -88,7 +88,9 @@ def window_total(
     currency: str | None = None,
 ) -> WindowTotal:
     """Sum and count of `movements` in the window and direction, as of `now`."""
-    selected = [m for m in movements if in_window(m, window, now) and counts_toward(direction, m)]
+    # in_window and counts_toward, with what they look up taken once per call, not per movement.
+    since, wanted = now - WINDOW_LENGTH[window], _DIRECTIONS[direction]
+    selected = [m for m in movements if m.at > since and m.direction in wanted]
     total: Money | None = None
     if currency is not None:
         wrong = sorted({m.amount.currency for m in selected} - {currency})
@@ -157,6 +159,15 @@ def compute_totals(
     }
 
 
+def _plus(before: WindowTotal, new: Movement) -> WindowTotal:
+    """`before` with the new movement in it: it lies in every window that ends at its own
+    time, and the caller has checked its direction and currency."""
+    total = before.total
+    if total is not None:
+        total = Money(total.amount + new.amount.amount, total.currency)
+    return WindowTotal(before.window, before.direction, before.count + new.count, total)
+
+
 def _evaluate(
     cited: Cited[RollingWindowRule], history: Sequence[Movement], new: Movement
 ) -> Finding | None:
@@ -166,8 +177,10 @@ def _evaluate(
         # movement arrived.
         return None
     currency = rule.total.currency if rule.total is not None else None
-    after = window_total([*history, new], rule.window, rule.direction, new.at, currency)
     before = window_total(history, rule.window, rule.direction, new.at, currency)
+    after = _plus(before, new) if currency in (None, new.amount.currency) else None
+    if after is None:  # the new movement's currency is not the rule's: window_total says so
+        after = window_total([*history, new], rule.window, rule.direction, new.at, currency)
     crossed: list[str] = []
     was_crossed = False
     values: dict[str, Value] = {"window": rule.window.value, "direction": rule.direction.value}
