@@ -5,6 +5,7 @@ sequence number, previous and own hash) are added by the appender (gateway/audit
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -75,6 +76,11 @@ def new_decision_id() -> uuid.UUID:
     return uuid.UUID(int=(millis << 80) | low)
 
 
+# Customer and API key ids arrive as text and are written as uuid: parsed once per id
+# while it stays in use, not once per decision.
+_uuid = functools.lru_cache(maxsize=4096)(uuid.UUID)
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionRow:
     id: uuid.UUID
@@ -105,8 +111,8 @@ class DecisionRow:
         rule_ids = list(dict.fromkeys(f.rule_id for f in v.findings))
         return (
             self.id, self.decided_at, self.request_id,
-            uuid.UUID(self.customer_id) if self.customer_id else None,
-            uuid.UUID(self.api_key_id) if self.api_key_id else None,
+            _uuid(self.customer_id) if self.customer_id else None,
+            _uuid(self.api_key_id) if self.api_key_id else None,
             self.dialect, a.operation, a.kind.value, self.http_method, self.path,
             a.symbol, a.base_asset, a.quote_asset, a.asset, a.side.value if a.side else None,
             a.order_type, a.quantity, a.price, notional, a.notional_asset, a.address, a.network,
