@@ -149,11 +149,16 @@ async def decide(deps: LockedDeps, call: MoneyCall, facts: Facts) -> DecisionRow
             transaction = conn.transaction()
             await transaction.start()
             try:
-                # Claimed in this transaction, so it counts as seen only if this decision
-                # commits; a copy racing it waits here until that is known.
-                if call.seen is not None and not (await seen_requests.claim(conn, [call.seen]))[0]:
-                    raise Replayed()
-                await movements.lock_customer(conn, customer_id)
+                # The digest is written with the lock held, in this transaction: it counts
+                # as seen only if this decision commits, and a copy racing it (the same
+                # customer's) waits at the lock until that is known, then finds it.
+                try:
+                    claim = seen_requests.companion([call.seen]) if call.seen is not None else None
+                    await movements.lock_customer(conn, customer_id, claim)
+                except asyncpg.UniqueViolationError as exc:
+                    if seen_requests.is_replay_refusal(exc):
+                        raise Replayed() from exc
+                    raise
                 if call.deposit is not None:
                     await _repeated(conn, call.deposit, customer_id)
                 windows = await movements.window_history(

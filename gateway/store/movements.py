@@ -3,6 +3,7 @@ and the per-customer lock that serialises them."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import asyncpg
 from aml.facts import PastMovement
 from aml.structuring import Band
 from aml.windows import WINDOW_LENGTH, MovementDirection
+from gateway.audit.chain import Companion
 
 # The longest window any rule may use: older movements can never matter.
 LOOKBACK: timedelta = max(WINDOW_LENGTH.values())
@@ -22,11 +24,17 @@ LOOKBACK: timedelta = max(WINDOW_LENGTH.values())
 _LOCK_SPACE = 0x414D4C  # "AML"
 
 
-async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
+async def lock_customer(
+    conn: asyncpg.Connection, customer_id: str, companion: Companion | None = None
+) -> None:
     """Until the transaction ends, no other replica decides a movement for this customer.
     A 32-bit hash may make two customers share a lock: they then queue, which is slow,
-    never wrong."""
-    await conn.execute(_LOCK, _LOCK_SPACE, customer_id)
+    never wrong. `companion`: rows written by the same statement once the lock is held (a
+    withdrawal's digest, gateway/store/seen_requests.py): one round trip, and a conflict
+    there refuses the statement."""
+    args = () if companion is None else companion.args
+    await conn.execute(_lock_statement(None if companion is None else (companion.insert, len(args))),
+                       _LOCK_SPACE, customer_id, *args)  # fmt: skip
 
 
 # Also, for the rest of the transaction, prepared statements run their generic plan: the
@@ -34,6 +42,16 @@ async def lock_customer(conn: asyncpg.Connection, customer_id: str) -> None:
 # make at every call and 0.13 ms to run; its generic plan is the same index scans.
 _LOCK = """SELECT pg_advisory_xact_lock($1, hashtext($2)),
                   set_config('plan_cache_mode', 'force_generic_plan', true)"""
+
+
+@functools.cache
+def _lock_statement(companion: tuple[str, int] | None) -> str:
+    if companion is None:
+        return _LOCK
+    insert, count = companion
+    # An unreferenced data-modifying CTE runs to completion after the main query: the rows
+    # are written with the lock held.
+    return f"WITH companion AS ({insert.format(*(f'${3 + n}' for n in range(count)))}) {_LOCK}"
 
 
 _HOUR = timedelta(hours=1)
