@@ -120,6 +120,8 @@ def _may_hold_integral_float(text: bytes) -> bool:
     return (b".0" in text and any(mark in text for mark in _INTEGRAL_FLOAT_MARKS[:3])) or (
         b"+" in text and b"e+" in text
     )
+
+
 _WRITE_ONCE = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
