@@ -365,6 +365,25 @@ def test_a_movement_is_refused_once_however_often_it_is_refused(
     loop.run_until_complete(check())
 
 
+def test_generic_plans_last_only_as_long_as_the_customer_lock(
+    owner: asyncpg.Connection, loop: asyncio.AbstractEventLoop
+) -> None:
+    """The lock statement switches its transaction to generic plans; the pooled connection
+    goes back to the planner's own choice when the transaction ends, committed or not."""
+
+    async def check() -> None:
+        customer = str(await _customer(owner))
+        for end in ("commit", "rollback"):
+            transaction = owner.transaction()
+            await transaction.start()
+            await movements.lock_customer(owner, customer)
+            assert await owner.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+            await getattr(transaction, end)()
+            assert await owner.fetchval("SHOW plan_cache_mode") == "auto"
+
+    loop.run_until_complete(check())
+
+
 def test_facts_1_documents_still_decode_with_every_movement_in_history() -> None:
     """A decision stored before running totals (facts/1: no `banded`, no `count`,
     no `unvalued`) reads back as it was, so replay decides structuring from its history."""
