@@ -9,7 +9,6 @@ it starts), never by another request's.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from contextvars import ContextVar
@@ -17,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
+
+from gateway.randomness import RandomChunks
 
 LogFormat = Literal["text", "json"]
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -34,27 +35,11 @@ def request_id_for(given: str | None) -> str:
     """The client's X-Request-Id when it is short and safe, else a new one."""
     if given is not None and _CLIENT_REQUEST_ID.fullmatch(given):
         return given
-    try:
-        return _fresh_ids.pop()
-    except IndexError:
-        return _draw_ids()
+    return _request_id_bytes.take().hex()
 
 
-# New request ids, 128 random bits as hex, drawn from the kernel's CSPRNG in batches (one
-# getrandom per 256 ids, as decision ids are: gateway/store/records.py). `list.pop` is
-# atomic; a forked worker drops the parent's batch.
-_ID_HEX = 32
-_ID_BATCH = 256
-_fresh_ids: list[str] = []
-
-
-def _draw_ids() -> str:
-    raw = os.urandom(_ID_HEX // 2 * _ID_BATCH).hex()
-    _fresh_ids.extend(raw[at : at + _ID_HEX] for at in range(_ID_HEX, len(raw), _ID_HEX))
-    return raw[:_ID_HEX]
-
-
-os.register_at_fork(after_in_child=_fresh_ids.clear)
+# New request ids: 128 random bits as hex, from batches of 256 (gateway/randomness.py).
+_request_id_bytes = RandomChunks(16, 256)
 
 
 class _RequestIds(logging.Filter):

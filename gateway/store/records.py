@@ -6,7 +6,6 @@ sequence number, previous and own hash) are added by the appender (gateway/audit
 from __future__ import annotations
 
 import functools
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import orjson
 from gateway.audit.canonical import canonical_json
 from gateway.decide import facts_codec
 from gateway.decide.facts_codec import PersonalSeal
+from gateway.randomness import RandomChunks
 from gateway.sealing import SecretBox
 from policy.action import Action
 from policy.decision import Verdict
@@ -39,40 +39,21 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
-# An id's random part comes from the kernel's CSPRNG in batches: one getrandom per 512
-# ids instead of one per id, unpredictable all the same. `list.pop` is atomic, so threads
-# never share one; a forked worker drops its copy of the parent's batch and draws its own.
+# An id's random part: 10 bytes from batches of 512 (gateway/randomness.py).
 _RANDOM_PER_ID = 10
 _RANDOM_BATCH = 512
+_random = RandomChunks(_RANDOM_PER_ID, _RANDOM_BATCH)
 # The low 80 bits of a UUIDv7: version 7 in bits 76-79, variant 0b10 in bits 62-63,
 # the remaining 74 random.
 _VERSION_7 = 0x7 << 76
 _VARIANT = 0b10 << 62
 _RANDOM_BITS = ((1 << 80) - 1) ^ (0xF << 76) ^ (0b11 << 62)
-_random_parts: list[int] = []
-
-
-def _draw_random_parts() -> int:
-    raw = os.urandom(_RANDOM_PER_ID * _RANDOM_BATCH)
-    parts = [
-        (int.from_bytes(raw[at : at + _RANDOM_PER_ID]) & _RANDOM_BITS) | _VERSION_7 | _VARIANT
-        for at in range(0, len(raw), _RANDOM_PER_ID)
-    ]
-    first = parts.pop()
-    _random_parts.extend(parts)
-    return first
-
-
-os.register_at_fork(after_in_child=_random_parts.clear)
 
 
 def new_decision_id() -> uuid.UUID:
     """A UUIDv7: time-ordered, so new rows land at the right edge of the index."""
     millis = time.time_ns() // 1_000_000
-    try:
-        low = _random_parts.pop()
-    except IndexError:
-        low = _draw_random_parts()
+    low = (int.from_bytes(_random.take()) & _RANDOM_BITS) | _VERSION_7 | _VARIANT
     return uuid.UUID(int=(millis << 80) | low)
 
 
