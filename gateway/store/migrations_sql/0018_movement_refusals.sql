@@ -78,7 +78,16 @@ $$;
 -- refused, and nothing counted before it): added to its buckets here, set-based, with the
 -- plan kept for the session. Only a retried client order id takes the general recount.
 CREATE OR REPLACE FUNCTION movements_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    retried bigint[];
 BEGIN
+    retried := ARRAY(
+        SELECT n.id FROM inserted n
+         WHERE EXISTS (SELECT 1 FROM movements o
+                        WHERE o.customer_id = n.customer_id AND o.direction = n.direction
+                          AND coalesce(o.client_order_id, o.decision_id::text)
+                              = coalesce(n.client_order_id, n.decision_id::text)
+                          AND o.id <> n.id));
     INSERT INTO movement_buckets AS b (customer_id, hour, direction, asset, currency, count, amount, value)
     SELECT n.customer_id, date_trunc('hour', n.occurred_at, 'UTC'), n.direction, n.asset, c.currency,
            count(*), sum(n.amount), sum(c.value)
@@ -86,23 +95,13 @@ BEGIN
      CROSS JOIN LATERAL (SELECT ''::text AS currency, 0::numeric AS value
                          UNION ALL
                          SELECT key, value::numeric FROM jsonb_each_text(n."values")) c
-     WHERE NOT EXISTS (SELECT 1 FROM movements o
-                        WHERE o.customer_id = n.customer_id AND o.direction = n.direction
-                          AND coalesce(o.client_order_id, o.decision_id::text)
-                              = coalesce(n.client_order_id, n.decision_id::text)
-                          AND o.id <> n.id)
+     WHERE n.id <> ALL (retried)
      GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (customer_id, hour, direction, asset, currency) DO UPDATE
        SET count = b.count + excluded.count,
            amount = b.amount + excluded.amount,
            value = b.value + excluded.value;
-    PERFORM movement_buckets_recount(ARRAY(
-        SELECT n.id FROM inserted n
-         WHERE EXISTS (SELECT 1 FROM movements o
-                        WHERE o.customer_id = n.customer_id AND o.direction = n.direction
-                          AND coalesce(o.client_order_id, o.decision_id::text)
-                              = coalesce(n.client_order_id, n.decision_id::text)
-                          AND o.id <> n.id)));
+    PERFORM movement_buckets_recount(retried);
     RETURN NULL;
 END
 $$;
