@@ -178,8 +178,9 @@ def _evaluate(
         return None
     currency = rule.total.currency if rule.total is not None else None
     before = window_total(history, rule.window, rule.direction, new.at, currency)
-    after = _plus(before, new) if currency in (None, new.amount.currency) else None
-    if after is None:  # the new movement's currency is not the rule's: window_total says so
+    if currency in (None, new.amount.currency):
+        after = _plus(before, new)
+    else:  # not the rule's currency: window_total refuses it, naming the currencies
         after = window_total([*history, new], rule.window, rule.direction, new.at, currency)
     crossed: list[str] = []
     was_crossed = False
