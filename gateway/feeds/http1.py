@@ -154,16 +154,22 @@ class _Connection(asyncio.Protocol):
 
     # -- use ---------------------------------------------------------------------------
 
-    async def exchange(self, request: bytes, head: bool) -> Response:
+    async def exchange(self, request: bytes, head: bool, deadline: float) -> Response:
+        """Write `request` and wait for its answer until the loop's clock reads `deadline`
+        (then TimeoutError, and the connection goes: its framing is unknown)."""
         assert self._transport is not None
         self._waiter = self._loop.create_future()
         self._headers, self._body, self._size = [], [], 0
         self._headers_done, self._head_request = False, head
         self.answered = self.reusable = self._finished = False
         self._transport.write(request)
+        # A timer on the answer itself: asyncio.timeout costs a task lookup, a state
+        # machine and an uncancel per request on the hot path.
+        timer = self._loop.call_at(deadline, self._timed_out)
         try:
             return await self._waiter
         finally:
+            timer.cancel()
             self._waiter = None
 
     @property
@@ -189,6 +195,10 @@ class _Connection(asyncio.Protocol):
             self._fail(BadResponse(str(exc)))
             return
         waiter.set_result(Response(status, self._headers, body))
+
+    def _timed_out(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._fail(TimeoutError())
 
     def _fail(self, exc: Exception) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -289,27 +299,45 @@ class Http1Pool:
         """Send one request and read its answer. `target`: the path and query as received
         (already percent-encoded). Raises Http1Error subclasses or TimeoutError."""
         data = self._serialise(method, target, headers, body)
-        # The deadline covers the wait for a free connection too: a call queued past it
-        # must not go out late.
-        async with asyncio.timeout(timeout), self._limit:
-            conn, reused = await self._acquire()
+        deadline = asyncio.get_running_loop().time() + timeout
+        conn = None if self._limit.locked() else self._idle_connection()
+        if conn is not None:
+            # The common case: a free slot and a live connection, so nothing to wait for
+            # but the answer, which `exchange` bounds itself.
+            await self._limit.acquire()  # not locked: returns at once
             try:
-                return await self._exchange(conn, data, method)
-            except ConnectionLost:
-                if not (reused and not conn.answered and method in _IDEMPOTENT):
-                    raise
-            # The server had closed the idle connection before reading it: once more, on a
-            # fresh one.
-            return await self._exchange(await self._connect(), data, method)
+                return await self._send(conn, True, data, method, deadline)
+            finally:
+                self._limit.release()
+        # The deadline covers the wait for a free slot and the connect too: a call queued
+        # past it must not go out late.
+        async with asyncio.timeout_at(deadline), self._limit:
+            conn = self._idle_connection()
+            if conn is not None:
+                return await self._send(conn, True, data, method, deadline)
+            return await self._send(await self._connect(), False, data, method, deadline)
+
+    async def _send(
+        self, conn: _Connection, reused: bool, data: bytes, method: str, deadline: float
+    ) -> Response:
+        try:
+            return await self._exchange(conn, data, method, deadline)
+        except ConnectionLost:
+            if not (reused and not conn.answered and method in _IDEMPOTENT):
+                raise
+        # The server had closed the idle connection before reading it: once more, on a
+        # fresh one.
+        async with asyncio.timeout_at(deadline):
+            return await self._exchange(await self._connect(), data, method, deadline)
 
     async def close(self) -> None:
         self._closed = True
         while self._idle:
             self._idle.pop().abort()
 
-    async def _exchange(self, conn: _Connection, data: bytes, method: str) -> Response:
+    async def _exchange(self, conn: _Connection, data: bytes, method: str, deadline: float) -> Response:
         try:
-            response = await conn.exchange(data, method == "HEAD")
+            response = await conn.exchange(data, method == "HEAD", deadline)
         except BaseException:
             conn.abort()  # lost, malformed, cancelled or timed out mid-answer: framing unknown
             raise
@@ -336,14 +364,14 @@ class Http1Pool:
         head = "".join(lines).encode("utf-8", "surrogateescape")
         return head + body if body else head
 
-    async def _acquire(self) -> tuple[_Connection, bool]:
+    def _idle_connection(self) -> _Connection | None:
         now = time.monotonic()
         while self._idle:
             conn = self._idle.pop()  # the most recently used: least likely to be stale
             if not conn.closing and now - conn.idle_since < self._idle_seconds:
-                return conn, True
+                return conn
             conn.abort()
-        return await self._connect(), False
+        return None
 
     async def _connect(self) -> _Connection:
         if self._closed:

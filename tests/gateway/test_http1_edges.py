@@ -97,6 +97,40 @@ async def test_waiting_for_a_free_connection_counts_against_the_timeout() -> Non
     assert seen == ["GET /slow HTTP/1.1"]
 
 
+async def test_a_reused_connection_that_never_answers_times_out_and_is_dropped() -> None:
+    """A call on a kept-alive connection is bounded by the timer on its answer (the path
+    without asyncio.timeout): TimeoutError at its deadline, that connection dropped, and
+    the next call goes out on a fresh one."""
+    connections = 0
+    release = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_request(reader)
+        writer.write(OK)
+        await writer.drain()
+        if connections == 1:
+            await read_request(reader)  # the second call, on this same connection
+            await release.wait()  # never answered
+            return
+        while True:
+            await read_request(reader)
+            writer.write(OK)
+            await writer.drain()
+
+    async with raw_server(handler) as url, pooled(url) as pool:
+        try:
+            first = await pool.request("GET", "/a", [], b"", timeout=5)
+            with pytest.raises(TimeoutError):
+                await pool.request("POST", "/api/v3/order", [], b"side=BUY", timeout=0.2)
+            after = await pool.request("GET", "/b", [], b"", timeout=5)
+        finally:
+            release.set()
+    assert (first.body, after.body) == (b"ok", b"ok")
+    assert connections == 2  # the silent connection was not reused
+
+
 async def test_head_after_an_interim_answer_gets_the_final_status() -> None:
     """For HEAD the answer is completed in on_headers_complete, which also runs for a 1xx:
     a 103 Early Hints was returned as the answer."""
