@@ -176,7 +176,7 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
         params.values,
         params.signature,
         params.signed_payload,
-        holder.secret,
+        holder.signing_key,
         now_ms=int(now.timestamp() * 1000),
         recv_window_max_ms=settings.recv_window_max_ms,
         clock_skew_ms=settings.clock_skew_ms,

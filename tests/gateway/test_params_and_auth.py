@@ -7,8 +7,10 @@ import hmac
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.binance.auth import authenticate
+from gateway.binance.auth import SigningKey, authenticate
 from gateway.binance.params import MalformedParameter, parse_decimal, read_params
 from policy.facts import AuthStatus
 
@@ -148,7 +150,17 @@ AUTH_CASES = [
 def test_authenticate(params: dict[str, str], good_sig: bool | None, expected: AuthStatus) -> None:
     payload = "&".join(f"{k}={v}" for k, v in params.items())
     signature = None if good_sig is None else (_sig(payload) if good_sig else _sig(payload + "x"))
+    key = SigningKey(SECRET)
     result = authenticate(
-        params, signature, payload, SECRET, now_ms=NOW, recv_window_max_ms=60_000, clock_skew_ms=1000
+        params, signature, payload, key, now_ms=NOW, recv_window_max_ms=60_000, clock_skew_ms=1000
     )
     assert result.status is expected
+
+
+@given(secret=st.text(max_size=200), payload=st.text(max_size=600))
+def test_a_signing_key_signs_as_the_standard_hmac(secret: str, payload: str) -> None:
+    """Keys shorter, as long as and longer than SHA-256's block, any text (as UTF-8)."""
+    expected = hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    key = SigningKey(secret)
+    assert key.hexdigest(payload) == expected
+    assert key.hexdigest(payload) == expected  # the key's states are copied, never used up
