@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -25,7 +26,8 @@ ACCESS_LOGGER = "gateway.access"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(ids)s"
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
-decision_id: ContextVar[str | None] = ContextVar("decision_id", default=None)
+# Set on every decided call, read only when a record is logged: written out then.
+decision_id: ContextVar[uuid.UUID | None] = ContextVar("decision_id", default=None)
 
 # A client's id is reused only when it is short and cannot break a log line or a header.
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -47,7 +49,8 @@ class _RequestIds(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
-        record.decision_id = decision_id.get()
+        decided = decision_id.get()
+        record.decision_id = None if decided is None else str(decided)
         ids = [f"{name}={value}" for name, value in _ids(record).items() if value]
         record.ids = f" [{' '.join(ids)}]" if ids else ""
         return True

@@ -238,7 +238,7 @@ class Decider:
 
     def _row(self, call: Call, action: Action, verdict: Verdict, facts: Facts | None) -> DecisionRow:
         decision_id = new_decision_id()
-        logs.decision_id.set(str(decision_id))  # for the records logged from here on
+        logs.decision_id.set(decision_id)  # for the records logged from here on
         if self._to_bank_account(action):
             # An account number is personal data, and the decision log is append-only and
             # kept for years: it holds the number's keyed hash, the one bank_accounts keeps.

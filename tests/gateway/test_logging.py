@@ -4,6 +4,7 @@ every answer, and an access log that holds no query string and no personal data.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.app import create_app
 from tests.conftest import Exchange, Gateway, gateway_settings
 from tests.support import OPERATOR_TOKEN, identity_body, new_customer, serving, signed
 
+DECISION = uuid.UUID("0190d6a2-7c3e-7f00-8000-000000000002")
 ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01",
          "price": "100"}  # fmt: skip
 
@@ -116,7 +118,7 @@ def test_the_text_format_names_the_ids(capsys: pytest.CaptureFixture[str]) -> No
     root = logging.getLogger()
     before = list(root.handlers)
     logs.configure("INFO", "text", force=True)
-    token_r, token_d = logs.request_id.set("req-1"), logs.decision_id.set("dec-2")
+    token_r, token_d = logs.request_id.set("req-1"), logs.decision_id.set(DECISION)
     try:
         logging.getLogger("gateway.test").warning("something happened")
     finally:
@@ -125,7 +127,9 @@ def test_the_text_format_names_the_ids(capsys: pytest.CaptureFixture[str]) -> No
         for handler in [h for h in root.handlers if h not in before]:
             root.removeHandler(handler)
     line = capsys.readouterr().err.strip()
-    assert line.endswith("WARNING gateway.test: something happened [request_id=req-1 decision_id=dec-2]")
+    assert line.endswith(
+        f"WARNING gateway.test: something happened [request_id=req-1 decision_id={DECISION}]"
+    )
 
 
 def test_a_json_line_keeps_a_traceback_on_its_one_line(capsys: pytest.CaptureFixture[str]) -> None:
