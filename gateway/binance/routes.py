@@ -10,6 +10,7 @@ from decimal import Decimal
 from gateway.binance.params import parse_decimal
 from gateway.review.keys import IDEMPOTENCY_PARAM, reserved_key
 from policy.action import Action, ActionKind, ParseProblem, Side
+from policy.facts import MarketCatalog
 
 DIALECT = "binance"
 
@@ -49,6 +50,9 @@ class _Reader:
     params: dict[str, str]
     customer_id: str | None
     problems: list[ParseProblem] = field(default_factory=list)
+    # The exchange's market list, to name a symbol's base and quote assets (so a notional
+    # carries its currency); None when there is none young enough.
+    markets: MarketCatalog | None = None
 
     def text(self, name: str, pattern: re.Pattern[str], *, required: bool = True) -> str | None:
         value = self.params.get(name)
@@ -100,6 +104,10 @@ class _Reader:
         return value
 
     def action(self, **fields: object) -> Action:
+        symbol = fields.get("symbol")
+        market = self.markets.market(symbol) if self.markets is not None and isinstance(symbol, str) else None
+        if market is not None:
+            fields["base_asset"], fields["quote_asset"] = market.base_asset, market.quote_asset
         return Action(
             kind=self.kind,
             operation=self.operation,
@@ -274,9 +282,18 @@ def route_for(method: str, path: str) -> Route | None:
     return ROUTES.get((method, path))
 
 
-def build_action(route: Route, params: dict[str, str], customer_id: str | None) -> Action:
+def build_action(
+    route: Route,
+    params: dict[str, str],
+    customer_id: str | None,
+    markets: MarketCatalog | None,
+    duplicates: tuple[str, ...] = (),
+) -> Action:
+    """The call as an Action, its problems (each parameter given twice first) collected."""
     assert route.build is not None, "public routes are not decided"
-    reader = _Reader(f"{DIALECT}.{route.operation}", route.kind, params, customer_id)
+    reader = _Reader(f"{DIALECT}.{route.operation}", route.kind, params, customer_id, markets=markets)
+    if duplicates:
+        reader.problems.extend(duplicate_problems(duplicates))
     _check_integers(reader)
     return route.build(reader)
 

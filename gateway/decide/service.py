@@ -142,7 +142,6 @@ class Decider:
             # Without the exchange's own list we cannot say the symbol is real: refuse to
             # decide rather than forward an unchecked call.
             return could_not_decide(action, "markets_unavailable", "Market list unavailable; try again.")
-        action = _with_market(action, facts)
         checked = self._with_network_problem(call, action)
         if checked is None:
             return could_not_decide(action, NETWORKS_UNAVAILABLE, "Coin networks unavailable; try again.")
@@ -290,10 +289,3 @@ def _instructed(action: Action, decision_id: uuid.UUID, verdict: Verdict) -> Dec
         Instruction.REFUSE, action, decision_id, verdict, reason, message, verdict.cannot_decide is not None
     )
 
-
-def _with_market(action: Action, facts: Facts) -> Action:
-    """Name the base and quote assets of the symbol, so notional carries its currency."""
-    market = facts.markets.market(action.symbol) if facts.markets and action.symbol else None
-    if market is None:
-        return action
-    return replace(action, base_asset=market.base_asset, quote_asset=market.quote_asset)

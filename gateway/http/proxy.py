@@ -10,7 +10,6 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import replace
 from datetime import datetime
 
 import asyncpg
@@ -181,10 +180,8 @@ async def _decide_and_forward(request: web.Request, route: binance.Route) -> web
         recv_window_max_ms=settings.recv_window_max_ms,
         clock_skew_ms=settings.clock_skew_ms,
     )
-    action = binance.build_action(route, params.values, holder.customer_id)
-    if params.duplicates:
-        duplicated = binance.duplicate_problems(params.duplicates)
-        action = replace(action, problems=(*duplicated, *action.problems))
+    markets = app[K.MARKETS].current(now)
+    action = binance.build_action(route, params.values, holder.customer_id, markets, params.duplicates)
     seen = _seen(request, holder, route, params, body) if auth.status is AuthStatus.OK else None
     decided = await decider.decide(_call(request, holder, action, auth, now, started, body, seen))
     if decided.instruction is Instruction.PARK:
