@@ -20,7 +20,9 @@ import asyncpg
 import orjson
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr, TypeAdapter
 
 from gateway.app import create_app
 from gateway.audit.canonical import canonical_bytes
@@ -142,6 +144,28 @@ def test_facts_dumped_once_for_many_calls_read_as_a_whole_dump_would() -> None:
     assert facts_codec._dump_facts(older, ORDER)["kyc"]["age"] == 35
     refetched = dataclasses.replace(facts.markets, assets=frozenset({"BTC"}))
     assert facts_codec._dump_facts(_facts(markets=refetched), ORDER)["markets"]["assets"] == ["BTC"]
+
+
+@given(
+    moment=st.datetimes(timezones=st.one_of(st.none(), st.just(UTC), st.timezones())),
+    authentication=st.sampled_from(
+        [
+            Authentication(AuthStatus.OK),
+            Authentication(AuthStatus.STALE_TIMESTAMP, values=(("timestamp", 1),)),
+        ]
+    ),
+)
+def test_the_time_and_authentication_are_written_as_pydantic_writes_them(
+    moment: datetime, authentication: Authentication
+) -> None:
+    """`now` is written without the adapter, and the authentication from the shared dumps:
+    both exactly as a whole dump of the Facts writes them, for any datetime (naive, UTC,
+    any zone, with and without microseconds)."""
+    assert facts_codec.instant_json(moment) == TypeAdapter(datetime).dump_python(moment, mode="json")
+    facts = dataclasses.replace(_facts(), now=moment, authentication=authentication)
+    dumped = facts_codec._dump_facts(facts, ORDER)
+    whole = facts_codec._FACTS.dump_python(facts, mode="json")
+    assert (dumped["now"], dumped["authentication"]) == (whole["now"], whole["authentication"])
 
 
 def test_action_is_rebuilt_from_columns_and_document() -> None:
