@@ -6,12 +6,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kyc.facts import CustomerType, KycFacts
 from kyc.verification import Effectiveness
 from policy.action import Action, ActionKind
 from policy.facts import Authentication, AuthStatus, CustomerFacts, CustomerStatus, Facts
-from rules.calendar import local_date
+from rules.calendar import _ZONES, local_date
 from rules.kyc_stage import KycStage
 from rules.loader import load_rule_book
 from tests.conftest import gateway_settings
@@ -33,6 +35,35 @@ SEOUL_MORNING = datetime(2021, 3, 25, 8, 30, tzinfo=KST).astimezone(UTC)
 )
 def test_local_date(country: str, expected: date) -> None:
     assert local_date(SEOUL_MORNING, country) == expected
+
+
+@given(
+    st.lists(
+        st.datetimes(
+            min_value=datetime(1970, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.timezones()
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_the_remembered_day_is_the_zone_s_own(moments: list[datetime]) -> None:
+    """`local_date` remembers each country's last day and its bounds: for any sequence of
+    instants (any zone they are written in, clock changes included, each also a
+    microsecond either side) it answers as converting each one would."""
+    for moment in moments:
+        for instant in (moment - timedelta(microseconds=1), moment, moment + timedelta(microseconds=1)):
+            for country in (*_ZONES, "ZZ"):
+                assert local_date(instant, country) == instant.astimezone(_ZONES.get(country, UTC)).date()
+
+
+def test_the_remembered_day_turns_at_each_local_midnight() -> None:
+    """A microsecond before and at every local midnight of two years (each zone's clock
+    changes included), in order, as the calls of a running gateway arrive."""
+    for country, zone in _ZONES.items():
+        for n in range(2 * 366):
+            midnight = datetime.combine(date(2023, 1, 1) + timedelta(days=n), datetime.min.time(), zone)
+            for instant in (midnight - timedelta(microseconds=1), midnight, midnight + timedelta(hours=12)):
+                assert local_date(instant.astimezone(UTC), country) == instant.astimezone(zone).date()
 
 
 def test_a_rule_applies_from_midnight_in_its_jurisdiction() -> None:
