@@ -158,7 +158,7 @@ def canonical_bytes(
     columns: Sequence[str],
     json_columns: frozenset[str],
     values: Sequence[Any],
-    chain_id: uuid.UUID,
+    chain_id: uuid.UUID | str,  # a str: the uuid as str() writes it
     seq: int,
     prev_hash: bytes,
     omit_null: frozenset[str] = frozenset(),

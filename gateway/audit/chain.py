@@ -62,6 +62,7 @@ class Chain:
         self.stream = stream
         self.writer = writer
         self.chain_id = uuid.uuid4()
+        self._id_text = str(self.chain_id)  # hashed into every entry: written out once
         self._head = Head(0, GENESIS)
         self._registered = False
 
@@ -88,7 +89,7 @@ class Chain:
         sealed = []
         for values in records:
             seq += 1
-            digest = self.stream.hash(values, self.chain_id, seq, head)
+            digest = self.stream.hash(values, self._id_text, seq, head)
             sealed.append((*values, self.chain_id, seq, head, digest))
             head = digest
         return sealed, Head(seq, head)

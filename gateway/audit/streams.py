@@ -32,7 +32,7 @@ class Stream:
         """The attributes of `entry_type`, in order: what an appended row carries."""
         return (*self.columns, *CHAIN_COLUMNS)
 
-    def hash(self, values: Sequence[Any], chain_id: uuid.UUID, seq: int, prev_hash: bytes) -> bytes:
+    def hash(self, values: Sequence[Any], chain_id: uuid.UUID | str, seq: int, prev_hash: bytes) -> bytes:
         entry = canonical_bytes(
             self.name, self.columns, self.json_columns, values, chain_id, seq, prev_hash, self.late_columns
         )
