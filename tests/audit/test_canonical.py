@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from gateway.audit.canonical import GENESIS, _json_value, _parsed_json, canonical_bytes
+from gateway.audit.canonical import GENESIS, _default, _json_value, _parsed_json, canonical_bytes
 
 DOCUMENTS: list[Any] = [
     {"a": 1, "b": [1, 2, 3], "c": "1.5", "d": None, "e": True},
@@ -91,3 +94,10 @@ async def test_a_document_hashes_the_same_after_a_trip_through_jsonb(database_ur
             assert ours == theirs, (text, stored)
     finally:
         await conn.close()
+
+
+@given(st.datetimes(timezones=st.one_of(st.just(UTC), st.timezones())))
+def test_a_time_in_an_entry_is_written_as_isoformat_writes_it_in_utc(moment: datetime) -> None:
+    """The entry hash's form of a datetime (UTC, always with microseconds) must stay what
+    it was when old entries were hashed, whichever way it is produced."""
+    assert _default(moment) == moment.astimezone(UTC).isoformat(timespec="microseconds")
