@@ -153,19 +153,30 @@ class _SharedDumps:
     """Dumps of facts many calls share (a customer's record, their KYC standing), keyed by
     the value itself: these facts are frozen and hold only text, enums, booleans and whole
     numbers, so equal values dump to equal documents. Bounded: cleared when full. The
-    dumps are shared, so nothing may change them (the codec only reads them)."""
+    dumps are shared, so nothing may change them (the codec only reads them).
+
+    Most calls bring the very object an earlier call brought (the key cache's customer,
+    the memoised KYC facts), so it is looked up by identity first: hashing and comparing
+    a frozen dataclass field by field cost more than the lookup saved."""
 
     def __init__(self, size: int) -> None:
         self._size = size
         self._dumps: dict[Any, Any] = {}
+        self._by_identity: dict[int, tuple[Any, Any]] = {}  # holds the value: its id stays its own
 
     def dump(self, adapter: TypeAdapter[Any], value: Any) -> Any:
+        seen = self._by_identity.get(id(value))
+        if seen is not None and seen[0] is value:
+            return seen[1]
         found = self._dumps.get(value)
         if found is None:
             found = adapter.dump_python(value, mode="json")
             if len(self._dumps) >= self._size:
                 self._dumps.clear()
             self._dumps[value] = found
+        if len(self._by_identity) >= self._size:
+            self._by_identity.clear()
+        self._by_identity[id(value)] = (value, found)
         return found
 
 

@@ -46,6 +46,16 @@ class KycRecord:
         return cls(verification, row["document_expiry"], date_of_birth, accounts)
 
 
+# The facts already worked out, per record, customer, day, currency and destination. The
+# record and customer are the key cache's objects (gateway/binance/auth.py), the same for
+# every call with a key while it stays cached, so they are told apart by identity; each
+# entry holds them, so their ids cannot be reused while it is here. Bounded: cleared when
+# full.
+_Key = tuple[int, int, str, date, str | None, str | None]
+_WORKED_OUT: dict[_Key, tuple[KycRecord, CustomerFacts, KycFacts]] = {}
+_WORKED_OUT_MAX = 4096
+
+
 def kyc_facts(
     record: KycRecord | None,
     customer: CustomerFacts,
@@ -57,6 +67,26 @@ def kyc_facts(
     """None when no identity was ever submitted: the stage then refuses as not verified."""
     if record is None or customer.residence_country is None or customer.nationality is None:
         return None
+    key = (id(record), id(customer), home, today, currency, destination_hash)
+    known = _WORKED_OUT.get(key)
+    if known is not None and known[0] is record and known[1] is customer:
+        return known[2]
+    facts = _work_out(record, customer, home, today, currency, destination_hash)
+    if len(_WORKED_OUT) >= _WORKED_OUT_MAX:
+        _WORKED_OUT.clear()
+    _WORKED_OUT[key] = (record, customer, facts)
+    return facts
+
+
+def _work_out(
+    record: KycRecord,
+    customer: CustomerFacts,
+    home: str,
+    today: date,
+    currency: str | None,
+    destination_hash: str | None,
+) -> KycFacts:
+    assert customer.residence_country is not None and customer.nationality is not None
     effectiveness = is_effective(record.verification, record.document_expiry, today)
     verified = effectiveness.effective and record.verification is not None
     return KycFacts(

@@ -288,4 +288,3 @@ def _instructed(action: Action, decision_id: uuid.UUID, verdict: Verdict) -> Dec
     return Decided(
         Instruction.REFUSE, action, decision_id, verdict, reason, message, verdict.cannot_decide is not None
     )
-
