@@ -19,7 +19,7 @@ from gateway.audit.chain import Chain, Entries, PendingAppend, append
 from gateway.audit.streams import DECISIONS
 from gateway.store.db import DatabaseUnavailable
 from gateway.store.records import DecisionRow
-from gateway.store.writer import DecisionWriter
+from gateway.store.writer import GUARD_SWEEP_SECONDS, DecisionWriter
 from policy.action import ActionKind
 from tests.audit.support import decision, record_all, verify_api
 from tests.conftest import Exchange, Gateway, gateway_settings, runtime_dsn
@@ -209,6 +209,18 @@ async def test_a_request_never_hangs_when_the_writer_is_gone(gateway: Gateway) -
     )  # never started
     with pytest.raises(DatabaseUnavailable, match="did not answer"):
         await asyncio.wait_for(writer.record(decision(None)), 5)
+
+
+async def test_answered_requests_leave_no_guard_behind(gateway: Gateway) -> None:
+    """The guards of committed decisions are dropped by the next sweep, which then stops:
+    nothing accumulates while the writer answers."""
+    writer = gateway.app[K.WRITER]
+    await asyncio.gather(*(writer.record(decision(None)) for _ in range(20)))
+    for _ in range(100):
+        if not writer._guarded and writer._guard_sweep is None:
+            break
+        await asyncio.sleep(GUARD_SWEEP_SECONDS / 5)
+    assert not writer._guarded and writer._guard_sweep is None
 
 
 async def test_a_batch_past_its_deadline_is_not_committed_and_ends_its_chain(
