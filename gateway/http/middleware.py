@@ -1,15 +1,21 @@
 """The one middleware: a request id for every call, error presenters (admin calls get
 one JSON shape, exchange calls get `{"code", "msg"}`), and the optional access log.
 
+The admin API and the console have middlewares of their own (their input checks, the
+console's CSRF check), registered under AREA_MIDDLEWARES and run for their own requests
+only: exchange calls, the hot path, pass through none of them.
+
 Nothing internal leaks: an unexpected error is logged with its request id and answered
 with a generic 500.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import orjson
 from aiohttp import web
@@ -24,6 +30,15 @@ from gateway.store.db import UNAVAILABLE_ERRORS, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Middleware(Protocol):
+    def __call__(self, request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]: ...
+
+
+ADMIN_AREA, CONSOLE_AREA = "admin", "console"
+# Per area, its middlewares, outermost first.
+AREA_MIDDLEWARES = web.AppKey("area_middlewares", dict[str, tuple[Middleware, ...]])
 ADMIN_PREFIX = "/admin/"
 _DATABASE_DOWN: tuple[type[BaseException], ...] = (DatabaseUnavailable, *UNAVAILABLE_ERRORS)
 # The exchange dialect's routes are one catch-all per prefix: the path itself names the
@@ -40,10 +55,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     status = 500
     try:
         if request.path.startswith(ADMIN_PREFIX):
-            response = await _admin(request, handler)
+            response = await _admin(request, _within(request, ADMIN_AREA, handler))
         elif is_console_path(request.path):
             # The console presents its own errors as HTML pages (gateway/http/console/edge.py).
-            response = await handler(request)
+            response = await _within(request, CONSOLE_AREA, handler)(request)
         else:
             response = await _exchange(request, handler)
         status = response.status
@@ -54,6 +69,13 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     finally:
         if request.app[K.SETTINGS].access_log:
             logs.log_access(request.method, _route(request), status, (time.perf_counter() - started) * 1000)
+
+
+def _within(request: web.Request, area: str, handler: Handler) -> Handler:
+    """`handler` inside the area's own middlewares."""
+    for middleware in reversed(request.app[AREA_MIDDLEWARES].get(area, ())):
+        handler = functools.partial(middleware, handler=handler)
+    return handler
 
 
 async def _exchange(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -28,7 +28,7 @@ from gateway.binance.params import CONTROL_CHARACTERS
 from gateway.http.admin.disclosure import JUSTIFICATION_CHARS
 from gateway.http.admin.errors import AdminError
 from gateway.http.admin.queries import invalid
-from gateway.http.middleware import ADMIN_PREFIX, Handler
+from gateway.http.middleware import Handler
 
 MAX_PARAM_CHARS = 256
 # Parameters documented as longer than the rest.
@@ -117,10 +117,10 @@ def check_path(request: web.Request) -> None:
             raise _not_found(name, f"expected {expected[1]}")
 
 
-@web.middleware
 async def admin_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The admin area's middleware (gateway/http/middleware.py, AREA_MIDDLEWARES)."""
     # An unknown path or method is the router's answer (404/405); nothing to check.
-    if request.path.startswith(ADMIN_PREFIX) and request.match_info.http_exception is None:
+    if request.match_info.http_exception is None:
         check_path(request)
         check_query(request.rel_url.raw_query_string)
     return await handler(request)

@@ -25,7 +25,7 @@ from multidict import MultiDict, MultiDictProxy
 from gateway import appkeys as K
 from gateway.http.admin.edge import BadText, unescaped
 from gateway.http.admin.requests import STORED_CONTROL
-from gateway.http.console import LOGIN_PATH, is_console_path
+from gateway.http.console import LOGIN_PATH
 from gateway.http.console.errors import ConsoleError, bad_input
 from gateway.http.console.render import CSRF_FIELD, CSRF_HEADER
 from gateway.http.console.session import console_user, well_formed
@@ -90,11 +90,10 @@ def login_form_ok(request: web.Request, form: MultiDictProxy[str]) -> bool:
     return well_formed(cookie) and cookie is not None and tokens_match(form.get(CSRF_FIELD), cookie)
 
 
-@web.middleware
 async def console_csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The console area's inner middleware (gateway/http/middleware.py, AREA_MIDDLEWARES)."""
     unchecked = (
         request.method in SAFE_METHODS
-        or not is_console_path(request.path)
         or request.match_info.http_exception is not None  # 404/405: no page runs
     )
     if unchecked:

@@ -18,7 +18,7 @@ from gateway import appkeys as K
 from gateway import logs
 from gateway.http.admin.edge import check_path, check_query
 from gateway.http.admin.errors import AdminError
-from gateway.http.console import CONSOLE_HOME, is_console_path
+from gateway.http.console import CONSOLE_HOME
 from gateway.http.console.errors import ConsoleError, bad_input
 from gateway.http.console.render import render
 from gateway.http.console.session import current_user, known_user
@@ -68,10 +68,8 @@ async def error_page(
     )  # fmt: skip
 
 
-@web.middleware
 async def console_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not is_console_path(request.path):
-        return await handler(request)
+    """The console area's outer middleware (gateway/http/middleware.py, AREA_MIDDLEWARES)."""
     try:
         # An unknown path or method is the router's answer (404/405); nothing to check.
         if request.match_info.http_exception is None:

@@ -29,6 +29,7 @@ from gateway.http.console.headers import console_headers
 from gateway.http.console.render import home_for, setup_templates
 from gateway.http.console.session import console_user
 from gateway.http.console.throttle import THROTTLE, LoginThrottle
+from gateway.http.middleware import AREA_MIDDLEWARES, CONSOLE_AREA
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Only the files vendored there, by exact name: no path is ever resolved from the request.
@@ -53,8 +54,8 @@ async def _home(request: web.Request) -> web.Response:
 def setup_console(app: web.Application) -> None:
     setup_templates(app)
     app[THROTTLE] = LoginThrottle()
-    # After `errors` and the admin edge: /console requests pass through both untouched.
-    app.middlewares.extend([console_edge, console_csrf])
+    # Inside `errors`, which hands /console requests to them untouched.
+    app[AREA_MIDDLEWARES][CONSOLE_AREA] = (console_edge, console_csrf)
     app.on_response_prepare.append(console_headers)
     app.router.add_routes(signin.routes)
     app.router.add_get(STATIC_PREFIX + "{filename}", _static, name="console_static")
