@@ -21,7 +21,7 @@ from gateway.http.admin import sanctions as admin_sanctions
 from gateway.http.admin import sanctions_retro as admin_sanctions_retro
 from gateway.http.admin.edge import admin_edge
 from gateway.http.console.setup import setup_console
-from gateway.http.middleware import ADMIN_AREA, AREA_MIDDLEWARES, edge_headers, errors
+from gateway.http.middleware import ADMIN_AREA, AREA_MIDDLEWARES, Middleware, edge_headers, errors
 from gateway.metrics import GatewayMetrics
 from gateway.roles import AdminTokens
 from gateway.sealing import SecretBox
@@ -35,7 +35,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> web.Application:
         raise ValueError("GATEWAY_SECRET_KEY is required")
     app = web.Application(middlewares=[errors], client_max_size=settings.max_body_bytes)
     # The admin edge runs inside `errors`, which presents what it refuses.
-    app[AREA_MIDDLEWARES] = {ADMIN_AREA: (admin_edge,)}
+    areas: dict[str, tuple[Middleware, ...]] = {ADMIN_AREA: (admin_edge,)}
+    app[AREA_MIDDLEWARES] = areas
     app[K.SETTINGS] = settings
     app.on_response_prepare.append(edge_headers)  # Server and X-Request-Id on every answer
     app[K.METRICS] = GatewayMetrics()
