@@ -359,7 +359,10 @@ def measured(
     busy = result["window_us"] / 1e6 or wall
     result["cores"] = {k: round(v / busy, 3) for k, v in cpu.items()}
     result["cpu_us_per_2xx"] = {k: round(v / ok * 1e6, 1) for k, v in cpu.items()}
+    # The whole machine from /proc/stat, over the whole wrk run: its start and the idle
+    # grace after the last answer included, so "busy" reads lower than the groups' cores.
     result["machine_cores"] = machine_usage(machine_before, machine_after, wall)
+    result["machine_wall_s"] = round(wall, 2)
     return result
 
 
