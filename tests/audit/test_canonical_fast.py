@@ -15,7 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.audit.canonical import GENESIS, CanonicalJson, canonical_bytes, canonical_json
+from gateway.audit.canonical import (
+    _INTEGRAL_FLOAT_MARKS,
+    GENESIS,
+    CanonicalJson,
+    _may_hold_integral_float,
+    canonical_bytes,
+    canonical_json,
+)
 
 _MAX_JSON_INT = 2**63
 _CHAIN = uuid.UUID(int=7)
@@ -96,6 +103,12 @@ def test_numbers_the_parse_may_rewrite_take_the_exact_path(document: Any) -> Non
     text = canonical_json(document)
     assert type(text) is str
     assert _entry(text) == _oracle_entry(orjson.dumps(document).decode())
+
+
+@given(st.binary(max_size=64) | st.text(alphabet=".0,}]e+1a", max_size=40).map(str.encode))
+def test_the_float_mark_scan_finds_exactly_the_marks(text: bytes) -> None:
+    """One pass over each `.0` answers as a search for each mark would."""
+    assert _may_hold_integral_float(text) == any(mark in text for mark in _INTEGRAL_FLOAT_MARKS)
 
 
 def test_decimals_keep_the_text_the_column_writer_gives_them() -> None:
