@@ -46,6 +46,10 @@ IN_FLIGHT = 6
 _ATTEMPTS = 300  # bounds on polling loops, not speed expectations
 _POLL_SECONDS = 0.1
 _EXIT_SECONDS = 60.0
+# The held calls wait at the gate for as long as the test takes to see the workers stop
+# accepting, which on a loaded machine can pass the default 10 s exchange timeout: that
+# would be a 504 of the test's making, not a drain that dropped a call.
+_UPSTREAM_TIMEOUT_SECONDS = 60.0
 _HELD_PATH = "/api/v3/account"
 
 
@@ -106,6 +110,7 @@ def _env(database_url: str, upstream_url: str, port: int) -> dict[str, str]:
         GATEWAY_AUDIT_CHECKPOINT_KEY=CHECKPOINT_KEY, GATEWAY_LICENCES_HELD=",".join(sorted(TEST_LICENCES)),
         GATEWAY_ADMIN_TOKENS=f"operator:{OPERATOR_TOKEN},compliance_officer:{OFFICER_TOKEN}", GATEWAY_HOST="127.0.0.1",
         GATEWAY_PORT=str(port), GATEWAY_SHUTDOWN_GRACE_SECONDS="30",
+        GATEWAY_UPSTREAM_TIMEOUT_SECONDS=str(_UPSTREAM_TIMEOUT_SECONDS),
     )  # fmt: skip
     return env
 
@@ -184,6 +189,7 @@ async def test_workers_share_the_port_report_the_group_and_drain_on_sigterm(
 
         # Calls held at the exchange, inside the workers, when the group is told to stop.
         served.gate.open.clear()
+        holding_since = asyncio.get_running_loop().time()
         in_flight = [asyncio.create_task(_account(served.url, customer)) for _ in range(IN_FLIGHT)]
         for _ in range(_ATTEMPTS):
             if served.gate.held == IN_FLIGHT:
@@ -200,7 +206,9 @@ async def test_workers_share_the_port_report_the_group_and_drain_on_sigterm(
         else:
             pytest.fail("the workers kept accepting after SIGTERM")
         served.gate.open.set()
-        assert await asyncio.gather(*in_flight) == [200] * IN_FLIGHT
+        held_for = asyncio.get_running_loop().time() - holding_since
+        assert held_for < _UPSTREAM_TIMEOUT_SECONDS
+        assert await asyncio.gather(*in_flight) == [200] * IN_FLIGHT, f"held for {held_for:.1f} s"
         assert await asyncio.wait_for(served.process.wait(), _EXIT_SECONDS) == 0
 
 
