@@ -24,9 +24,10 @@ That rule lives here once, not in each appender. A statement Postgres refused fo
 content (a data error or a broken constraint) is certain not to have committed: its chains
 go on from their unmoved heads, so a refused row costs no new chain.
 
-Rows of another table that must commit exactly when the entries do (the digests of the
-signed calls a batch of decisions answers: gateway/store/seen_requests.py) ride in the same
-statement as a `Companion`: still one round trip, and a conflict there refuses it all.
+Rows of other tables that must commit exactly when the entries do ride in the same
+statement as `Companion`s: the digests of the signed calls a batch of decisions answers
+(gateway/store/seen_requests.py), and a money call's movement and report candidates
+(gateway/decide/money_calls.py). Still one round trip, and a conflict in any refuses it all.
 """
 
 from __future__ import annotations
@@ -117,6 +118,39 @@ class Companion:
     args: tuple[Any, ...]
 
 
+# What a statement's text depends on: each companion's INSERT and how many values it takes.
+CompanionShape = tuple[tuple[str, int], ...]
+
+
+def shape_of(companions: Sequence[Companion]) -> CompanionShape:
+    return tuple((c.insert, len(c.args)) for c in companions)
+
+
+def arguments_of(companions: Sequence[Companion]) -> list[Any]:
+    return [arg for c in companions for arg in c.args]
+
+
+def companion_ctes(shape: CompanionShape, first: int) -> list[str]:
+    """The companions as CTEs of one statement, their parameters numbered on from `$first`
+    in order. Data-modifying CTEs all run to completion, referenced or not, and their
+    constraints (foreign keys between them included) are checked when the statement ends."""
+    ctes, n = [], first
+    for i, (insert, count) in enumerate(shape):
+        ctes.append(f"companion{i} AS ({insert.format(*(f'${n + k}' for k in range(count)))})")
+        n += count
+    return ctes
+
+
+async def write_companions(conn: asyncpg.Connection, companions: Sequence[Companion]) -> None:
+    """The companions alone, in one statement (for rows written without a chain entry)."""
+    await conn.execute(_companions_statement(shape_of(companions)), *arguments_of(companions))
+
+
+@functools.cache
+def _companions_statement(shape: CompanionShape) -> str:
+    return f"WITH {', '.join(companion_ctes(shape, 1))} SELECT 1"
+
+
 @dataclass(frozen=True, slots=True)
 class Entries:
     """Records to append to one chain. `after`: an uncommitted head of the same
@@ -128,10 +162,10 @@ class Entries:
 
 
 async def append(
-    conn: asyncpg.Connection, *batches: Entries, companion: Companion | None = None
+    conn: asyncpg.Connection, *batches: Entries, companions: Sequence[Companion] = ()
 ) -> list[Head]:
     """Seal each batch onto its chain and insert them all, with the registry rows of chains
-    not yet registered (and the companion's rows), in one statement. Returns the head each
+    not yet registered (and the companions' rows), in one statement. Returns the head each
     chain reaches; the caller moves it with `chain.committed(head)` once the statement (or
     its transaction) has committed, or goes on with `chain.successor()` if that is not
     certain."""
@@ -139,12 +173,12 @@ async def append(
     sealed = [b.chain.seal(b.records, b.after) for b in batches]
     streams = tuple(b.chain.stream for b in batches)
     await conn.execute(
-        _append_statement(streams, None if companion is None else (companion.insert, len(companion.args))),
+        _append_statement(streams, shape_of(companions)),
         [c.chain_id for c in new],
         [c.stream.name for c in new],
         [c.writer for c in new],
         *(rows for rows, _ in sealed),
-        *(() if companion is None else companion.args),
+        *arguments_of(companions),
     )
     return [head for _, head in sealed]
 
@@ -171,7 +205,7 @@ class PendingAppend:
         self.conn = conn
         self._heads: dict[ChainTip, Head | None] = dict.fromkeys(taking_part)
 
-    async def append(self, *batches: Batch, companion: Companion | None = None) -> list[Head]:
+    async def append(self, *batches: Batch, companions: Sequence[Companion] = ()) -> list[Head]:
         """Append to each tip in one statement; a tip appended to earlier in this block
         goes on from that uncommitted entry."""
         for tip, _ in batches:
@@ -180,7 +214,7 @@ class PendingAppend:
         heads = await append(
             self.conn,
             *(Entries(tip.chain, records, self._heads[tip]) for tip, records in batches),
-            companion=companion,
+            companions=companions,
         )
         for (tip, _), head in zip(batches, heads, strict=True):
             self._heads[tip] = head
@@ -236,7 +270,7 @@ async def appending(
 
 
 @functools.cache
-def _append_statement(streams: tuple[Stream, ...], companion: tuple[str, int] | None) -> str:
+def _append_statement(streams: tuple[Stream, ...], companions: CompanionShape) -> str:
     # Data-modifying CTEs all run, referenced or not, in the one statement's transaction.
     inserts = []
     for n, stream in enumerate(streams):
@@ -245,10 +279,7 @@ def _append_statement(streams: tuple[Stream, ...], companion: tuple[str, int] | 
             f"""e{n} AS (INSERT INTO {stream.name} ({columns})
                  SELECT {columns} FROM unnest(${n + 4}::{stream.entry_type}[]))"""
         )
-    if companion is not None:
-        insert, count = companion
-        first = len(streams) + 4
-        inserts.append(f"companion AS ({insert.format(*(f'${first + i}' for i in range(count)))})")
+    inserts.extend(companion_ctes(companions, len(streams) + 4))
     return f"""WITH registry AS (
                    INSERT INTO audit_chains (chain_id, stream, writer)
                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])

@@ -9,8 +9,9 @@ one customer are judged on the same history. So for these calls the gateway:
 3. reads the customer's window sums and structuring-band movements (O(windows), not
    O(history): gateway/store/movements.py), runs the (pure) pipeline on them;
 4. writes, in that same transaction, a deposit's report key (gateway/store/deposits.py,
-   whatever the outcome), the movement (if it will leave or waits for review), the held
-   call (for a hold), the report candidates, and the decision itself; commits.
+   whatever the outcome) and the held call (for a hold); then, in one statement, the
+   movement (if it will leave or waits for review), the report candidates and the decision
+   itself; commits.
 
 Only after the commit is the call forwarded (or parked, or refused). The lock is held
 from the read to the commit and no longer: no network call to the exchange happens
@@ -33,10 +34,11 @@ from aml.facts import AmlFacts
 from aml.sanctions import screen_address
 from aml.structuring import bands
 from aml.windows import MovementDirection
+from gateway.audit.chain import Companion
 from gateway.feeds.prices import PriceFeed
 from gateway.feeds.rulestate import RuleState
 from gateway.review.keys import key_secret
-from gateway.review.store import HeldCall, ReportCandidate, open_report, park
+from gateway.review.store import HeldCall, ReportCandidate, park, report_rows
 from gateway.sanctions.service import SanctionsList, SanctionsUnavailable
 from gateway.sealing import SecretBox
 from gateway.settings import Settings
@@ -178,8 +180,8 @@ async def decide(deps: LockedDeps, call: MoneyCall, facts: Facts) -> DecisionRow
                     ),
                 )
                 row = call.make_row(deps.rules.pipeline.decide(action, decided_facts), decided_facts)
-                await _write_effects(conn, deps, call, row, facts.now)
-                await deps.writer.commit_with(conn, transaction, row)
+                rows = await _write_effects(conn, deps, call, row, facts.now)
+                await deps.writer.commit_with(conn, transaction, row, rows)
             except BaseException:
                 # Undo what the transaction wrote, unless it was committed (asyncpg then
                 # refuses the rollback) or the connection is gone (nothing to undo).
@@ -220,30 +222,35 @@ async def _repeated_after_race(deps: LockedDeps, report: deposits.DepositReport,
 
 async def _write_effects(
     conn: asyncpg.Connection, deps: LockedDeps, call: MoneyCall, row: DecisionRow, now: datetime
-) -> None:
+) -> list[Companion]:
+    """Write what must precede the decision's statement; return the rows that ride in it
+    (the movement, the report candidates): fewer round trips with the lock held."""
     action, verdict = row.action, row.verdict
     assert row.customer_id is not None
     customer = uuid.UUID(row.customer_id)
     held = verdict.outcome is Outcome.HOLD
+    rows: list[Companion] = []
     if call.deposit is not None:
-        # First, so a racing report of the same deposit fails before anything else is written.
+        # First and alone, so a racing report of the same deposit fails here, as a unique
+        # violation the caller reads, before anything else is written.
         await deposits.record(
             conn, call.deposit, customer_id=row.customer_id, decision_id=row.id,
             outcome=verdict.outcome.value, reasons=list(verdict.reasons), at=now,
         )  # fmt: skip
     if (verdict.outcome.forwards or held) and action.quantity is not None and action.asset is not None:
-        await movements.insert(
-            conn,
-            customer_id=row.customer_id,
-            decision_id=row.id,
-            direction=direction_of(action.kind),
-            asset=action.asset,
-            amount=action.quantity,
-            values=_values(verdict),
-            occurred_at=now,
-            held=held,
-            external_id=call.deposit.external_id if call.deposit is not None else None,
-            client_order_id=action.client_order_id,
+        rows.append(
+            movements.movement(
+                customer_id=row.customer_id,
+                decision_id=row.id,
+                direction=direction_of(action.kind),
+                asset=action.asset,
+                amount=action.quantity,
+                values=_values(verdict),
+                occurred_at=now,
+                held=held,
+                external_id=call.deposit.external_id if call.deposit is not None else None,
+                client_order_id=action.client_order_id,
+            )
         )
     if held:
         # A held withdrawal waits to be forwarded; a held deposit has already arrived and
@@ -257,8 +264,7 @@ async def _write_effects(
     for kind, findings in verdict.reports().items():
         asked = findings[0].report
         assert asked is not None  # grouped by it
-        await open_report(
-            conn,
+        _, report = report_rows(
             ReportCandidate(
                 kind=kind.value,
                 customer_id=customer,
@@ -267,8 +273,10 @@ async def _write_effects(
                 amount=asked.amount,
                 currency=asked.currency,
                 details={"findings": [f.as_json() for f in findings], "outcome": verdict.outcome.value},
-            ),
+            )
         )
+        rows.extend(report)
+    return rows
 
 
 def _aml_rules(deps: LockedDeps, facts: Facts, now: datetime) -> AmlRuleSet:

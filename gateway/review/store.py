@@ -20,6 +20,7 @@ from typing import Any, Final
 import asyncpg
 import orjson
 
+from gateway.audit.chain import Companion, write_companions
 from gateway.binance.params import MalformedEncoding, MalformedParameter, read_params
 from gateway.review.dual import approvals_required
 from gateway.review.keys import IDEMPOTENCY_PARAM, derived_key
@@ -161,20 +162,30 @@ def _check_report(candidate: ReportCandidate) -> None:
 
 async def open_report(conn: asyncpg.Connection, candidate: ReportCandidate) -> uuid.UUID:
     """Open a CTR/STR candidate, in the caller's transaction; returns its id."""
+    report_id, rows = report_rows(candidate)
+    await write_companions(conn, rows)
+    return report_id
+
+
+def report_rows(candidate: ReportCandidate) -> tuple[uuid.UUID, tuple[Companion, Companion]]:
+    """A new candidate's id and its rows, the candidate and the first line of its history,
+    for one statement (alone, or the one that commits the decision that opened it). Both
+    take the transaction's now(), so the history line says when the candidate opened."""
     _check_report(candidate)
     report_id = new_decision_id()
-    # The candidate and the first line of its history in one statement (one round trip).
-    await conn.execute(
-        """WITH opened AS (
-               INSERT INTO report_candidates (
-                   id, kind, customer_id, decision_ids, rule_ids, amount, currency, details,
-                   status, opened_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, 'open', now(), now())
-               RETURNING id, opened_at)
-           INSERT INTO report_history (report_id, at, actor, from_status, to_status)
-           SELECT id, opened_at, $9, NULL, 'open' FROM opened""",
-        report_id, candidate.kind, candidate.customer_id, list(candidate.decision_ids),
-        list(dict.fromkeys(candidate.rule_ids)), candidate.amount, candidate.currency,
-        orjson.dumps(candidate.details, default=str).decode(), POLICY_ACTOR,
+    details = orjson.dumps(candidate.details, default=str).decode()
+    return report_id, (
+        Companion(_OPEN_CANDIDATE, (
+            report_id, candidate.kind, candidate.customer_id, list(candidate.decision_ids),
+            list(dict.fromkeys(candidate.rule_ids)), candidate.amount, candidate.currency, details,
+        )),
+        Companion(_OPEN_HISTORY, (report_id, POLICY_ACTOR)),
     )  # fmt: skip
-    return report_id
+
+
+_OPEN_CANDIDATE = """INSERT INTO report_candidates (
+                         id, kind, customer_id, decision_ids, rule_ids, amount, currency, details,
+                         status, opened_at, updated_at)
+                     VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}::text::jsonb, 'open', now(), now())"""
+_OPEN_HISTORY = """INSERT INTO report_history (report_id, at, actor, from_status, to_status)
+                   VALUES ({0}, now(), {1}, NULL, 'open')"""

@@ -15,7 +15,7 @@ import asyncpg
 from aml.facts import PastMovement
 from aml.structuring import Band
 from aml.windows import WINDOW_LENGTH, MovementDirection
-from gateway.audit.chain import Companion
+from gateway.audit.chain import Companion, CompanionShape, arguments_of, companion_ctes, shape_of
 
 # The longest window any rule may use: older movements can never matter.
 LOOKBACK: timedelta = max(WINDOW_LENGTH.values())
@@ -32,9 +32,8 @@ async def lock_customer(
     never wrong. `companion`: rows written by the same statement once the lock is held (a
     withdrawal's digest, gateway/store/seen_requests.py): one round trip, and a conflict
     there refuses the statement."""
-    args = () if companion is None else companion.args
-    await conn.execute(_lock_statement(None if companion is None else (companion.insert, len(args))),
-                       _LOCK_SPACE, customer_id, *args)  # fmt: skip
+    rows = () if companion is None else (companion,)
+    await conn.execute(_lock_statement(shape_of(rows)), _LOCK_SPACE, customer_id, *arguments_of(rows))
 
 
 # Also, for the rest of the transaction, prepared statements run their generic plan: the
@@ -45,13 +44,12 @@ _LOCK = """SELECT pg_advisory_xact_lock($1, hashtext($2)),
 
 
 @functools.cache
-def _lock_statement(companion: tuple[str, int] | None) -> str:
-    if companion is None:
+def _lock_statement(companions: CompanionShape) -> str:
+    if not companions:
         return _LOCK
-    insert, count = companion
     # An unreferenced data-modifying CTE runs to completion after the main query: the rows
     # are written with the lock held.
-    return f"WITH companion AS ({insert.format(*(f'${3 + n}' for n in range(count)))}) {_LOCK}"
+    return f"WITH {', '.join(companion_ctes(companions, 3))} {_LOCK}"
 
 
 _HOUR = timedelta(hours=1)
@@ -184,8 +182,7 @@ def _single(row: asyncpg.Record) -> PastMovement:
     )
 
 
-async def insert(
-    conn: asyncpg.Connection,
+def movement(
     *,
     customer_id: str,
     decision_id: uuid.UUID,
@@ -197,21 +194,19 @@ async def insert(
     held: bool,
     external_id: str | None = None,
     client_order_id: str | None = None,
-) -> None:
-    """Records the movement; its window buckets follow in the same transaction (a trigger,
-    migration 0014)."""
-    await conn.execute(
-        """INSERT INTO movements (customer_id, decision_id, direction, asset, amount, "values",
-                                  occurred_at, held, external_id, client_order_id)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-        uuid.UUID(customer_id),
-        decision_id,
-        direction.value,
-        asset,
-        amount,
-        {code: str(value) for code, value in values.items()},
-        occurred_at,
-        held,
-        external_id,
-        client_order_id,
-    )
+) -> Companion:
+    """The movement's row, for the statement that commits its decision; its window buckets
+    follow in the same statement (a trigger, migration 0014)."""
+    return Companion(
+        _INSERT,
+        (
+            uuid.UUID(customer_id), decision_id, direction.value, asset, amount,
+            {code: str(value) for code, value in values.items()}, occurred_at, held, external_id,
+            client_order_id,
+        ),
+    )  # fmt: skip
+
+
+_INSERT = """INSERT INTO movements (customer_id, decision_id, direction, asset, amount, "values",
+                                    occurred_at, held, external_id, client_order_id)
+             VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9})"""

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -135,16 +136,23 @@ class DecisionWriter:
             self._guard_sweep = loop.call_later(GUARD_SWEEP_SECONDS, self._sweep_guards)
         await future
 
-    async def commit_with(self, conn: asyncpg.Connection, transaction: Transaction, row: DecisionRow) -> None:
+    async def commit_with(
+        self,
+        conn: asyncpg.Connection,
+        transaction: Transaction,
+        row: DecisionRow,
+        companions: Sequence[Companion] = (),
+    ) -> None:
         """Append `row` to the caller's open transaction (which holds its locks and has
-        written what goes with the decision), then commit it. Raise DatabaseUnavailable
-        if the commit is not certain: the caller must not act on the decision."""
+        written what goes with the decision), with `companions` in the same statement, then
+        commit it. Raise DatabaseUnavailable if the commit is not certain: the caller must
+        not act on the decision."""
         tip = await self._own_tips.get()
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):  # no extra task: see _flush_once
                 async with appending(conn, transaction=transaction) as pending:
-                    await pending.append((tip, [row.record()]))
+                    await pending.append((tip, [row.record()]), companions=companions)
         except BaseException as exc:
             self._metrics.decision_write_failures.inc()
             if not isinstance(exc, Exception):
@@ -207,7 +215,7 @@ class DecisionWriter:
             replays: list[asyncio.Future[None]] = []
             async with asyncio.timeout(self._timeout), connection(self._pool) as conn:
                 seen = [s for _, _, s in batch if s is not None]
-                claims = seen_requests.companion(seen) if seen else None
+                claims = [seen_requests.companion(seen)] if seen else []
                 try:
                     async with appending(conn, *taking_part, autocommit=True) as pending:
                         await self._write(pending, batch, results, claims)
@@ -263,7 +271,7 @@ class DecisionWriter:
         pending: PendingAppend,
         batch: list[Queued],
         results: list[UpstreamResultRow],
-        companion: Companion | None = None,
+        companions: Sequence[Companion] = (),
     ) -> None:
         await pending.append(
             *(
@@ -274,7 +282,7 @@ class DecisionWriter:
                 )
                 if records
             ),
-            companion=companion,
+            companions=companions,
         )
 
     async def _claim_and_write(

@@ -140,21 +140,21 @@ async def test_a_refused_companion_writes_nothing_and_keeps_the_chain(pool: asyn
     digest = seen_request("key", "POST", "/api/v3/order", "a=1", b"", timestamp_ms=1, recv_window_ms=5000)
     async with pool.acquire() as conn:
         async with appending(conn, tip, autocommit=True) as pending:
-            await pending.append((tip, [decision(None).record()]), companion=companion([digest]))
+            await pending.append((tip, [decision(None).record()]), companions=[companion([digest])])
         chain = tip.chain
         with pytest.raises(asyncpg.UniqueViolationError) as refused:
             async with appending(conn, tip, autocommit=True) as pending:
-                await pending.append((tip, [decision(None).record()]), companion=companion([digest]))
+                await pending.append((tip, [decision(None).record()]), companions=[companion([digest])])
         assert is_replay_refusal(refused.value)
         assert tip.chain is chain and chain.head.seq == 1
         # Two copies in one statement are refused the same way.
         other = replace(digest, digest=bytes(32))
         with pytest.raises(asyncpg.UniqueViolationError) as doubled:
             async with appending(conn, tip, autocommit=True) as pending:
-                await pending.append((tip, [decision(None).record()]), companion=companion([other, other]))
+                await pending.append((tip, [decision(None).record()]), companions=[companion([other, other])])
         assert is_replay_refusal(doubled.value) and tip.chain is chain
         async with appending(conn, tip, autocommit=True) as pending:
-            await pending.append((tip, [decision(None).record()]), companion=companion([other]))
+            await pending.append((tip, [decision(None).record()]), companions=[companion([other])])
     assert chain.head.seq == 2
     assert await pool.fetchval("SELECT count(*) FROM decisions") == 2
     assert await pool.fetchval("SELECT count(*) FROM seen_requests") == 2

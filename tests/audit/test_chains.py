@@ -58,12 +58,12 @@ class StrandedOnce(DecisionWriter):
     strand_next = False
     stranded: tuple[Chain, list[tuple[Any, ...]]] | None = None
 
-    async def _write(self, pending: PendingAppend, batch: Any, results: Any, companion: Any = None) -> None:
+    async def _write(self, pending: PendingAppend, batch: Any, results: Any, companions: Any = ()) -> None:
         if self.strand_next:
             self.strand_next = False
             self.stranded = (self.decision_chain, [record for record, *_ in batch])
             raise ConnectionResetError("connection lost while the statement waited")
-        await super()._write(pending, batch, results, companion)
+        await super()._write(pending, batch, results, companions)
 
 
 async def test_a_row_postgres_refuses_fails_alone(gateway: Gateway, http: aiohttp.ClientSession) -> None:
@@ -113,8 +113,8 @@ class LostAcknowledgement(DecisionWriter):
 
     lose_next = False
 
-    async def _write(self, pending: PendingAppend, batch: Any, results: Any, companion: Any = None) -> None:
-        await super()._write(pending, batch, results, companion)
+    async def _write(self, pending: PendingAppend, batch: Any, results: Any, companions: Any = ()) -> None:
+        await super()._write(pending, batch, results, companions)
         if self.lose_next:
             self.lose_next = False
             raise ConnectionResetError("connection lost after COMMIT")

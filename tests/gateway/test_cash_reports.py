@@ -40,6 +40,29 @@ async def _report_kinds(database_url: str, decision_id: str) -> list[str]:
     return [r["kind"] for r in rows]
 
 
+async def _opened_with(database_url: str, decision_id: str) -> None:
+    """The decision's report candidates, their history's first lines and its movement are
+    written by the decision's own statement: one transaction time for all of them."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            """SELECT r.opened_at, h.at, h.from_status, h.to_status, m.occurred_at IS NOT NULL AS moved,
+                      r.opened_at = (SELECT min(b.opened_at) FROM report_candidates b
+                                      WHERE $1 = ANY(b.decision_ids)) AS together
+                 FROM report_candidates r
+                 JOIN report_history h ON h.report_id = r.id
+                 LEFT JOIN movements m ON m.decision_id = $1
+                WHERE $1 = ANY(r.decision_ids)""",
+            uuid.UUID(decision_id),
+        )
+    finally:
+        await conn.close()
+    assert rows
+    for row in rows:
+        assert (row["from_status"], row["to_status"]) == (None, "open")
+        assert row["at"] == row["opened_at"] and row["moved"] and row["together"]
+
+
 async def test_krw_cash_adds_up_over_the_day_and_btc_is_not_cash(
     database_url: str, exchange: Exchange, http: aiohttp.ClientSession
 ) -> None:
@@ -69,4 +92,5 @@ async def test_krw_cash_adds_up_over_the_day_and_btc_is_not_cash(
         "day",
     )
     assert "CTR" in await _report_kinds(database_url, second["decision_id"])
+    await _opened_with(database_url, second["decision_id"])
     assert "CTR" not in await _report_kinds(database_url, btc["decision_id"])

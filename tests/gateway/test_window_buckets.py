@@ -28,6 +28,7 @@ from aml.facts import PastMovement
 from aml.money import Money
 from aml.structuring import Band, in_band
 from aml.windows import WINDOW_LENGTH, Movement, MovementDirection, window_total
+from gateway.audit.chain import write_companions
 from gateway.store import db, movements
 from rules.calendar import local_date
 from rules.model import Comparison, Direction, Rail, Threshold, Window
@@ -152,11 +153,11 @@ async def _apply(conn: asyncpg.Connection, customer: uuid.UUID, ops: Sequence[Op
         ids.append(decision)
         amount = op.amount if op.asset == CHAIN else op.amount * 1000
         values = {CURRENCY: op.amount} if op.valued else {}
-        await movements.insert(
-            conn, customer_id=str(customer), decision_id=decision, direction=op.direction, asset=op.asset,
+        await write_companions(conn, [movements.movement(
+            customer_id=str(customer), decision_id=decision, direction=op.direction, asset=op.asset,
             amount=amount, values=values, occurred_at=NOW + timedelta(seconds=op.seconds), held=op.held,
             client_order_id=op.order_id,
-        )  # fmt: skip
+        )])  # fmt: skip
         if op.held:
             await conn.execute(
                 """INSERT INTO held_calls (id, customer_id, action_kind, http_method, path, raw_query, body,
@@ -266,11 +267,11 @@ def test_a_long_history_is_read_as_a_few_sums(
         customer = await _customer(owner)
         async with owner.transaction():
             for n in range(300):
-                await movements.insert(
-                    owner, customer_id=str(customer), decision_id=uuid.uuid4(),
+                await write_companions(owner, [movements.movement(
+                    customer_id=str(customer), decision_id=uuid.uuid4(),
                     direction=MovementDirection.WITHDRAWAL, asset=CHAIN, amount=Decimal("0.01"),
                     values={CURRENCY: Decimal("5")}, occurred_at=NOW - timedelta(seconds=n), held=False,
-                )  # fmt: skip
+                )])  # fmt: skip
         got = await movements.window_history(owner, str(customer), NOW, [])
         assert sum(p.count for p in got.history) == 300
         assert sum(p.amount for p in got.history) == Decimal("3.00")
