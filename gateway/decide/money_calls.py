@@ -154,7 +154,7 @@ async def decide(deps: LockedDeps, call: MoneyCall, facts: Facts) -> DecisionRow
                 # The digest is written with the lock held, in this transaction: it counts
                 # as seen only if this decision commits, and a copy racing it (the same
                 # customer's) waits at the lock until that is known, then finds it.
-                claim = seen_requests.companion([call.seen]) if call.seen is not None else None
+                claim = [seen_requests.companion([call.seen])] if call.seen is not None else []
                 try:
                     await movements.lock_customer(conn, customer_id, claim)
                 except asyncpg.UniqueViolationError as exc:

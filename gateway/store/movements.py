@@ -25,15 +25,16 @@ _LOCK_SPACE = 0x414D4C  # "AML"
 
 
 async def lock_customer(
-    conn: asyncpg.Connection, customer_id: str, companion: Companion | None = None
+    conn: asyncpg.Connection, customer_id: str, companions: Sequence[Companion] = ()
 ) -> None:
     """Until the transaction ends, no other replica decides a movement for this customer.
     A 32-bit hash may make two customers share a lock: they then queue, which is slow,
-    never wrong. `companion`: rows written by the same statement once the lock is held (a
+    never wrong. `companions`: rows written by the same statement once the lock is held (a
     withdrawal's digest, gateway/store/seen_requests.py): one round trip, and a conflict
     there refuses the statement."""
-    rows = () if companion is None else (companion,)
-    await conn.execute(_lock_statement(shape_of(rows)), _LOCK_SPACE, customer_id, *arguments_of(rows))
+    await conn.execute(
+        _lock_statement(shape_of(companions)), _LOCK_SPACE, customer_id, *arguments_of(companions)
+    )
 
 
 # Also, for the rest of the transaction, prepared statements run their generic plan: the
