@@ -32,7 +32,7 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 # The errors after which a connection's protocol state cannot be trusted: it is
 # terminated, never handed back to the pool for the next request.
-_BROKEN_CONNECTION: tuple[type[BaseException], ...] = (
+BROKEN_CONNECTION: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.InternalClientError,
@@ -54,7 +54,7 @@ async def connection(pool: asyncpg.Pool, timeout: float | None = None) -> AsyncI
     async with pool.acquire(timeout=timeout) as conn:
         try:
             yield conn
-        except _BROKEN_CONNECTION:
+        except BROKEN_CONNECTION:
             conn.terminate()
             raise
 

@@ -66,6 +66,37 @@ class StrandedOnce(DecisionWriter):
         await super()._write(pending, batch, results, companions)
 
 
+async def test_the_writer_keeps_its_connection_until_its_state_is_unknown(gateway: Gateway) -> None:
+    """Batches go out on one connection, kept between them. A row Postgres refused leaves
+    it ready; a broken connection (here a lost one) goes back terminated, and the next batch
+    takes another. Stopping gives it back to the pool."""
+    writer = StrandedOnce(gateway.pool, gateway.app[K.METRICS], batch_max=100, timeout=2.0)
+    writer.start()
+    try:
+        await writer.record(decision(None))
+        assert writer._conn is not None
+        first = writer._conn.get_server_pid()
+        await writer.record(decision(None))
+        with pytest.raises(DatabaseUnavailable):
+            await writer.record(replace(decision(None), decision_micros=-1))  # fails a CHECK
+        assert writer._conn is not None and writer._conn.get_server_pid() == first
+        writer.strand_next = True
+        with pytest.raises(DatabaseUnavailable):
+            await writer.record(decision(None))
+        assert writer._conn is None
+        await writer.record(decision(None))
+        assert writer._conn is not None and writer._conn.get_server_pid() != first
+        for _ in range(100):  # the terminated connection's backend goes (bounded)
+            if not await gateway.pool.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", first):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the connection of unknown state was not closed")
+    finally:
+        await writer.stop()
+    assert writer._conn is None
+
+
 async def test_a_row_postgres_refuses_fails_alone(gateway: Gateway, http: aiohttp.ClientSession) -> None:
     """One bad row in a batch of good ones: Postgres refuses the statement without saying
     which row, so the writer writes them one by one. Only the bad row's request fails."""
