@@ -191,8 +191,9 @@ class DecisionWriter:
         try:
             yield conn
         except BaseException as exc:
-            if isinstance(exc, BROKEN_CONNECTION) or not isinstance(exc, asyncpg.PostgresError):
-                await self._let_go(broken=isinstance(exc, BROKEN_CONNECTION))
+            broken = isinstance(exc, BROKEN_CONNECTION)
+            if broken or not isinstance(exc, asyncpg.PostgresError):
+                await self._let_go(broken=broken)
             raise
 
     async def _let_go(self, *, broken: bool) -> None:
