@@ -615,6 +615,7 @@ def summarise(
             if w_rates and w_rates[0]
             else None,
             "wrk_cores_max": wrk_cores,
+            "withdrawal_budget_us": withdrawal_budget(slices, os.cpu_count() or 1),
         },
         "targets": {
             **TARGETS,
@@ -627,6 +628,28 @@ def summarise(
             "wrk_small": wrk_cores <= TARGETS["wrk_cores"],
         },
         "checks": {"durability_holds": all(c["holds"] for c in checks)},
+    }
+
+
+def withdrawal_budget(slices: list[dict[str, Any]], cpus: int) -> dict[str, int] | None:
+    """What the withdrawal target leaves the gateway on this machine. At the target rate every
+    process shares the `cpus` cores, so one withdrawal may cost them all together at most
+    cpus / rate; what the exchange, Postgres and wrk were measured to take of that is not the
+    gateway's to cut. A negative `left_for_gateway_us`: the target is out of reach here
+    whatever the gateway does."""
+    if not slices:
+        return None
+
+    def median_us(process: str) -> float:
+        return float(statistics.median(s["cpu_us_per_2xx"][process] for s in slices))
+
+    budget = cpus * 1e6 / TARGETS["withdrawals_per_s"]
+    others = median_us("exchange") + median_us("postgres") + median_us("wrk")
+    return {
+        "budget_us": round(budget),
+        "others_us": round(others),
+        "left_for_gateway_us": round(budget - others),
+        "gateway_us": round(median_us("gateway")),
     }
 
 
@@ -695,6 +718,14 @@ def print_report(report: dict[str, Any]) -> None:
         f"{'met' if t['withdrawals_met'] else 'NOT met'}); last slice ÷ first "
         f"{s['withdrawals_last_over_first']} ({'flat' if t['withdrawals_flat'] else 'NOT flat'})"
     )
+    budget = s.get("withdrawal_budget_us")
+    if budget:
+        print(
+            f"  (at {t['withdrawals_per_s']:.0f}/s on {report['machine']['cpus']} cores a withdrawal may "
+            f"cost {budget['budget_us']} µs of CPU in all; the exchange, Postgres and wrk took "
+            f"{budget['others_us']}, leaving {budget['left_for_gateway_us']} µs for the gateway, "
+            f"which used {budget['gateway_us']})"
+        )
     print(
         f"wrk's own CPU: at most {s['wrk_cores_max']:.3f} of a core (≤ {t['wrk_cores']}: "
         f"{'met' if t['wrk_small'] else 'NOT met'})"
