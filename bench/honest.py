@@ -590,11 +590,12 @@ def summarise(
     every = [*(r[side] for r in orders + accounts for side in ("bare", "gateway")), *slices]
     wrk_cores = max(x["cores"]["wrk"] for x in every)
     checks = [r["gateway"]["durability"] for r in orders] + [s["durability"] for s in slices]
+    cpus = os.cpu_count() or 1
     return {
         "date": started.isoformat(timespec="seconds"),
         "command": " ".join(["python", "bench/honest.py", *sys.argv[1:]]),
         "machine": {
-            "cpus": os.cpu_count(),
+            "cpus": cpus,
             "python": platform.python_version(),
             "platform": platform.platform(),
             "loadavg_before": load_before,
@@ -615,7 +616,7 @@ def summarise(
             if w_rates and w_rates[0]
             else None,
             "wrk_cores_max": wrk_cores,
-            "withdrawal_budget_us": withdrawal_budget(slices, os.cpu_count() or 1),
+            "withdrawal_budget_us": withdrawal_budget(slices, cpus),
         },
         "targets": {
             **TARGETS,
